@@ -1,0 +1,59 @@
+# tickcast: `make` is the front door. The same targets run in CI and on a laptop.
+#   make run    run the whole system, embedded defaults (no servers to install)
+#   make test   every test: Rust, Node, TA-Lib parity, real Kafka and Elasticsearch
+#   make bench  benchmarks: ours against peers in the same run, ratios printed
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# Builds may be cached outside the clone; a machine without the cache still works.
+CACHE_DIR ?= $(HOME)/.cache/tickcast
+export CARGO_TARGET_DIR ?= $(CACHE_DIR)/cargo-target
+export KAFKAJS_NO_PARTITIONER_WARNING := 1
+PY_VENV ?= .venv
+NODE_TEST_FILES = $(shell find ts/test -name '*.test.ts' | sort)
+
+.PHONY: help setup node-deps addons pyenv run test test-rust test-node typecheck check-generated bench services-up clean
+
+help:
+	@sed -n '1,5p' Makefile
+
+setup: node-deps addons
+
+node-deps:
+	@if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then \
+	  echo "[setup] npm ci"; npm ci --no-audit --no-fund; fi
+
+# Native addons (napi-rs): release builds; index.d.ts / index.js are generated and committed.
+addons: node-deps
+	@echo "[setup] building native addons (cargo target: $(CARGO_TARGET_DIR))"
+	npm run build --workspaces --if-present
+
+# Python test oracles (TA-Lib, LightGBM) in a local venv; tests and benchmarks only.
+pyenv:
+	@if [ ! -x $(PY_VENV)/bin/python ] || ! $(PY_VENV)/bin/python -c 'import talib' 2>/dev/null; then \
+	  echo "[setup] python oracles into $(PY_VENV)"; python3 -m venv $(PY_VENV) && \
+	  $(PY_VENV)/bin/pip install -q --disable-pip-version-check -r tests/oracles/requirements.txt; fi
+
+run: setup
+	node --import tsx ts/src/cli.ts run all
+
+typecheck: node-deps
+	npx tsc --noEmit -p tsconfig.json
+
+check-generated: addons
+	@git diff --exit-code -- 'crates/*/node/index.d.ts' 'crates/*/node/index.js' || \
+	  { echo "generated napi files drifted from the Rust: commit the rebuilt index.d.ts/index.js"; exit 1; }
+
+test-rust:
+	cargo test --workspace --release
+
+test-node: setup pyenv
+	bash scripts/services/with-services.sh node --import tsx --test --test-concurrency=1 $(NODE_TEST_FILES)
+
+test: setup pyenv typecheck check-generated test-rust test-node
+
+bench: setup pyenv
+	node --import tsx bench/run.ts
+
+clean:
+	rm -rf node_modules $(PY_VENV) crates/*/node/*.node

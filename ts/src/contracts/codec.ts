@@ -1,0 +1,51 @@
+/**
+ * Encode and validate messages where they enter a service.
+ * A message that fails gets a reason string; the caller dead-letters it.
+ */
+import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
+import type { TSchema, Static } from '@sinclair/typebox';
+import { Topics, MAX_PAYLOAD_BYTES, type TopicKey, type MessageOf } from './messages.ts';
+
+export type Decoded<T> = { ok: true; value: T } | { ok: false; reason: string };
+
+const checks = new Map<TSchema, TypeCheck<TSchema>>();
+
+/** The compiled validator of a schema (compiled once, cached). */
+export function validatorOf<S extends TSchema>(schema: S): TypeCheck<S> {
+  let c = checks.get(schema);
+  if (!c) {
+    c = TypeCompiler.Compile(schema);
+    checks.set(schema, c);
+  }
+  return c as TypeCheck<S>;
+}
+
+/** Validate an already parsed value against a schema; reason lists the first errors. */
+export function validate<S extends TSchema>(schema: S, value: unknown): Decoded<Static<S>> {
+  const check = validatorOf(schema);
+  if (check.Check(value)) return { ok: true, value: value as Static<S> };
+  const errs = [...check.Errors(value)].slice(0, 3).map((e) => `${e.path || '/'}: ${e.message}`);
+  return { ok: false, reason: `schema: ${errs.join('; ')}` };
+}
+
+/** Decode bytes from a stream into a validated message of that topic. */
+export function decode<K extends TopicKey>(topic: K, bytes: Buffer | string | null): Decoded<MessageOf<K>> {
+  if (bytes === null) return { ok: false, reason: 'empty payload' };
+  const size = typeof bytes === 'string' ? Buffer.byteLength(bytes) : bytes.length;
+  if (size > MAX_PAYLOAD_BYTES) return { ok: false, reason: `payload too large: ${size} bytes > ${MAX_PAYLOAD_BYTES}` };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(typeof bytes === 'string' ? bytes : bytes.toString('utf8'));
+  } catch (e) {
+    return { ok: false, reason: `malformed JSON: ${(e as Error).message}` };
+  }
+  return validate(Topics[topic].schema, parsed) as Decoded<MessageOf<K>>;
+}
+
+/** Encode a message for a stream; throws if it does not satisfy its schema (a bug in the producer). */
+export function encode<K extends TopicKey>(topic: K, msg: MessageOf<K>): { key: string; value: Buffer } {
+  const spec = Topics[topic];
+  const v = validate(spec.schema, msg);
+  if (!v.ok) throw new Error(`refusing to publish invalid ${spec.name} message: ${v.reason}`);
+  return { key: (spec.key as (m: MessageOf<K>) => string)(msg), value: Buffer.from(JSON.stringify(msg)) };
+}
