@@ -1,0 +1,445 @@
+//! @tickcast/aggregator: the napi-rs binding of `tickcast-aggregator`.
+//!
+//! Thin by design: it converts JS values to the core's types and back, maps
+//! core errors to JS errors with a `code`, and forwards. No arithmetic here.
+
+use std::collections::BTreeMap;
+
+use napi::bindgen_prelude::{BigInt64Array, Either, Either3, Float64Array, Uint32Array, Uint8Array};
+use napi::Error;
+use napi_derive::napi;
+use tickcast_aggregator as core;
+
+/// Error codes of the JS errors thrown by this package (`err.code`).
+pub enum Code {
+    /// Options out of range.
+    InvalidOptions,
+    /// A trade was rejected (the message starts with the reason code, e.g. `bad_price:`).
+    BadTrade,
+    /// Batch columns of unequal length, too many rows, or another exchange.
+    BadBatch,
+    /// A watermark that is not a whole ms in range, or an invalid pair.
+    BadWatermark,
+    /// A snapshot that cannot be restored.
+    BadSnapshot,
+}
+
+impl AsRef<str> for Code {
+    fn as_ref(&self) -> &str {
+        match self {
+            Code::InvalidOptions => "TICKCAST_AGG_INVALID_OPTIONS",
+            Code::BadTrade => "TICKCAST_AGG_BAD_TRADE",
+            Code::BadBatch => "TICKCAST_AGG_BAD_BATCH",
+            Code::BadWatermark => "TICKCAST_AGG_BAD_WATERMARK",
+            Code::BadSnapshot => "TICKCAST_AGG_BAD_SNAPSHOT",
+        }
+    }
+}
+
+type Result<T> = std::result::Result<T, Error<Code>>;
+
+fn err(code: Code, msg: impl ToString) -> Error<Code> {
+    Error::new(code, msg)
+}
+
+/// Aggregator options. Every field but `exchange` is optional.
+#[napi(object)]
+pub struct AggregatorOptions {
+    /// Exchange written into every candle; trades naming another exchange are rejected. 1..=32 characters.
+    pub exchange: String,
+    /// Window length in seconds, 1..=86400. Default 60.
+    pub interval_s: Option<f64>,
+    /// Grace period in ms of event time, 0..=86400000. Default 5000.
+    pub grace_ms: Option<f64>,
+    /// Most consecutive filled candles of a silent pair before it goes dormant (0 = never fill). Default 10080.
+    pub max_fill_windows: Option<f64>,
+    /// Trade ids of closed windows remembered per pair (late-duplicate detection), 0..=10000000. Default 65536.
+    pub recent_ids_per_pair: Option<f64>,
+    /// Most distinct pairs, 1..=65536. Default 1024.
+    pub max_pairs: Option<f64>,
+}
+
+fn whole_u32(field: &str, v: Option<f64>, default: u32) -> Result<u32> {
+    match v {
+        None => Ok(default),
+        Some(x) if x.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&x) => Ok(x as u32),
+        Some(x) => Err(err(Code::InvalidOptions, format!("invalid aggregator option {field}: {x} is not a whole number ≥ 0"))),
+    }
+}
+
+impl TryFrom<AggregatorOptions> for core::AggregatorConfig {
+    type Error = Error<Code>;
+
+    fn try_from(o: AggregatorOptions) -> Result<Self> {
+        let config = core::AggregatorConfig {
+            interval_s: whole_u32("intervalS", o.interval_s, core::DEFAULT_INTERVAL_S)?,
+            grace_ms: u64::from(whole_u32("graceMs", o.grace_ms, core::DEFAULT_GRACE_MS as u32)?),
+            max_fill_windows: whole_u32("maxFillWindows", o.max_fill_windows, core::DEFAULT_MAX_FILL_WINDOWS)?,
+            recent_ids_per_pair: whole_u32("recentIdsPerPair", o.recent_ids_per_pair, core::DEFAULT_RECENT_IDS_PER_PAIR)?,
+            max_pairs: whole_u32("maxPairs", o.max_pairs, core::DEFAULT_MAX_PAIRS)?,
+            exchange: o.exchange,
+        };
+        config.validate().map_err(|e| err(Code::InvalidOptions, e))?;
+        Ok(config)
+    }
+}
+
+/// One trade: the contract's `Trade` message (exchange optional; trade_id may also be a number).
+#[napi(object)]
+pub struct TradeInput {
+    /// When present, must equal the aggregator's exchange.
+    pub exchange: Option<String>,
+    /// `BASE/QUOTE`, e.g. `BTC/USD`.
+    pub pair: String,
+    /// Trade id: a string, or a whole number 0..=2^53.
+    #[napi(js_name = "trade_id")]
+    pub trade_id: Either<String, f64>,
+    /// Price, > 0.
+    pub price: f64,
+    /// Quantity, > 0.
+    pub qty: f64,
+    /// `buy`, `sell` or `unknown` (taker side).
+    pub side: String,
+    /// Event time, whole ms since the epoch.
+    #[napi(js_name = "ts_ms")]
+    pub ts_ms: f64,
+}
+
+/// A closed window: the contract's `Candle` message, field for field.
+#[napi(object)]
+pub struct Candle {
+    /// Exchange.
+    pub exchange: String,
+    /// Pair.
+    pub pair: String,
+    /// Window length in seconds.
+    #[napi(js_name = "interval_s")]
+    pub interval_s: u32,
+    /// Window start, inclusive (ms).
+    #[napi(js_name = "window_start_ms")]
+    pub window_start_ms: f64,
+    /// Window end, exclusive (ms).
+    #[napi(js_name = "window_end_ms")]
+    pub window_end_ms: f64,
+    /// First price (by event time, then trade id).
+    pub open: f64,
+    /// Highest price.
+    pub high: f64,
+    /// Lowest price.
+    pub low: f64,
+    /// Last price (by event time, then trade id).
+    pub close: f64,
+    /// Total quantity.
+    pub volume: f64,
+    /// Taker-buy quantity.
+    #[napi(js_name = "buy_volume")]
+    pub buy_volume: f64,
+    /// Taker-sell quantity.
+    #[napi(js_name = "sell_volume")]
+    pub sell_volume: f64,
+    /// Volume-weighted average price (previous close when filled).
+    pub vwap: f64,
+    /// Number of trades.
+    #[napi(js_name = "trade_count")]
+    pub trade_count: f64,
+    /// True when the window had no trades.
+    pub filled: bool,
+}
+
+/// The result of `push`.
+#[napi(object)]
+pub struct PushResult {
+    /// What happened to the trade: `accepted`, `duplicate` (ignored), `late` (window
+    /// closed: not merged) or `late_duplicate` (window closed and id remembered: a replay).
+    /// Rejected trades throw instead (code `TICKCAST_AGG_BAD_TRADE`).
+    #[napi(ts_type = "'accepted' | 'duplicate' | 'late' | 'late_duplicate'")]
+    pub outcome: String,
+    /// Windows closed by this trade (usually none), oldest first.
+    pub candles: Vec<Candle>,
+    /// For late trades: start of the closed window the trade belongs to.
+    pub late_window_start_ms: Option<f64>,
+    /// For late trades: the pair's watermark when it arrived.
+    pub watermark_ms: Option<f64>,
+}
+
+/// Trades as columns of one length; rows name their pair by index into `pairs`.
+#[napi(object)]
+pub struct TradeBatch {
+    /// When present, must equal the aggregator's exchange.
+    pub exchange: Option<String>,
+    /// Pair names (`BASE/QUOTE`).
+    pub pairs: Vec<String>,
+    /// Per row: index into `pairs`.
+    pub pair_idx: Uint32Array,
+    /// Per row: trade id (BigInt64Array and Float64Array: whole numbers ≥ 0; strings: as for `push`).
+    pub trade_ids: Either3<BigInt64Array, Float64Array, Vec<String>>,
+    /// Per row: price.
+    pub prices: Float64Array,
+    /// Per row: quantity.
+    pub qtys: Float64Array,
+    /// Per row: 0 = unknown, 1 = buy, 2 = sell.
+    pub sides: Uint8Array,
+    /// Per row: event time, whole ms since the epoch.
+    pub ts_ms: Float64Array,
+}
+
+/// Closed candles as columns: row i is one `Candle` (pair = `pairs[pairIdx[i]]`, filled = `filled[i] === 1`).
+#[napi(object)]
+pub struct CandleColumns {
+    /// Exchange of every row.
+    pub exchange: String,
+    /// Window length of every row, seconds.
+    pub interval_s: u32,
+    /// Every pair the aggregator knows, indexed by `pairIdx`.
+    pub pairs: Vec<String>,
+    /// Per row: index into `pairs`.
+    pub pair_idx: Uint32Array,
+    /// Per row: window start (ms, inclusive).
+    pub window_start_ms: Float64Array,
+    /// Per row: window end (ms, exclusive).
+    pub window_end_ms: Float64Array,
+    /// Per row: open.
+    pub open: Float64Array,
+    /// Per row: high.
+    pub high: Float64Array,
+    /// Per row: low.
+    pub low: Float64Array,
+    /// Per row: close.
+    pub close: Float64Array,
+    /// Per row: volume.
+    pub volume: Float64Array,
+    /// Per row: taker-buy volume.
+    pub buy_volume: Float64Array,
+    /// Per row: taker-sell volume.
+    pub sell_volume: Float64Array,
+    /// Per row: VWAP.
+    pub vwap: Float64Array,
+    /// Per row: trade count.
+    pub trade_count: Float64Array,
+    /// Per row: 1 when filled, else 0.
+    pub filled: Uint8Array,
+}
+
+/// The result of `pushBatch`; row numbers refer to the input batch.
+#[napi(object)]
+pub struct BatchResult {
+    /// Windows closed by the batch, in emission order.
+    pub candles: CandleColumns,
+    /// Rows added to a window.
+    pub accepted: f64,
+    /// Rows ignored as duplicates.
+    pub duplicate_rows: Uint32Array,
+    /// Late rows (window already closed; not merged).
+    pub late_rows: Uint32Array,
+    /// Per late row: start of its closed window.
+    pub late_window_start_ms: Float64Array,
+    /// Per late row: 1 when its id was remembered (a replay), else 0.
+    pub late_duplicate: Uint8Array,
+    /// Rejected rows.
+    pub rejected_rows: Uint32Array,
+    /// Per rejected row: reason code (`bad_price`, `bad_qty`, `bad_time`, ...).
+    pub rejected_reasons: Vec<String>,
+}
+
+/// Counters since construction or restore.
+#[napi(object)]
+pub struct AggregatorStats {
+    /// Trades added to a window.
+    pub accepted: f64,
+    /// Duplicates ignored.
+    pub duplicates: f64,
+    /// Late trades (id not remembered).
+    pub late: f64,
+    /// Late trades whose id was remembered.
+    pub late_duplicates: f64,
+    /// Rejected trades, all reasons.
+    pub rejected: f64,
+    /// Rejected trades by reason code.
+    pub rejected_by_reason: BTreeMap<String, f64>,
+    /// Candles emitted (filled included).
+    pub candles: f64,
+    /// Filled candles emitted.
+    pub filled_candles: f64,
+    /// Times a pair went dormant after maxFillWindows filled candles.
+    pub dormant: f64,
+}
+
+/// Trades to OHLCV candles per pair in event-time windows (see README.md).
+#[napi]
+pub struct Aggregator {
+    inner: core::Aggregator,
+}
+
+#[napi]
+impl Aggregator {
+    /// A new aggregator; throws `TICKCAST_AGG_INVALID_OPTIONS` on bad options.
+    #[napi(constructor)]
+    pub fn new(options: AggregatorOptions) -> Result<Self> {
+        let config = core::AggregatorConfig::try_from(options)?;
+        let inner = core::Aggregator::new(config).map_err(|e| err(Code::InvalidOptions, e))?;
+        Ok(Self { inner })
+    }
+
+    /// Resumes from `snapshot()` output; throws `TICKCAST_AGG_BAD_SNAPSHOT`.
+    #[napi(factory)]
+    pub fn restore(snapshot: String) -> Result<Self> {
+        let inner = core::Aggregator::restore(&snapshot).map_err(|e| err(Code::BadSnapshot, e))?;
+        Ok(Self { inner })
+    }
+
+    /// The whole state as JSON (counters excluded).
+    #[napi]
+    pub fn snapshot(&self) -> String {
+        self.inner.snapshot()
+    }
+
+    /// Feeds one trade. Throws `TICKCAST_AGG_BAD_TRADE` (message `<reason>: ...`) for a rejected trade.
+    #[napi]
+    pub fn push(&mut self, trade: TradeInput) -> Result<PushResult> {
+        let trade_id = match &trade.trade_id {
+            Either::A(s) => core::TradeIdIn::Str(s),
+            Either::B(n) => core::TradeIdIn::F64(*n),
+        };
+        let t = core::TradeIn {
+            exchange: trade.exchange.as_deref(),
+            pair: &trade.pair,
+            trade_id,
+            price: trade.price,
+            qty: trade.qty,
+            side: core::SideIn::Name(&trade.side),
+            ts_ms: trade.ts_ms,
+        };
+        let mut out = Vec::new();
+        let outcome = self.inner.push(&t, &mut out).map_err(|r| err(Code::BadTrade, r))?;
+        let (outcome, late) = match outcome {
+            core::Outcome::Accepted => ("accepted", None),
+            core::Outcome::Duplicate => ("duplicate", None),
+            core::Outcome::Late(l) if l.duplicate => ("late_duplicate", Some(l)),
+            core::Outcome::Late(l) => ("late", Some(l)),
+        };
+        Ok(PushResult {
+            outcome: outcome.to_owned(),
+            candles: self.candles(&out),
+            late_window_start_ms: late.map(|l| l.window_start_ms as f64),
+            watermark_ms: late.map(|l| l.watermark_ms as f64),
+        })
+    }
+
+    /// Feeds a batch of trades in columns, in one call. Throws `TICKCAST_AGG_BAD_BATCH`
+    /// before reading any row if the columns differ in length.
+    #[napi]
+    pub fn push_batch(&mut self, batch: TradeBatch) -> Result<BatchResult> {
+        let trade_ids = match &batch.trade_ids {
+            Either3::A(v) => core::TradeIdColumn::I64(v),
+            Either3::B(v) => core::TradeIdColumn::F64(v),
+            Either3::C(v) => core::TradeIdColumn::Str(v),
+        };
+        let cols = core::TradeColumns {
+            exchange: batch.exchange.as_deref(),
+            pairs: &batch.pairs,
+            pair_idx: &batch.pair_idx,
+            trade_ids,
+            prices: &batch.prices,
+            qtys: &batch.qtys,
+            sides: &batch.sides,
+            ts_ms: &batch.ts_ms,
+        };
+        let mut out = core::BatchOutcome::default();
+        self.inner.push_columns(&cols, &mut out).map_err(|e| err(Code::BadBatch, e))?;
+        Ok(BatchResult {
+            candles: self.candle_columns(&out.candles),
+            accepted: out.accepted as f64,
+            duplicate_rows: Uint32Array::new(out.duplicate_rows),
+            late_rows: Uint32Array::new(out.late.iter().map(|l| l.row).collect()),
+            late_window_start_ms: Float64Array::new(out.late.iter().map(|l| l.late.window_start_ms as f64).collect()),
+            late_duplicate: Uint8Array::new(out.late.iter().map(|l| u8::from(l.late.duplicate)).collect()),
+            rejected_rows: Uint32Array::new(out.rejected.iter().map(|r| r.0).collect()),
+            rejected_reasons: out.rejected.iter().map(|r| r.1.as_str().to_owned()).collect(),
+        })
+    }
+
+    /// Raises the watermark of `pair` (or of every pair when omitted) to
+    /// `watermarkMs` and returns the windows that close. The caller picks the
+    /// value (e.g. wall clock − grace when the market is quiet). Throws
+    /// `TICKCAST_AGG_BAD_WATERMARK`.
+    #[napi]
+    pub fn advance_watermark(&mut self, watermark_ms: f64, pair: Option<String>) -> Result<Vec<Candle>> {
+        let mut out = Vec::new();
+        self.inner
+            .advance_watermark(pair.as_deref(), watermark_ms, &mut out)
+            .map_err(|e| err(Code::BadWatermark, e))?;
+        Ok(self.candles(&out))
+    }
+
+    /// The watermark of a pair, or null before any time input for it.
+    #[napi]
+    pub fn watermark_ms(&self, pair: String) -> Option<f64> {
+        self.inner.watermark_ms(&pair).map(|w| w as f64)
+    }
+
+    /// Counters since construction or restore.
+    #[napi]
+    pub fn stats(&self) -> AggregatorStats {
+        let s = self.inner.stats();
+        AggregatorStats {
+            accepted: s.accepted as f64,
+            duplicates: s.duplicates as f64,
+            late: s.late as f64,
+            late_duplicates: s.late_duplicates as f64,
+            rejected: s.rejected_total() as f64,
+            rejected_by_reason: core::RejectReason::ALL
+                .iter()
+                .map(|r| (r.as_str().to_owned(), s.rejected[r.index()] as f64))
+                .collect(),
+            candles: s.candles as f64,
+            filled_candles: s.filled_candles as f64,
+            dormant: s.dormant as f64,
+        }
+    }
+
+    fn candles(&self, out: &[core::Candle]) -> Vec<Candle> {
+        let cfg = self.inner.config();
+        out.iter()
+            .map(|c| Candle {
+                exchange: cfg.exchange.clone(),
+                pair: self.inner.pair_name(c.pair).unwrap_or_default().to_owned(),
+                interval_s: cfg.interval_s,
+                window_start_ms: c.window_start_ms as f64,
+                window_end_ms: c.window_end_ms as f64,
+                open: c.open,
+                high: c.high,
+                low: c.low,
+                close: c.close,
+                volume: c.volume,
+                buy_volume: c.buy_volume,
+                sell_volume: c.sell_volume,
+                vwap: c.vwap,
+                trade_count: c.trade_count as f64,
+                filled: c.filled,
+            })
+            .collect()
+    }
+
+    fn candle_columns(&self, out: &[core::Candle]) -> CandleColumns {
+        let cfg = self.inner.config();
+        let col = |f: fn(&core::Candle) -> f64| Float64Array::new(out.iter().map(f).collect());
+        CandleColumns {
+            exchange: cfg.exchange.clone(),
+            interval_s: cfg.interval_s,
+            pairs: self.inner.pair_names().map(str::to_owned).collect(),
+            pair_idx: Uint32Array::new(out.iter().map(|c| c.pair).collect()),
+            window_start_ms: col(|c| c.window_start_ms as f64),
+            window_end_ms: col(|c| c.window_end_ms as f64),
+            open: col(|c| c.open),
+            high: col(|c| c.high),
+            low: col(|c| c.low),
+            close: col(|c| c.close),
+            volume: col(|c| c.volume),
+            buy_volume: col(|c| c.buy_volume),
+            sell_volume: col(|c| c.sell_volume),
+            vwap: col(|c| c.vwap),
+            trade_count: col(|c| c.trade_count as f64),
+            filled: Uint8Array::new(out.iter().map(|c| u8::from(c.filled)).collect()),
+        }
+    }
+}

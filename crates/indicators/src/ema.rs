@@ -1,0 +1,62 @@
+//! Exponential moving average.
+
+use crate::{check_period, Indicator, IndicatorError};
+
+/// Exponential moving average (TA-Lib `EMA`), `k = 2 / (period + 1)`.
+///
+/// Seeding (TA-Lib default compatibility): the first output is the simple
+/// average of the first `period` inputs, summed in order; then
+/// `ema = (x - ema) * k + ema`. Warm-up: `period - 1` inputs give `None`.
+#[derive(Debug, Clone)]
+pub struct Ema {
+    period: usize,
+    k: f64,
+    count: usize,
+    seed_sum: f64,
+    value: f64,
+}
+
+impl Ema {
+    /// `period` in `1..=100_000`.
+    pub fn new(period: usize) -> Result<Self, IndicatorError> {
+        let period = check_period("period", period, 1)?;
+        Ok(Self { period, k: 2.0 / ((period + 1) as f64), count: 0, seed_sum: 0.0, value: 0.0 })
+    }
+
+    /// Starts from an explicit seed (used by MACD, whose fast EMA TA-Lib seeds
+    /// late); the next `update` continues the recursion.
+    pub(crate) fn seed(&mut self, value: f64) {
+        self.count = self.period;
+        self.value = value;
+    }
+}
+
+impl Indicator for Ema {
+    type Input = f64;
+    type Output = f64;
+
+    #[inline]
+    fn update(&mut self, x: f64) -> Option<f64> {
+        if self.count >= self.period {
+            self.value = (x - self.value) * self.k + self.value;
+            return Some(self.value);
+        }
+        self.seed_sum += x;
+        self.count += 1;
+        if self.count < self.period {
+            return None;
+        }
+        self.value = self.seed_sum / self.period as f64;
+        Some(self.value)
+    }
+
+    fn is_ready(&self) -> bool {
+        self.count >= self.period
+    }
+
+    fn reset(&mut self) {
+        self.count = 0;
+        self.seed_sum = 0.0;
+        self.value = 0.0;
+    }
+}

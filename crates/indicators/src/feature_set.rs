@@ -1,0 +1,497 @@
+//! A named set of features computed from one candle at a time.
+//!
+//! # Feature name grammar
+//!
+//! ```text
+//! feature := family ("_" param)* ["_" output]
+//! param   := decimal integer (periods) | decimal number (the Bollinger multiplier)
+//! ```
+//!
+//! | name | parameters | outputs | indicator |
+//! | --- | --- | --- | --- |
+//! | `sma_N`, `ema_N`, `wma_N` | period | | moving averages of close |
+//! | `rsi_N` | period (>= 2) | | [`crate::Rsi`] |
+//! | `macd_F_S_G_<out>` | fast, slow, signal | `line`, `signal`, `hist` | [`crate::Macd`] |
+//! | `bb_N_K_<out>` | period (>= 2), multiplier K (both sides) | `upper`, `middle`, `lower`, `width`, `pctb` | [`crate::BollingerBands`] |
+//! | `atr_N`, `natr_N` | period | | [`crate::Atr`], [`crate::Natr`] |
+//! | `obv` | | | [`crate::Obv`] |
+//! | `stoch_K_SK_SD_<out>` | fast %K, slow %K, slow %D | `k`, `d` | [`crate::Stochastic`] |
+//! | `stochrsi_N_K_D_<out>` | RSI period, fast %K, fast %D | `k`, `d` | [`crate::StochasticRsi`] |
+//! | `adx_N`, `plus_di_N`, `minus_di_N` | period | | [`crate::Adx`], [`crate::DirectionalIndex`] |
+//! | `cci_N`, `mfi_N`, `willr_N`, `roc_N` | period | | [`crate::Cci`], [`crate::Mfi`], [`crate::WilliamsR`], [`crate::Roc`] |
+//! | `vwap_N` | period | | [`crate::RollingVwap`] |
+//! | `log_return_N` | period | | [`crate::LogReturn`] of close |
+//! | `realized_vol_N` | period | | [`crate::RealizedVolatility`] of close |
+//!
+//! Examples: `rsi_14`, `macd_12_26_9_hist`, `bb_20_2_width`, `bb_20_2.5_pctb`,
+//! `stoch_14_3_3_k`, `plus_di_14`, `log_return_1`, `realized_vol_30`.
+//! Names sharing an indicator (e.g. `macd_12_26_9_line` and
+//! `macd_12_26_9_hist`) share one instance. Price inputs are the close.
+
+use crate::{
+    Adx, Atr, Bar, BollingerBands, Cci, DirectionalIndex, DirectionalSide, Ema, Indicator, IndicatorError,
+    LogReturn, Macd, Mfi, Natr, Obv, RealizedVolatility, Roc, RollingVwap, Rsi, Sma, Stochastic,
+    StochasticRsi, WilliamsR, Wma,
+};
+
+/// A parsed indicator configuration (one instance in a feature set).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum FeatureSpec {
+    /// `sma_N`
+    Sma(usize),
+    /// `ema_N`
+    Ema(usize),
+    /// `wma_N`
+    Wma(usize),
+    /// `rsi_N`
+    Rsi(usize),
+    /// `macd_F_S_G`
+    Macd(usize, usize, usize),
+    /// `bb_N_K`
+    Bollinger(usize, f64),
+    /// `atr_N`
+    Atr(usize),
+    /// `natr_N`
+    Natr(usize),
+    /// `obv`
+    Obv,
+    /// `stoch_K_SK_SD`
+    Stoch(usize, usize, usize),
+    /// `stochrsi_N_K_D`
+    StochRsi(usize, usize, usize),
+    /// `adx_N`
+    Adx(usize),
+    /// `plus_di_N`
+    PlusDi(usize),
+    /// `minus_di_N`
+    MinusDi(usize),
+    /// `cci_N`
+    Cci(usize),
+    /// `mfi_N`
+    Mfi(usize),
+    /// `roc_N`
+    Roc(usize),
+    /// `willr_N`
+    WillR(usize),
+    /// `vwap_N`
+    Vwap(usize),
+    /// `log_return_N`
+    LogReturn(usize),
+    /// `realized_vol_N`
+    RealizedVol(usize),
+}
+
+/// (family, number of parameters, output names).
+const FAMILIES: &[(&str, usize, &[&str])] = &[
+    ("sma", 1, &[]),
+    ("ema", 1, &[]),
+    ("wma", 1, &[]),
+    ("rsi", 1, &[]),
+    ("macd", 3, &["line", "signal", "hist"]),
+    ("bb", 2, &["upper", "middle", "lower", "width", "pctb"]),
+    ("atr", 1, &[]),
+    ("natr", 1, &[]),
+    ("obv", 0, &[]),
+    ("stoch", 3, &["k", "d"]),
+    ("stochrsi", 3, &["k", "d"]),
+    ("adx", 1, &[]),
+    ("plus_di", 1, &[]),
+    ("minus_di", 1, &[]),
+    ("cci", 1, &[]),
+    ("mfi", 1, &[]),
+    ("roc", 1, &[]),
+    ("willr", 1, &[]),
+    ("vwap", 1, &[]),
+    ("log_return", 1, &[]),
+    ("realized_vol", 1, &[]),
+];
+
+fn bad(name: &str, reason: impl Into<String>) -> IndicatorError {
+    IndicatorError::InvalidFeatureName { name: name.to_string(), reason: reason.into() }
+}
+
+fn parse_int(name: &str, token: &str) -> Result<usize, IndicatorError> {
+    if token.is_empty() || !token.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad(name, format!("parameter {token:?} is not a whole number")));
+    }
+    token.parse::<usize>().map_err(|_| bad(name, format!("parameter {token:?} is too large")))
+}
+
+/// Parses one feature name into its indicator configuration and output index.
+pub fn parse_feature(name: &str) -> Result<(FeatureSpec, usize), IndicatorError> {
+    let family = FAMILIES
+        .iter()
+        .filter(|(f, _, _)| name == *f || name.strip_prefix(f).is_some_and(|r| r.starts_with('_')))
+        .max_by_key(|(f, _, _)| f.len());
+    let Some(&(family, n_params, outputs)) = family else {
+        return Err(bad(name, "unknown indicator (see the feature name grammar)"));
+    };
+    let rest = &name[family.len()..];
+    let tokens: Vec<&str> = if rest.is_empty() { Vec::new() } else { rest[1..].split('_').collect() };
+    let expected = n_params + usize::from(!outputs.is_empty());
+    if tokens.len() != expected {
+        let shape = match (n_params, outputs.is_empty()) {
+            (0, _) => family.to_string(),
+            (n, true) => format!("{family}{}", "_<n>".repeat(n)),
+            (n, false) => format!("{family}{}_<{}>", "_<n>".repeat(n), outputs.join("|")),
+        };
+        return Err(bad(name, format!("expected {shape}")));
+    }
+    let output = match tokens.last() {
+        Some(last) if !outputs.is_empty() => outputs
+            .iter()
+            .position(|o| o == last)
+            .ok_or_else(|| bad(name, format!("unknown output {last:?}, expected one of {}", outputs.join(", "))))?,
+        _ => 0,
+    };
+    let int = |i: usize| -> Result<usize, IndicatorError> { parse_int(name, tokens.get(i).copied().unwrap_or("")) };
+    let spec = match family {
+        "sma" => FeatureSpec::Sma(int(0)?),
+        "ema" => FeatureSpec::Ema(int(0)?),
+        "wma" => FeatureSpec::Wma(int(0)?),
+        "rsi" => FeatureSpec::Rsi(int(0)?),
+        "macd" => FeatureSpec::Macd(int(0)?, int(1)?, int(2)?),
+        "bb" => {
+            let k_token = tokens.get(1).copied().unwrap_or("");
+            let valid = !k_token.is_empty()
+                && k_token.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+                && k_token.bytes().filter(|&b| b == b'.').count() <= 1;
+            let k: f64 = if valid { k_token.parse().map_err(|_| bad(name, "bad multiplier"))? } else {
+                return Err(bad(name, format!("multiplier {k_token:?} is not a decimal number like 2 or 2.5")));
+            };
+            FeatureSpec::Bollinger(int(0)?, k)
+        }
+        "atr" => FeatureSpec::Atr(int(0)?),
+        "natr" => FeatureSpec::Natr(int(0)?),
+        "obv" => FeatureSpec::Obv,
+        "stoch" => FeatureSpec::Stoch(int(0)?, int(1)?, int(2)?),
+        "stochrsi" => FeatureSpec::StochRsi(int(0)?, int(1)?, int(2)?),
+        "adx" => FeatureSpec::Adx(int(0)?),
+        "plus_di" => FeatureSpec::PlusDi(int(0)?),
+        "minus_di" => FeatureSpec::MinusDi(int(0)?),
+        "cci" => FeatureSpec::Cci(int(0)?),
+        "mfi" => FeatureSpec::Mfi(int(0)?),
+        "roc" => FeatureSpec::Roc(int(0)?),
+        "willr" => FeatureSpec::WillR(int(0)?),
+        "vwap" => FeatureSpec::Vwap(int(0)?),
+        "log_return" => FeatureSpec::LogReturn(int(0)?),
+        _ => FeatureSpec::RealizedVol(int(0)?),
+    };
+    Ok((spec, output))
+}
+
+/// One live indicator of a feature set.
+#[derive(Debug, Clone)]
+enum Node {
+    Sma(Sma),
+    Ema(Ema),
+    Wma(Wma),
+    Rsi(Rsi),
+    Macd(Macd),
+    Bollinger(BollingerBands),
+    Atr(Atr),
+    Natr(Natr),
+    Obv(Obv),
+    Stoch(Stochastic),
+    StochRsi(StochasticRsi),
+    Adx(Adx),
+    Di(DirectionalIndex),
+    Cci(Cci),
+    Mfi(Mfi),
+    Roc(Roc),
+    WillR(WilliamsR),
+    Vwap(RollingVwap),
+    LogReturn(LogReturn),
+    RealizedVol(RealizedVolatility),
+}
+
+fn put1(out: &mut [f64], v: Option<f64>) {
+    if let Some(slot) = out.first_mut() {
+        *slot = v.unwrap_or(f64::NAN);
+    }
+}
+
+fn put(out: &mut [f64], values: Option<&[f64]>) {
+    match values {
+        Some(vs) => out.iter_mut().zip(vs).for_each(|(o, v)| *o = *v),
+        None => out.iter_mut().for_each(|o| *o = f64::NAN),
+    }
+}
+
+impl Node {
+    fn new(spec: FeatureSpec) -> Result<Self, IndicatorError> {
+        Ok(match spec {
+            FeatureSpec::Sma(n) => Self::Sma(Sma::new(n)?),
+            FeatureSpec::Ema(n) => Self::Ema(Ema::new(n)?),
+            FeatureSpec::Wma(n) => Self::Wma(Wma::new(n)?),
+            FeatureSpec::Rsi(n) => Self::Rsi(Rsi::new(n)?),
+            FeatureSpec::Macd(f, s, g) => Self::Macd(Macd::new(f, s, g)?),
+            FeatureSpec::Bollinger(n, k) => Self::Bollinger(BollingerBands::new(n, k, k)?),
+            FeatureSpec::Atr(n) => Self::Atr(Atr::new(n)?),
+            FeatureSpec::Natr(n) => Self::Natr(Natr::new(n)?),
+            FeatureSpec::Obv => Self::Obv(Obv::new()),
+            FeatureSpec::Stoch(k, sk, sd) => Self::Stoch(Stochastic::new(k, sk, sd)?),
+            FeatureSpec::StochRsi(n, k, d) => Self::StochRsi(StochasticRsi::new(n, k, d)?),
+            FeatureSpec::Adx(n) => Self::Adx(Adx::new(n)?),
+            FeatureSpec::PlusDi(n) => Self::Di(DirectionalIndex::new(DirectionalSide::Plus, n)?),
+            FeatureSpec::MinusDi(n) => Self::Di(DirectionalIndex::new(DirectionalSide::Minus, n)?),
+            FeatureSpec::Cci(n) => Self::Cci(Cci::new(n)?),
+            FeatureSpec::Mfi(n) => Self::Mfi(Mfi::new(n)?),
+            FeatureSpec::Roc(n) => Self::Roc(Roc::new(n)?),
+            FeatureSpec::WillR(n) => Self::WillR(WilliamsR::new(n)?),
+            FeatureSpec::Vwap(n) => Self::Vwap(RollingVwap::new(n)?),
+            FeatureSpec::LogReturn(n) => Self::LogReturn(LogReturn::new(n)?),
+            FeatureSpec::RealizedVol(n) => Self::RealizedVol(RealizedVolatility::new(n)?),
+        })
+    }
+
+    fn width(spec: FeatureSpec) -> usize {
+        match spec {
+            FeatureSpec::Macd(..) => 3,
+            FeatureSpec::Bollinger(..) => 5,
+            FeatureSpec::Stoch(..) | FeatureSpec::StochRsi(..) => 2,
+            _ => 1,
+        }
+    }
+
+    #[inline]
+    fn update(&mut self, bar: &Bar, out: &mut [f64]) {
+        let c = bar.close;
+        match self {
+            Self::Sma(i) => put1(out, i.update(c)),
+            Self::Ema(i) => put1(out, i.update(c)),
+            Self::Wma(i) => put1(out, i.update(c)),
+            Self::Rsi(i) => put1(out, i.update(c)),
+            Self::Macd(i) => put(out, i.update(c).map(|m| [m.line, m.signal, m.hist]).as_ref().map(|a| &a[..])),
+            Self::Bollinger(i) => put(
+                out,
+                i.update(c).map(|b| [b.upper, b.middle, b.lower, b.width, b.percent_b]).as_ref().map(|a| &a[..]),
+            ),
+            Self::Atr(i) => put1(out, i.update(*bar)),
+            Self::Natr(i) => put1(out, i.update(*bar)),
+            Self::Obv(i) => put1(out, i.update(*bar)),
+            Self::Stoch(i) => put(out, i.update(*bar).map(|s| [s.k, s.d]).as_ref().map(|a| &a[..])),
+            Self::StochRsi(i) => put(out, i.update(c).map(|s| [s.k, s.d]).as_ref().map(|a| &a[..])),
+            Self::Adx(i) => put1(out, i.update(*bar)),
+            Self::Di(i) => put1(out, i.update(*bar)),
+            Self::Cci(i) => put1(out, i.update(*bar)),
+            Self::Mfi(i) => put1(out, i.update(*bar)),
+            Self::Roc(i) => put1(out, i.update(c)),
+            Self::WillR(i) => put1(out, i.update(*bar)),
+            Self::Vwap(i) => put1(out, i.update(*bar)),
+            Self::LogReturn(i) => put1(out, i.update(c)),
+            Self::RealizedVol(i) => put1(out, i.update(c)),
+        }
+    }
+
+    fn reset(&mut self) {
+        match self {
+            Self::Sma(i) => i.reset(),
+            Self::Ema(i) => i.reset(),
+            Self::Wma(i) => i.reset(),
+            Self::Rsi(i) => i.reset(),
+            Self::Macd(i) => i.reset(),
+            Self::Bollinger(i) => i.reset(),
+            Self::Atr(i) => i.reset(),
+            Self::Natr(i) => i.reset(),
+            Self::Obv(i) => i.reset(),
+            Self::Stoch(i) => i.reset(),
+            Self::StochRsi(i) => i.reset(),
+            Self::Adx(i) => i.reset(),
+            Self::Di(i) => i.reset(),
+            Self::Cci(i) => i.reset(),
+            Self::Mfi(i) => i.reset(),
+            Self::Roc(i) => i.reset(),
+            Self::WillR(i) => i.reset(),
+            Self::Vwap(i) => i.reset(),
+            Self::LogReturn(i) => i.reset(),
+            Self::RealizedVol(i) => i.reset(),
+        }
+    }
+}
+
+/// Columns for [`FeatureSet::batch`]: all the same length; `vwap` optional.
+#[derive(Debug, Clone, Copy)]
+pub struct Columns<'a> {
+    /// Open prices.
+    pub open: &'a [f64],
+    /// High prices.
+    pub high: &'a [f64],
+    /// Low prices.
+    pub low: &'a [f64],
+    /// Close prices.
+    pub close: &'a [f64],
+    /// Volumes.
+    pub volume: &'a [f64],
+    /// Per-bar VWAP, if known.
+    pub vwap: Option<&'a [f64]>,
+}
+
+/// Many named features from one candle at a time; owns its indicators
+/// (`reset` cascades to all of them).
+#[derive(Debug, Clone)]
+pub struct FeatureSet {
+    names: Vec<String>,
+    nodes: Vec<Node>,
+    /// Offset of each node's outputs in `scratch`.
+    offsets: Vec<usize>,
+    /// Index in `scratch` of each feature.
+    picks: Vec<usize>,
+    scratch: Vec<f64>,
+}
+
+impl FeatureSet {
+    /// Builds a set from feature names (see the module doc for the grammar).
+    /// Rejects an empty list, duplicate names and invalid names/parameters.
+    pub fn new<S: AsRef<str>>(names: &[S]) -> Result<Self, IndicatorError> {
+        if names.is_empty() {
+            return Err(bad("", "the feature list is empty"));
+        }
+        let mut specs: Vec<FeatureSpec> = Vec::new();
+        let mut nodes = Vec::new();
+        let mut offsets = Vec::new();
+        let mut picks = Vec::with_capacity(names.len());
+        let mut width = 0;
+        let mut owned: Vec<String> = Vec::with_capacity(names.len());
+        for name in names {
+            let name = name.as_ref();
+            if owned.iter().any(|n| n == name) {
+                return Err(bad(name, "listed twice"));
+            }
+            let (spec, output) = parse_feature(name)?;
+            let node = match specs.iter().position(|s| *s == spec) {
+                Some(i) => i,
+                None => {
+                    nodes.push(Node::new(spec).map_err(|e| match e {
+                        IndicatorError::InvalidParameter { name: p, value, reason, min } => bad(
+                            name,
+                            format!("parameter {p} = {value} is {reason} (minimum {min}, maximum {})", crate::MAX_PERIOD),
+                        ),
+                        other => other,
+                    })?);
+                    specs.push(spec);
+                    offsets.push(width);
+                    width += Node::width(spec);
+                    nodes.len() - 1
+                }
+            };
+            picks.push(offsets[node] + output);
+            owned.push(name.to_string());
+        }
+        Ok(Self { names: owned, nodes, offsets, picks, scratch: vec![f64::NAN; width] })
+    }
+
+    /// Feature names, in row order.
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// Number of features (row length).
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    /// Never true (an empty set is rejected); for clippy's `len` convention.
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+
+    /// Feeds one bar and writes one row (NaN while a feature warms up).
+    /// `row.len()` must equal [`Self::len`]; extra slots are left alone.
+    /// Inputs are not checked (see [`Self::update_checked`]).
+    #[inline]
+    pub fn update(&mut self, bar: &Bar, row: &mut [f64]) {
+        for (i, node) in self.nodes.iter_mut().enumerate() {
+            let start = self.offsets[i];
+            let end = self.offsets.get(i + 1).copied().unwrap_or(self.scratch.len());
+            node.update(bar, &mut self.scratch[start..end]);
+        }
+        for (slot, &pick) in row.iter_mut().zip(&self.picks) {
+            *slot = self.scratch[pick];
+        }
+    }
+
+    /// [`Self::update`] that first rejects a bar whose open, high, low, close
+    /// or volume is NaN or infinite, or whose vwap is infinite (NaN vwap
+    /// means unknown). A rejected bar leaves the state untouched.
+    pub fn update_checked(&mut self, bar: &Bar, row: &mut [f64]) -> Result<(), IndicatorError> {
+        check_bar(bar)?;
+        self.update(bar, row);
+        Ok(())
+    }
+
+    /// Forgets all inputs (cascades to every indicator).
+    pub fn reset(&mut self) {
+        self.nodes.iter_mut().for_each(Node::reset);
+        self.scratch.iter_mut().for_each(|v| *v = f64::NAN);
+    }
+
+    /// Runs a fresh copy of this set (state reset, this instance untouched)
+    /// over columns and returns a row-major `rows x len()` matrix. Every bar is
+    /// checked first (as [`Self::update_checked`]); then each indicator folds
+    /// its update over the bars, so the result is bit-identical to streaming.
+    pub fn batch(&self, columns: &Columns<'_>) -> Result<Vec<f64>, IndicatorError> {
+        let n = columns.close.len();
+        let lens = [
+            ("open", columns.open.len()),
+            ("high", columns.high.len()),
+            ("low", columns.low.len()),
+            ("volume", columns.volume.len()),
+            ("vwap", columns.vwap.map_or(n, <[f64]>::len)),
+        ];
+        if let Some(&(column, len)) = lens.iter().find(|(_, len)| *len != n) {
+            return Err(IndicatorError::LengthMismatch { column, len, expected: n });
+        }
+        let bar_at = |i: usize| Bar {
+            open: columns.open[i],
+            high: columns.high[i],
+            low: columns.low[i],
+            close: columns.close[i],
+            volume: columns.volume[i],
+            vwap: columns.vwap.map_or(f64::NAN, |v| v[i]),
+        };
+        for i in 0..n {
+            check_bar(&bar_at(i))?;
+        }
+        let mut fresh = self.clone();
+        fresh.reset();
+        let width = self.len();
+        let mut out = vec![f64::NAN; n * width];
+        // Indicators are independent, so the fold runs indicator by indicator
+        // (same update calls, same order per indicator, better locality).
+        let mut buf = [f64::NAN; 8];
+        for (k, node) in fresh.nodes.iter_mut().enumerate() {
+            let start = fresh.offsets[k];
+            let end = fresh.offsets.get(k + 1).copied().unwrap_or(fresh.scratch.len());
+            let targets: Vec<(usize, usize)> = fresh
+                .picks
+                .iter()
+                .enumerate()
+                .filter(|(_, &p)| (start..end).contains(&p))
+                .map(|(col, &p)| (col, p - start))
+                .collect();
+            let slots = &mut buf[..end - start];
+            for (i, row) in out.chunks_exact_mut(width).enumerate() {
+                node.update(&bar_at(i), slots);
+                for &(col, slot) in &targets {
+                    row[col] = slots[slot];
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn check_bar(bar: &Bar) -> Result<(), IndicatorError> {
+    for (field, v) in
+        [("open", bar.open), ("high", bar.high), ("low", bar.low), ("close", bar.close), ("volume", bar.volume)]
+    {
+        if !v.is_finite() {
+            return Err(IndicatorError::NonFiniteInput { field });
+        }
+    }
+    if bar.vwap.is_infinite() {
+        return Err(IndicatorError::NonFiniteInput { field: "vwap" });
+    }
+    Ok(())
+}

@@ -1,0 +1,82 @@
+//! Money flow index.
+
+use crate::ring::Ring;
+use crate::{check_period, Bar, Indicator, IndicatorError};
+
+/// Money flow index (TA-Lib `MFI`).
+///
+/// Money flow = typical price * volume, positive when the typical price rose
+/// from the previous bar, negative when it fell, neither when unchanged.
+/// `MFI = 100 * pos / (pos + neg)` over the last `period` flows (running
+/// sums, as TA-Lib). TA-Lib returns 0 when `pos + neg < 1` (an absolute
+/// threshold, in price * volume units) and so do we. Warm-up: `period` bars
+/// give `None` (TA-Lib lookback `period`).
+#[derive(Debug, Clone)]
+pub struct Mfi {
+    prev_typical: Option<f64>,
+    positive: Ring,
+    negative: Ring,
+    pos_sum: f64,
+    neg_sum: f64,
+}
+
+impl Mfi {
+    /// `period` in `2..=100_000` (TA-Lib's range).
+    pub fn new(period: usize) -> Result<Self, IndicatorError> {
+        let period = check_period("period", period, 2)?;
+        Ok(Self {
+            prev_typical: None,
+            positive: Ring::new(period),
+            negative: Ring::new(period),
+            pos_sum: 0.0,
+            neg_sum: 0.0,
+        })
+    }
+}
+
+impl Indicator for Mfi {
+    type Input = Bar;
+    type Output = f64;
+
+    #[inline]
+    fn update(&mut self, bar: Bar) -> Option<f64> {
+        let typical = bar.typical();
+        let prev = self.prev_typical.replace(typical)?;
+        let was_full = self.positive.is_full();
+        if was_full {
+            // The flow leaving the window, subtracted first as TA-Lib does.
+            self.pos_sum -= self.positive.oldest().unwrap_or(0.0);
+            self.neg_sum -= self.negative.oldest().unwrap_or(0.0);
+        }
+        let change = typical - prev;
+        let flow = typical * bar.volume;
+        let (pos, neg) = if change < 0.0 {
+            self.neg_sum += flow;
+            (0.0, flow)
+        } else if change > 0.0 {
+            self.pos_sum += flow;
+            (flow, 0.0)
+        } else {
+            (0.0, 0.0)
+        };
+        self.positive.push(pos);
+        self.negative.push(neg);
+        if !self.positive.is_full() {
+            return None;
+        }
+        let total = self.pos_sum + self.neg_sum;
+        Some(if total < 1.0 { 0.0 } else { 100.0 * (self.pos_sum / total) })
+    }
+
+    fn is_ready(&self) -> bool {
+        self.positive.is_full()
+    }
+
+    fn reset(&mut self) {
+        self.prev_typical = None;
+        self.positive.clear();
+        self.negative.clear();
+        self.pos_sum = 0.0;
+        self.neg_sum = 0.0;
+    }
+}

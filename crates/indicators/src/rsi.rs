@@ -1,0 +1,104 @@
+//! Relative strength index.
+
+use crate::{check_period, Indicator, IndicatorError};
+
+/// Relative strength index with Wilder smoothing (TA-Lib `RSI`).
+///
+/// Warm-up: `period` inputs give `None` (TA-Lib lookback `period`, unstable
+/// period 0). Seeding: average gain and loss are the plain means of the first
+/// `period` price changes; then Wilder smoothing
+/// `avg = (avg * (period - 1) + change) / period`. Output
+/// `100 * gain / (gain + loss)`; TA-Lib returns 0 when `|gain + loss| < 1e-14`
+/// (its `TA_IS_ZERO` since 0.6; so constant prices give 0, not 50) and so do we.
+/// Period 1 is rejected, as TA-Lib does.
+#[derive(Debug, Clone)]
+pub struct Rsi {
+    period: usize,
+    count: usize,
+    prev: f64,
+    gain: f64,
+    loss: f64,
+}
+
+impl Rsi {
+    /// `period` in `2..=100_000` (TA-Lib's range).
+    pub fn new(period: usize) -> Result<Self, IndicatorError> {
+        let period = check_period("period", period, 2)?;
+        Ok(Self { period, count: 0, prev: 0.0, gain: 0.0, loss: 0.0 })
+    }
+
+    fn value(&self) -> f64 {
+        let total = self.gain + self.loss;
+        if is_zero(total) {
+            0.0
+        } else {
+            100.0 * (self.gain / total)
+        }
+    }
+}
+
+/// TA-Lib's `TA_EPSILON` (C library 0.6; it was 1e-8 in 0.4).
+pub(crate) const TA_EPSILON: f64 = 0.000_000_000_000_01;
+
+/// TA-Lib's `TA_IS_ZERO`: `|v| < TA_EPSILON`, an absolute threshold.
+#[inline]
+pub(crate) fn is_zero(v: f64) -> bool {
+    -TA_EPSILON < v && v < TA_EPSILON
+}
+
+impl Indicator for Rsi {
+    type Input = f64;
+    type Output = f64;
+
+    #[inline]
+    fn update(&mut self, x: f64) -> Option<f64> {
+        let n = self.period as f64;
+        self.count += 1;
+        if self.count == 1 {
+            self.prev = x;
+            return None;
+        }
+        let change = x - self.prev;
+        self.prev = x;
+        if self.count <= self.period {
+            if change < 0.0 {
+                self.loss -= change;
+            } else {
+                self.gain += change;
+            }
+            return None;
+        }
+        if self.count == self.period + 1 {
+            if change < 0.0 {
+                self.loss -= change;
+            } else {
+                self.gain += change;
+            }
+            self.loss /= n;
+            self.gain /= n;
+            return Some(self.value());
+        }
+        self.count = self.period + 2; // saturate: no overflow on endless streams
+        self.loss *= n - 1.0;
+        self.gain *= n - 1.0;
+        if change < 0.0 {
+            self.loss -= change;
+        } else {
+            self.gain += change;
+        }
+        self.loss /= n;
+        self.gain /= n;
+        Some(self.value())
+    }
+
+    fn is_ready(&self) -> bool {
+        self.count > self.period
+    }
+
+    fn reset(&mut self) {
+        self.count = 0;
+        self.prev = 0.0;
+        self.gain = 0.0;
+        self.loss = 0.0;
+    }
+}

@@ -1,0 +1,53 @@
+//! Simple moving average.
+
+use crate::ring::Ring;
+use crate::{check_period, Indicator, IndicatorError};
+
+/// Simple moving average over `period` values (TA-Lib `SMA`).
+///
+/// Warm-up: `period - 1` inputs give `None` (TA-Lib lookback `period - 1`).
+/// Arithmetic as TA-Lib: a running sum, `sum += x; out = sum / period;
+/// sum -= oldest`. Period 1 returns the input.
+#[derive(Debug, Clone)]
+pub struct Sma {
+    period: usize,
+    window: Ring,
+    sum: f64,
+}
+
+impl Sma {
+    /// `period` in `1..=100_000`.
+    pub fn new(period: usize) -> Result<Self, IndicatorError> {
+        let period = check_period("period", period, 1)?;
+        Ok(Self { period, window: Ring::new(period), sum: 0.0 })
+    }
+}
+
+impl Indicator for Sma {
+    type Input = f64;
+    type Output = f64;
+
+    #[inline]
+    fn update(&mut self, x: f64) -> Option<f64> {
+        self.sum += x;
+        self.window.push(x);
+        if !self.window.is_full() {
+            return None;
+        }
+        let out = self.sum / self.period as f64;
+        // The oldest value leaves the sum after the output, as in TA-Lib.
+        if let Some(oldest) = self.window.oldest() {
+            self.sum -= oldest;
+        }
+        Some(out)
+    }
+
+    fn is_ready(&self) -> bool {
+        self.window.is_full()
+    }
+
+    fn reset(&mut self) {
+        self.window.clear();
+        self.sum = 0.0;
+    }
+}

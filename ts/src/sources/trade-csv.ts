@@ -1,0 +1,234 @@
+/**
+ * Trade files (CSV) to validated trades: Kraken's trade-history download and the formats of
+ * the real sample files. The format is detected from the first line:
+ *
+ * | format               | first line / columns                                                    | id        | side          |
+ * | -------------------- | ----------------------------------------------------------------------- | --------- | ------------- |
+ * | kraken-history       | no header: `unix_time,price,volume` (Kraken "Time and Sales" per pair)  | synthetic | unknown       |
+ * | bitcoincharts        | `unix_time,price,amount`                                                | synthetic | unknown       |
+ * | ccxt                 | `exchange,asset,currency,time(ms),timestamp,side,price,amount`          | synthetic | buy/sell      |
+ * | kraken-rest          | `price,volume,time,buy/sell,market/limit,miscellaneous`                 | synthetic | b/s           |
+ * | kraken-rest-id       | `time_unix,time_utc,price,volume,side,ordertype,misc,trade_id`          | trade_id  | b/s           |
+ * | binance              | `local_recv_ns,event_time_ms,trade_time_ms,...,trade_id,price,qty,is_buyer_maker,...` | trade_id | m: true = sell |
+ * | mtgox                | `id,price,amount,type` (id = µs since epoch)                            | id        | unknown (the file does not define `type`) |
+ *
+ * Synthetic trade ids (formats without one): `<fileKey>:<n>`, where fileKey is the file's base
+ * name (override with `fileKey`) and n is the 0-based index of the row among the file's data
+ * rows of that pair (rejected rows count too). Re-importing the same file therefore yields the
+ * same ids, so idempotent stores never duplicate a row; two different files of the same pair
+ * give different ids. Time given as decimal seconds is read from the text (no float rounding):
+ * ts_ms = whole seconds * 1000 + the first three fraction digits.
+ */
+import { createReadStream } from 'node:fs';
+import { basename } from 'node:path';
+import { createInterface } from 'node:readline';
+import { createGunzip } from 'node:zlib';
+import type { Trade } from '../contracts/messages.ts';
+import { normalizeBinanceSymbol, normalizeKrakenPair } from './pairs.ts';
+import { checkTrade, rejectInput, type RejectKind } from './trade-check.ts';
+import { tradesTotal } from './metrics.ts';
+import { systemClock, type Clock, type TradeSink, type TradeSource } from './types.ts';
+
+export type TradeCsvFormat = 'kraken-history' | 'bitcoincharts' | 'ccxt' | 'kraken-rest' | 'kraken-rest-id' | 'binance' | 'mtgox';
+
+const HEADERS: Record<string, TradeCsvFormat> = {
+  'unix_time,price,amount': 'bitcoincharts',
+  'exchange,asset,currency,time,timestamp,side,price,amount': 'ccxt',
+  'price,volume,time,buy/sell,market/limit,miscellaneous': 'kraken-rest',
+  'time_unix,time_utc,price,volume,side,ordertype,misc,trade_id': 'kraken-rest-id',
+  'local_recv_ns,event_time_ms,trade_time_ms,trade_time_utc,trade_id,price,qty,is_buyer_maker,is_best_match': 'binance',
+  'id,price,amount,type': 'mtgox',
+};
+
+/** The format of a file from its first line; null if unknown. */
+export function detectCsvFormat(firstLine: string): { format: TradeCsvFormat; header: boolean } | null {
+  const l = firstLine.replace(/^\uFEFF/, '').trim().toLowerCase();
+  const f = HEADERS[l];
+  if (f) return { format: f, header: true };
+  if (/^\d+(\.\d+)?,\d+(\.\d+)?,\d+(\.\d+)?$/.test(l)) return { format: 'kraken-history', header: false };
+  return null;
+}
+
+const EXCHANGES = ['kraken', 'binance', 'bitstamp', 'mtgox', 'coinbase', 'bitfinex'];
+
+/** Exchange and pair from names like `kraken_XBTUSD_trades_2019.csv` or `binance_spot_BTCUSDT_...`. */
+export function inferFromFileName(path: string): { exchange?: string; pair?: string } {
+  const tokens = basename(path).replace(/\.(csv|gz)$/gi, '').replace(/\.csv$/i, '').split(/[_\-.]/);
+  const out: { exchange?: string; pair?: string } = {};
+  const ex = tokens[0]?.toLowerCase();
+  if (ex && EXCHANGES.includes(ex)) out.exchange = ex;
+  for (const t of tokens) {
+    if (!/^[A-Za-z]{5,10}$/.test(t) || t.toLowerCase() === out.exchange) continue;
+    const p = out.exchange === 'binance' ? normalizeBinanceSymbol(t) : normalizeKrakenPair(t);
+    if (p) {
+      out.pair = p;
+      break;
+    }
+  }
+  return out;
+}
+
+/** Decimal seconds text to epoch ms, exactly (truncating below the ms). */
+export function decimalSecondsToMs(text: string): number | null {
+  const m = /^(\d+)(?:\.(\d*))?$/.exec(text.trim());
+  if (!m) return null;
+  return Number(m[1]) * 1000 + Number((m[2] ?? '').padEnd(3, '0').slice(0, 3));
+}
+
+export interface TradeCsvOptions {
+  /** Needed when neither the rows nor the file name say it. */
+  exchange?: string;
+  pair?: string;
+  format?: TradeCsvFormat;
+  /** Key of synthetic ids; default the file's base name. */
+  fileKey?: string;
+  /** Trades per yielded batch. Default 1000. */
+  batchSize?: number;
+  clock?: Clock;
+  /** Default: no future check for files (historical data); set to reject rows ahead of the clock. */
+  maxFutureMs?: number;
+}
+
+export interface CsvBatch {
+  trades: Trade[];
+  rejects: { raw: string; kind: RejectKind; detail: string }[];
+}
+
+/** Stream a trade CSV (plain or .gz) as batches of validated trades and rejects. */
+export async function* readTradeCsv(path: string, opts: TradeCsvOptions = {}): AsyncGenerator<CsvBatch> {
+  const input = createReadStream(path);
+  const rl = createInterface({ input: path.endsWith('.gz') ? input.pipe(createGunzip()) : input, crlfDelay: Infinity });
+  const named = inferFromFileName(path);
+  const fileKey = opts.fileKey ?? basename(path);
+  const batchSize = opts.batchSize ?? 1000;
+  const clock = opts.clock ?? systemClock;
+  const maxFutureMs = opts.maxFutureMs ?? Number.MAX_SAFE_INTEGER / 2;
+  const rowsPerPair = new Map<string, number>();
+  let fmt: TradeCsvFormat | null = opts.format ?? null;
+  let first = true;
+  let batch: CsvBatch = { trades: [], rejects: [] };
+  for await (const rawLine of rl) {
+    const line = rawLine.replace(/\r$/, '');
+    if (first) {
+      first = false;
+      const d = detectCsvFormat(line);
+      fmt ??= d?.format ?? null;
+      if (fmt === null) throw new Error(`${path}: unknown trade CSV format (first line ${JSON.stringify(line.slice(0, 120))})`);
+      if (d?.header) continue;
+    }
+    if (line.trim() === '') continue;
+    const r = parseRow(fmt!, line.split(','), { named, opts });
+    if ('kind' in r) {
+      batch.rejects.push({ raw: line, kind: r.kind, detail: r.detail });
+    } else {
+      const n = rowsPerPair.get(r.pair) ?? 0;
+      rowsPerPair.set(r.pair, n + 1);
+      const c = checkTrade({ exchange: r.exchange, pair: r.pair, trade_id: r.id ?? `${fileKey}:${n}`, price: r.price, qty: r.qty, side: r.side, ts_ms: r.ts_ms }, { nowMs: clock(), maxFutureMs });
+      if (c.ok) batch.trades.push(c.value);
+      else batch.rejects.push({ raw: line, kind: c.kind, detail: c.detail });
+    }
+    if (batch.trades.length >= batchSize) {
+      yield batch;
+      batch = { trades: [], rejects: [] };
+    }
+  }
+  if (batch.trades.length || batch.rejects.length) yield batch;
+}
+
+type Row = { exchange: string; pair: string; id?: string; price: string; qty: string; side: Trade['side']; ts_ms: number } | { kind: RejectKind; detail: string };
+
+function parseRow(fmt: TradeCsvFormat, c: string[], ctx: { named: { exchange?: string; pair?: string }; opts: TradeCsvOptions }): Row {
+  const exchange = ctx.opts.exchange ?? ctx.named.exchange;
+  const pair = ctx.opts.pair ?? ctx.named.pair;
+  const need = (): { exchange: string; pair: string } | Row => {
+    if (!exchange || !pair) return { kind: 'unknown_pair', detail: 'exchange and pair are neither in the rows nor in the file name: pass them' };
+    return { exchange, pair };
+  };
+  const ms = (v: string | undefined, what: string): number | Row => {
+    const t = v === undefined ? null : decimalSecondsToMs(v);
+    return t === null ? { kind: 'bad_timestamp', detail: `${what} ${JSON.stringify(v)}` } : t;
+  };
+  const int = (v: string | undefined): number => (v !== undefined && /^\d+$/.test(v.trim()) ? Number(v) : NaN);
+  let base: { exchange: string; pair: string } | Row;
+  switch (fmt) {
+    case 'kraken-history':
+    case 'bitcoincharts': {
+      base = need();
+      const t = ms(c[0], 'unix_time');
+      if ('kind' in base) return base;
+      if (typeof t !== 'number') return t;
+      return { ...base, price: c[1] ?? '', qty: c[2] ?? '', side: 'unknown', ts_ms: t };
+    }
+    case 'ccxt': {
+      const p = c[1] && c[2] ? normalizeKrakenPair(`${c[1]}/${c[2]}`) : null;
+      const ex = ctx.opts.exchange ?? c[0]?.toLowerCase();
+      if (!p || !ex) return { kind: 'unknown_pair', detail: `asset/currency ${c[1]}/${c[2]}` };
+      const t = int(c[3]);
+      if (!Number.isFinite(t)) return { kind: 'bad_timestamp', detail: `time ${JSON.stringify(c[3])}` };
+      const side = c[5] === 'buy' ? 'buy' : c[5] === 'sell' ? 'sell' : null;
+      if (!side) return { kind: 'bad_side', detail: `side ${JSON.stringify(c[5])}` };
+      return { exchange: ex, pair: p, price: c[6] ?? '', qty: c[7] ?? '', side, ts_ms: t };
+    }
+    case 'kraken-rest':
+    case 'kraken-rest-id': {
+      base = need();
+      if ('kind' in base) return base;
+      const [price, qty, time, side, id] = fmt === 'kraken-rest' ? [c[0], c[1], c[2], c[3], undefined] : [c[2], c[3], c[0], c[4], c[7]];
+      const t = ms(time, 'time');
+      if (typeof t !== 'number') return t;
+      if (side !== 'b' && side !== 's') return { kind: 'bad_side', detail: `side ${JSON.stringify(side)}` };
+      if (id !== undefined && !/^\d+$/.test(id)) return { kind: 'bad_trade_id', detail: `trade_id ${JSON.stringify(id)}` };
+      return { ...base, ...(id !== undefined ? { id } : {}), price: price ?? '', qty: qty ?? '', side: side === 'b' ? 'buy' : 'sell', ts_ms: t };
+    }
+    case 'binance': {
+      base = need();
+      if ('kind' in base) return base;
+      const t = int(c[2]);
+      if (!Number.isFinite(t)) return { kind: 'bad_timestamp', detail: `trade_time_ms ${JSON.stringify(c[2])}` };
+      if (!/^\d+$/.test(c[4] ?? '')) return { kind: 'bad_trade_id', detail: `trade_id ${JSON.stringify(c[4])}` };
+      const m = c[7];
+      if (m !== 'true' && m !== 'false') return { kind: 'bad_side', detail: `is_buyer_maker ${JSON.stringify(m)}` };
+      return { ...base, id: c[4]!, price: c[5] ?? '', qty: c[6] ?? '', side: m === 'true' ? 'sell' : 'buy', ts_ms: t };
+    }
+    case 'mtgox': {
+      base = need();
+      if ('kind' in base) return base;
+      const us = int(c[0]);
+      if (!Number.isFinite(us)) return { kind: 'bad_trade_id', detail: `id ${JSON.stringify(c[0])}` };
+      return { ...base, id: c[0]!, price: c[1] ?? '', qty: c[2] ?? '', side: 'unknown', ts_ms: Math.floor(us / 1000) };
+    }
+  }
+}
+
+/** Imports a trade CSV as a finite source (file order). */
+export class CsvImportSource implements TradeSource {
+  readonly name: string;
+  private stopped = false;
+  private running: Promise<void> | null = null;
+
+  constructor(
+    private readonly path: string,
+    private readonly opts: TradeCsvOptions & { sourceName?: string } = {},
+  ) {
+    this.name = opts.sourceName ?? 'csv';
+  }
+
+  run(sink: TradeSink): Promise<void> {
+    this.running ??= (async () => {
+      for await (const b of readTradeCsv(this.path, this.opts)) {
+        for (const r of b.rejects) rejectInput(sink, this.name, r.raw, r.kind, r.detail);
+        if (b.trades.length) {
+          for (const t of b.trades) tradesTotal().inc({ source: this.name, pair: t.pair });
+          await sink.trades(b.trades);
+        }
+        if (this.stopped) break;
+      }
+    })();
+    return this.running;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.running?.catch(() => undefined);
+  }
+}
