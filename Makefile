@@ -55,5 +55,8 @@ test: setup pyenv typecheck check-generated test-rust test-node
 bench: setup pyenv
 	node --import tsx bench/run.ts
 
+services-up:
+	bash scripts/services/with-services.sh --keep
+
 clean:
 	rm -rf node_modules $(PY_VENV) crates/*/node/*.node
