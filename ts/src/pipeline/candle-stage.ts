@@ -1,0 +1,186 @@
+/**
+ * Trades to candles: the Rust aggregator (one per exchange, since a candle
+ * belongs to one exchange) behind a small state machine that services,
+ * backfill and tests share. Event time decides the window; the stage never
+ * reads a clock: the caller advances the watermark.
+ */
+import { Aggregator } from '@tickcast/aggregator';
+import type { Candle, Trade } from '../contracts/messages.ts';
+
+export interface CandleStageOptions {
+  /** Window length. Default 60 s. */
+  intervalS?: number;
+  /** Out-of-order tolerance: a window closes when the watermark (latest event time - grace) passes its end. Default 5 s. */
+  graceMs?: number;
+}
+
+/** A trade that arrived after its window had closed: reported, never merged. */
+export interface LateTrade {
+  trade: Trade;
+  /** Start of the (closed) window it belongs to. */
+  window_start_ms: number;
+  /** True when its id had been seen already (a replayed duplicate of a counted trade). */
+  duplicate: boolean;
+}
+
+export interface StageOutput {
+  candles: Candle[];
+  late: LateTrade[];
+  duplicates: number;
+  rejected: { trade: Trade; reason: string }[];
+}
+
+const SIDE_CODE: Record<Trade['side'], number> = { buy: 1, sell: 2, unknown: 0 };
+
+export class CandleStage {
+  readonly intervalS: number;
+  readonly graceMs: number;
+  private readonly byExchange = new Map<string, Aggregator>();
+
+  constructor(opts: CandleStageOptions = {}) {
+    this.intervalS = opts.intervalS ?? 60;
+    this.graceMs = opts.graceMs ?? 5000;
+  }
+
+  private aggregator(exchange: string): Aggregator {
+    let a = this.byExchange.get(exchange);
+    if (!a) {
+      a = new Aggregator({ exchange, intervalS: this.intervalS, graceMs: this.graceMs });
+      this.byExchange.set(exchange, a);
+    }
+    return a;
+  }
+
+  /** One trade (the live path). */
+  push(trade: Trade): StageOutput {
+    const out: StageOutput = { candles: [], late: [], duplicates: 0, rejected: [] };
+    let r;
+    try {
+      r = this.aggregator(trade.exchange).push(trade);
+    } catch (e) {
+      out.rejected.push({ trade, reason: (e as Error).message });
+      return out;
+    }
+    if (r.outcome === 'duplicate') out.duplicates++;
+    else if (r.outcome === 'late' || r.outcome === 'late_duplicate') {
+      out.late.push({ trade, window_start_ms: r.lateWindowStartMs ?? NaN, duplicate: r.outcome === 'late_duplicate' });
+    }
+    for (const c of r.candles) out.candles.push(c as Candle);
+    return out;
+  }
+
+  /**
+   * Many trades in one N-API call per exchange (replay, backfill, a consumed
+   * batch). The same candles as pushing them one by one, in the same order.
+   */
+  pushMany(trades: readonly Trade[]): StageOutput {
+    const out: StageOutput = { candles: [], late: [], duplicates: 0, rejected: [] };
+    if (trades.length === 0) return out;
+    // Keep arrival order per exchange; almost always there is one exchange.
+    const groups = new Map<string, Trade[]>();
+    for (const t of trades) {
+      let g = groups.get(t.exchange);
+      if (!g) groups.set(t.exchange, (g = []));
+      g.push(t);
+    }
+    for (const [exchange, group] of groups) {
+      const n = group.length;
+      const pairs: string[] = [];
+      const pairIndex = new Map<string, number>();
+      const pairIdx = new Uint32Array(n);
+      const prices = new Float64Array(n);
+      const qtys = new Float64Array(n);
+      const sides = new Uint8Array(n);
+      const tsMs = new Float64Array(n);
+      const ids: string[] = new Array<string>(n);
+      for (let i = 0; i < n; i++) {
+        const t = group[i] as Trade;
+        let p = pairIndex.get(t.pair);
+        if (p === undefined) {
+          p = pairs.length;
+          pairs.push(t.pair);
+          pairIndex.set(t.pair, p);
+        }
+        pairIdx[i] = p;
+        prices[i] = t.price;
+        qtys[i] = t.qty;
+        sides[i] = SIDE_CODE[t.side];
+        tsMs[i] = t.ts_ms;
+        ids[i] = t.trade_id;
+      }
+      const r = this.aggregator(exchange).pushBatch({ exchange, pairs, pairIdx, tradeIds: ids, prices, qtys, sides, tsMs });
+      out.duplicates += r.duplicateRows.length;
+      for (let k = 0; k < r.lateRows.length; k++) {
+        out.late.push({
+          trade: group[r.lateRows[k] as number] as Trade,
+          window_start_ms: r.lateWindowStartMs[k] as number,
+          duplicate: r.lateDuplicate[k] === 1,
+        });
+      }
+      for (let k = 0; k < r.rejectedRows.length; k++) {
+        out.rejected.push({ trade: group[r.rejectedRows[k] as number] as Trade, reason: r.rejectedReasons[k] ?? 'rejected' });
+      }
+      const c = r.candles;
+      for (let i = 0; i < c.windowEndMs.length; i++) {
+        out.candles.push({
+          exchange: c.exchange,
+          pair: c.pairs[c.pairIdx[i] as number] as string,
+          interval_s: c.intervalS,
+          window_start_ms: c.windowStartMs[i] as number,
+          window_end_ms: c.windowEndMs[i] as number,
+          open: c.open[i] as number,
+          high: c.high[i] as number,
+          low: c.low[i] as number,
+          close: c.close[i] as number,
+          volume: c.volume[i] as number,
+          buy_volume: c.buyVolume[i] as number,
+          sell_volume: c.sellVolume[i] as number,
+          vwap: c.vwap[i] as number,
+          trade_count: c.tradeCount[i] as number,
+          filled: c.filled[i] === 1,
+        });
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Close the windows that end at or before `watermarkMs` (the quiet-market
+   * case: no trade arrives to move event time). Per pair when given.
+   */
+  advance(watermarkMs: number, pair?: string): Candle[] {
+    const out: Candle[] = [];
+    for (const a of this.byExchange.values()) {
+      if (pair !== undefined && a.watermarkMs(pair) === null) continue;
+      for (const c of a.advanceWatermark(watermarkMs, pair)) out.push(c as Candle);
+    }
+    return out;
+  }
+
+  /** Counters of every aggregator, summed. */
+  stats(): { accepted: number; duplicates: number; late: number; rejected: number; candles: number; filled: number } {
+    const s = { accepted: 0, duplicates: 0, late: 0, rejected: 0, candles: 0, filled: 0 };
+    for (const a of this.byExchange.values()) {
+      const x = a.stats();
+      s.accepted += x.accepted;
+      s.duplicates += x.duplicates;
+      s.late += x.late + x.lateDuplicates;
+      s.rejected += x.rejected;
+      s.candles += x.candles;
+      s.filled += x.filledCandles;
+    }
+    return s;
+  }
+
+  /** State for a checkpoint (JSON): one aggregator snapshot per exchange. */
+  snapshot(): string {
+    return JSON.stringify(Object.fromEntries([...this.byExchange].map(([ex, a]) => [ex, a.snapshot()])));
+  }
+
+  static restore(snapshot: string, opts: CandleStageOptions = {}): CandleStage {
+    const s = new CandleStage(opts);
+    const parsed = JSON.parse(snapshot) as Record<string, string>;
+    for (const [ex, snap] of Object.entries(parsed)) s.byExchange.set(ex, Aggregator.restore(snap));
+    return s;
+  }
+}

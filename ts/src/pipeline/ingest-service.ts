@@ -1,0 +1,131 @@
+/**
+ * The ingest service: an exchange trade source -> `trades`; input the source
+ * rejects -> `dlq.trades` with its reason.
+ *
+ * Source `auto` (the embedded default): Kraken WebSocket v2 live when it is
+ * reachable; otherwise one log line says so and the bundled real sample
+ * (data/sample/trades) is replayed.
+ */
+import { existsSync, readdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import WebSocket from 'ws';
+import type { Logger } from 'pino';
+import type { Trade } from '../contracts/messages.ts';
+import { dlqTopic, Topics } from '../contracts/messages.ts';
+import { makeDeadLetter } from '../bus/dead-letter.ts';
+import type { Service, ServiceContext } from '../services/runner.ts';
+import { KrakenWsSource, KRAKEN_WS_V2_URL, BinanceWsSource, ReplaySource, type TradeSink, type TradeSource, type ReplaySpeed } from '../sources/index.ts';
+
+export type IngestSourceKind = 'auto' | 'kraken' | 'binance' | 'replay';
+
+export interface IngestOptions {
+  source?: IngestSourceKind;
+  pairs: readonly string[];
+  /** Files to replay (source replay, or auto without network). Default: the bundled sample. */
+  replayFiles?: readonly string[];
+  /** Replay speed: a factor of real time, or 'max'. Default 60. */
+  replaySpeed?: ReplaySpeed;
+  krakenWsUrl?: string;
+  krakenRestUrl?: string;
+  /** How long auto waits for Kraken before falling back to the sample. Default 5 s. */
+  probeTimeoutMs?: number;
+}
+
+/** The bundled real trade sample (MIT; see data/sample/trades/README.md). */
+export function bundledSampleFiles(): string[] {
+  const dir = resolve(dirname(fileURLToPath(import.meta.url)), '../../../data/sample/trades');
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.csv') || f.endsWith('.csv.gz'))
+    .sort()
+    .map((f) => join(dir, f));
+}
+
+/** Can we open a WebSocket to this URL within the timeout? */
+export function probeWebSocket(url: string, timeoutMs: number): Promise<{ ok: true } | { ok: false; reason: string }> {
+  return new Promise((res) => {
+    const ws = new WebSocket(url, { handshakeTimeout: timeoutMs });
+    const done = (r: { ok: true } | { ok: false; reason: string }) => {
+      clearTimeout(t);
+      ws.removeAllListeners();
+      ws.on('error', () => undefined);
+      ws.terminate();
+      res(r);
+    };
+    const t = setTimeout(() => done({ ok: false, reason: `no answer within ${timeoutMs} ms` }), timeoutMs);
+    ws.once('open', () => done({ ok: true }));
+    ws.once('error', (e) => done({ ok: false, reason: e.message }));
+  });
+}
+
+/** A sink that publishes to the bus. */
+export function busSink(ctx: Pick<ServiceContext, 'bus' | 'logger'>, sourceName: () => string): TradeSink {
+  return {
+    trades: (batch: Trade[]) => ctx.bus.publish('trades', batch),
+    reject(raw: string, reason: string) {
+      const dl = makeDeadLetter({ topic: Topics.trades.name, payload: raw, reason, source: `ingest/${sourceName()}` });
+      ctx.bus
+        .publishRaw(dlqTopic(Topics.trades.name), [{ key: null, value: Buffer.from(JSON.stringify(dl)) }])
+        .catch((err: unknown) => ctx.logger.error({ err, reason }, 'could not dead-letter a rejected trade frame'));
+    },
+  };
+}
+
+async function chooseSource(opts: IngestOptions, log: Logger): Promise<TradeSource> {
+  const kind = opts.source ?? 'auto';
+  const replay = (): TradeSource => {
+    const files = opts.replayFiles && opts.replayFiles.length > 0 ? opts.replayFiles : bundledSampleFiles();
+    if (files.length === 0) throw new Error('no trade files to replay (the bundled sample data/sample/trades is missing)');
+    const speed = opts.replaySpeed ?? 60;
+    const sources = files.map((f) => ReplaySource.fromFile(f, { speed, sourceName: 'replay' }));
+    log.info({ files, speed }, 'replaying trade files');
+    return allOf(sources);
+  };
+  if (kind === 'replay') return replay();
+  if (kind === 'binance') return new BinanceWsSource({ pairs: [...opts.pairs], logger: log });
+  const url = opts.krakenWsUrl ?? KRAKEN_WS_V2_URL;
+  if (kind === 'auto') {
+    const probe = await probeWebSocket(url, opts.probeTimeoutMs ?? 5000);
+    if (!probe.ok) {
+      log.warn(`Kraken is not reachable (${probe.reason}): replaying the bundled real sample instead (set TICKCAST_INGEST_SOURCE=kraken to insist on live data)`);
+      return replay();
+    }
+    log.info({ url }, 'Kraken reachable: live trades');
+  }
+  return new KrakenWsSource({ pairs: [...opts.pairs], logger: log, url, ...(opts.krakenRestUrl ? { restBaseUrl: opts.krakenRestUrl } : {}) });
+}
+
+/** Several sources as one (they run concurrently). */
+function allOf(sources: TradeSource[]): TradeSource {
+  if (sources.length === 1) return sources[0] as TradeSource;
+  return {
+    name: sources[0]?.name ?? 'multi',
+    async run(sink) {
+      await Promise.all(sources.map((s) => s.run(sink)));
+    },
+    async stop() {
+      await Promise.all(sources.map((s) => s.stop()));
+    },
+  };
+}
+
+export function ingestService(opts: IngestOptions): Service {
+  let source: TradeSource | null = null;
+  let running: Promise<void> | null = null;
+  return {
+    name: 'ingest',
+    async start(ctx) {
+      source = await chooseSource(opts, ctx.logger);
+      const s = source;
+      running = s
+        .run(busSink(ctx, () => s.name))
+        .then(() => ctx.logger.info({ source: s.name }, 'trade source finished'))
+        .catch((err: unknown) => ctx.logger.error({ err, source: s.name }, 'trade source failed'));
+    },
+    async stop() {
+      await source?.stop();
+      await running;
+    },
+  };
+}

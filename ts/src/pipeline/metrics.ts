@@ -1,0 +1,19 @@
+/** Metrics of the market-data feature pipeline (prom-client default registry). */
+import { Counter, Gauge, register } from 'prom-client';
+
+function counter<L extends string>(name: string, help: string, labelNames: readonly L[]): Counter<L> {
+  return (register.getSingleMetric(name) as Counter<L> | undefined) ?? new Counter({ name, help, labelNames });
+}
+function gauge<L extends string>(name: string, help: string, labelNames: readonly L[]): Gauge<L> {
+  return (register.getSingleMetric(name) as Gauge<L> | undefined) ?? new Gauge({ name, help, labelNames });
+}
+
+export const candlesClosed = () => counter('tickcast_candles_closed_total', 'Candles closed by the candles service', ['pair', 'filled'] as const);
+export const lateTrades = () =>
+  counter('tickcast_late_trades_total', 'Trades that arrived after their window closed (reported to dlq.trades, not merged)', ['pair'] as const);
+export const duplicateTrades = () => counter('tickcast_duplicate_trades_total', 'Trades ignored as duplicates (same trade id)', ['pair'] as const);
+export const featureRows = () => counter('tickcast_feature_rows_total', 'Technical feature rows produced', ['pair'] as const);
+export const duplicateCandles = () =>
+  counter('tickcast_duplicate_candles_total', 'Candles at or before the last one of their pair (replays), ignored', ['pair'] as const);
+export const lastCandleEnd = () => gauge('tickcast_last_candle_end_seconds', 'window_end of the newest candle per pair (event time)', ['pair'] as const);
+export const lastFeatureEnd = () => gauge('tickcast_last_feature_end_seconds', 'window_end of the newest feature row per pair', ['pair'] as const);
