@@ -1,0 +1,267 @@
+/**
+ * The bus services talk to: typed publish and consume over a Transport (Kafka
+ * or in-process). Every payload is decoded and validated against the topic's
+ * schema where it enters a consumer; an invalid one, or one whose handler keeps
+ * failing after bounded retries, goes to `dlq.<topic>` with its reason and is
+ * counted. The consumer keeps running and nothing is dropped silently.
+ */
+import type { Logger } from 'pino';
+import { Topics, DeadLetter, dlqTopic, type TopicKey, type MessageOf, type DeadLetter as DeadLetterMsg } from '../contracts/messages.ts';
+import { decode, encode, validate } from '../contracts/codec.ts';
+import { makeDeadLetter, reasonKind } from './dead-letter.ts';
+import type { RawDelivery, RawRecord, Subscription, Transport } from './transport.ts';
+import { deadLetters, handlerRetries, messagesIn, messagesOut, messagesProcessed, messagesRejected } from '../ops/metrics.ts';
+
+export type { Subscription } from './transport.ts';
+
+/** Where a message came from. */
+export interface MessageMeta<K extends TopicKey = TopicKey> {
+  topic: K;
+  /** The stream name, e.g. `features.technical`. */
+  topicName: string;
+  partition: number;
+  offset: string;
+  key: string | null;
+  timestamp_ms: number;
+}
+
+export interface ConsumeOptions<K extends TopicKey> {
+  /** Consumer group: each group gets every message; a restarted group resumes where it committed. */
+  group: string;
+  topics: readonly K[];
+  /**
+   * Where a group starts the first time it subscribes: the earliest retained
+   * message (true) or the end (false, default). The start is fixed then: a
+   * restarted group resumes at its committed position either way.
+   */
+  fromBeginning?: boolean;
+  /** Resolve when the message is processed; its offset is committed only then. Throwing triggers retries. */
+  handler: (msg: MessageOf<K>, meta: MessageMeta<K>) => Promise<void> | void;
+  /** Retries after the first failed attempt before dead-lettering (default: the bus's). */
+  retries?: number;
+  /** First retry delay; doubles each time, capped at 5 s (default: the bus's). */
+  retryBaseMs?: number;
+}
+
+export interface DeadLetterConsumeOptions {
+  group: string;
+  /** The streams whose dead letters to read. */
+  topics: readonly TopicKey[];
+  fromBeginning?: boolean;
+  handler: (dl: DeadLetterMsg, meta: Omit<MessageMeta, 'topic'>) => Promise<void> | void;
+}
+
+export interface BusOptions {
+  logger: Logger;
+  /** Default handler retries (after the first attempt). */
+  retries?: number;
+  retryBaseMs?: number;
+  /** Messages per transport send call. */
+  sendChunk?: number;
+}
+
+/** Every stream of DESIGN.md and its dead-letter stream. */
+export function allTopicNames(): string[] {
+  const names = Object.values(Topics).map((t) => t.name);
+  return [...names, ...names.map(dlqTopic)];
+}
+
+const keyByName = new Map<string, TopicKey>((Object.keys(Topics) as TopicKey[]).map((k) => [Topics[k].name, k]));
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export class Bus {
+  private readonly log: Logger;
+  private readonly retries: number;
+  private readonly retryBaseMs: number;
+  private readonly sendChunk: number;
+  private readonly subs = new Set<Subscription>();
+  private started = false;
+
+  constructor(
+    readonly transport: Transport,
+    opts: BusOptions,
+  ) {
+    this.log = opts.logger.child({ component: 'bus', bus: transport.kind });
+    this.retries = opts.retries ?? 3;
+    this.retryBaseMs = opts.retryBaseMs ?? 100;
+    this.sendChunk = opts.sendChunk ?? 1000;
+  }
+
+  get kind(): Transport['kind'] {
+    return this.transport.kind;
+  }
+
+  /** Connect and create every topic and its dlq (idempotent). */
+  async start(): Promise<void> {
+    if (this.started) return;
+    await this.transport.start(allTopicNames());
+    this.started = true;
+    this.log.info({ topics: allTopicNames().length }, 'bus connected');
+  }
+
+  /** Connected and usable (for /readyz). */
+  isReady(): boolean {
+    return this.started && this.transport.connected();
+  }
+
+  /**
+   * Validate, encode and publish messages, keyed per Topics[...].key so each
+   * pair stays ordered. Throws (publishing nothing) if any message is invalid.
+   */
+  async publish<K extends TopicKey>(topic: K, messages: readonly MessageOf<K>[]): Promise<void> {
+    if (messages.length === 0) return;
+    const records: RawRecord[] = messages.map((m) => encode(topic, m));
+    const name = Topics[topic].name;
+    for (let i = 0; i < records.length; i += this.sendChunk) {
+      const chunk = records.slice(i, i + this.sendChunk);
+      await this.transport.send(name, chunk);
+      messagesOut().inc({ topic: name }, chunk.length);
+    }
+  }
+
+  /** Publish raw bytes to a stream by name, unvalidated (replay tools, tests). */
+  async publishRaw(topicName: string, records: readonly RawRecord[]): Promise<void> {
+    await this.transport.send(topicName, records);
+    messagesOut().inc({ topic: topicName }, records.length);
+  }
+
+  /** Consume validated messages of one or more streams. */
+  async consume<K extends TopicKey>(opts: ConsumeOptions<K>): Promise<Subscription> {
+    const { group, handler } = opts;
+    const retries = opts.retries ?? this.retries;
+    const base = opts.retryBaseMs ?? this.retryBaseMs;
+    const log = this.log.child({ group });
+    const names = opts.topics.map((k) => Topics[k].name);
+
+    const eachRecord = async (rec: RawDelivery): Promise<void> => {
+      const topic = keyByName.get(rec.topic) as K | undefined;
+      if (topic === undefined) throw new Error(`bug: record from unsubscribed topic ${rec.topic}`);
+      messagesIn().inc({ topic: rec.topic, group });
+      const decoded = decode(topic, rec.value);
+      if (!decoded.ok) {
+        await this.reject(rec, decoded.reason, group, log);
+        return;
+      }
+      const meta: MessageMeta<K> = {
+        topic,
+        topicName: rec.topic,
+        partition: rec.partition,
+        offset: rec.offset,
+        key: rec.key,
+        timestamp_ms: rec.timestamp_ms,
+      };
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await handler(decoded.value as MessageOf<K>, meta);
+          messagesProcessed().inc({ topic: rec.topic, group });
+          return;
+        } catch (e) {
+          const err = e as Error;
+          if (attempt < retries) {
+            handlerRetries().inc({ topic: rec.topic, group });
+            const delay = Math.min(5000, base * 2 ** attempt);
+            log.warn({ err, topic: rec.topic, offset: rec.offset, attempt: attempt + 1, delay_ms: delay }, 'handler failed, retrying');
+            await sleep(delay);
+            continue;
+          }
+          await this.reject(rec, `handler: ${err?.message ?? String(e)} (after ${attempt + 1} attempts)`, group, log);
+          return;
+        }
+      }
+    };
+
+    const sub = await this.transport.subscribe({ group, topics: names, fromBeginning: opts.fromBeginning ?? false, eachRecord });
+    return this.track(sub);
+  }
+
+  /** Consume the dead letters of some streams (monitoring, tests). Invalid entries are logged and skipped. */
+  async consumeDeadLetters(opts: DeadLetterConsumeOptions): Promise<Subscription> {
+    const log = this.log.child({ group: opts.group });
+    const sub = await this.transport.subscribe({
+      group: opts.group,
+      topics: opts.topics.map((k) => dlqTopic(Topics[k].name)),
+      fromBeginning: opts.fromBeginning ?? false,
+      eachRecord: async (rec) => {
+        messagesIn().inc({ topic: rec.topic, group: opts.group });
+        let parsed: unknown;
+        try {
+          parsed = JSON.parse(rec.value?.toString('utf8') ?? 'null');
+        } catch {
+          parsed = undefined;
+        }
+        const v = validate(DeadLetter, parsed);
+        if (!v.ok) {
+          messagesRejected().inc({ topic: rec.topic, group: opts.group, reason_kind: 'schema' });
+          log.error({ topic: rec.topic, offset: rec.offset, reason: v.reason }, 'invalid dead letter skipped');
+          return;
+        }
+        await opts.handler(v.value, {
+          topicName: rec.topic,
+          partition: rec.partition,
+          offset: rec.offset,
+          key: rec.key,
+          timestamp_ms: rec.timestamp_ms,
+        });
+        messagesProcessed().inc({ topic: rec.topic, group: opts.group });
+      },
+    });
+    return this.track(sub);
+  }
+
+  /** Send a record to dlq.<topic> and count it. Retries the send; if it keeps failing, throws so the offset is not committed. */
+  private async reject(rec: RawDelivery, reason: string, group: string, log: Logger): Promise<void> {
+    const kind = reasonKind(reason);
+    const dl = makeDeadLetter({ topic: rec.topic, payload: rec.value, reason, source: group });
+    const value = Buffer.from(JSON.stringify(dl));
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.transport.send(dlqTopic(rec.topic), [{ key: rec.key, value }]);
+        break;
+      } catch (e) {
+        if (attempt >= 5) throw e;
+        log.warn({ err: e, topic: rec.topic }, 'dead-letter send failed, retrying');
+        await sleep(Math.min(5000, 200 * 2 ** attempt));
+      }
+    }
+    messagesRejected().inc({ topic: rec.topic, group, reason_kind: kind });
+    deadLetters().inc({ topic: rec.topic, reason_kind: kind });
+    log.warn({ topic: rec.topic, offset: rec.offset, key: rec.key, reason: dl.reason, reason_kind: kind }, 'message dead-lettered');
+  }
+
+  private track(sub: Subscription): Subscription {
+    this.subs.add(sub);
+    return {
+      group: sub.group,
+      stop: async () => {
+        this.subs.delete(sub);
+        await sub.stop();
+      },
+    };
+  }
+
+  /**
+   * Resolve when every consumer has processed everything published so far,
+   * including what handlers published meanwhile (in-process bus only: tests
+   * and the embedded mode use it to await "all delivered").
+   */
+  async drain(): Promise<void> {
+    if (!this.transport.drain) throw new Error(`drain() is not supported by the ${this.transport.kind} bus`);
+    await this.transport.drain();
+  }
+
+  /** Stop every consumer (in-flight messages finish and are committed). */
+  async stopConsumers(): Promise<void> {
+    const subs = [...this.subs];
+    this.subs.clear();
+    await Promise.all(subs.map((s) => s.stop()));
+  }
+
+  /** Stop consumers, then disconnect. */
+  async close(): Promise<void> {
+    await this.stopConsumers();
+    await this.transport.close();
+    this.started = false;
+    this.log.info('bus closed');
+  }
+}

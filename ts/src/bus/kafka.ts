@@ -1,0 +1,308 @@
+/**
+ * The Kafka transport (kafkajs 2.2.4).
+ *
+ * - Topics (and their dlq.<topic>) are created on start with the configured
+ *   partitions; creating an existing topic is a no-op.
+ * - The producer sends with acks=all and one request in flight, and
+ *   keys records (pair, coin, news id) with the Java-compatible partitioner, so
+ *   each key stays in one partition, in order.
+ * - A group's start is pinned when it first subscribes (see pinStartPositions).
+ * - Consumers use eachBatch without auto-resolve: an offset is resolved only
+ *   after the record's handler resolved, and kafkajs commits resolved offsets
+ *   (after each batch, every second, and on stop). A crash before a commit
+ *   re-delivers: at least once, never lost.
+ * - Consumer lag (end offset minus committed offset) is sampled periodically
+ *   through the admin client into tickcast_bus_consumer_lag_messages.
+ */
+import { Kafka, Partitioners, logLevel, type Admin, type Consumer, type Producer, type LogEntry } from 'kafkajs';
+import type { Logger } from 'pino';
+import type { RawDelivery, RawRecord, SubscribeOptions, Subscription, Transport } from './transport.ts';
+import { consumerLag } from '../ops/metrics.ts';
+
+export interface KafkaTransportOptions {
+  logger: Logger;
+  brokers: readonly string[];
+  clientId: string;
+  /** Partitions of topics created on start. */
+  partitions: number;
+  /** -1 = the broker's default. */
+  replicationFactor: number;
+  /** Prepended to every topic name and group id (isolates tests); default none. */
+  topicPrefix?: string;
+  /** How often consumer lag is sampled (ms). */
+  lagIntervalMs?: number;
+  /** Partitions of one consumer processed concurrently (order holds within a partition). Default 1. */
+  partitionsConsumedConcurrently?: number;
+  /** kafkajs connection timeouts and retries, for tests. */
+  connectionTimeoutMs?: number;
+  sessionTimeoutMs?: number;
+  /** kafkajs' own log level (default warn; info shows group joins and assignments). */
+  clientLogLevel?: 'warn' | 'info' | 'debug';
+}
+
+function kafkaLogCreator(logger: Logger) {
+  return () =>
+    ({ namespace, level, log }: LogEntry) => {
+      const { message, ...extra } = log;
+      const fields = { kafkajs: namespace, ...extra };
+      // kafkajs logs every retriable error response (coordinator loading, rebalancing) at
+      // ERROR from its Connection layer; the operation is retried, so those are warnings.
+      if (level === logLevel.ERROR && namespace !== 'Connection') logger.error(fields, message);
+      else if (level === logLevel.ERROR) logger.warn(fields, message);
+      else if (level === logLevel.WARN) logger.warn(fields, message);
+      else if (level === logLevel.INFO) logger.info(fields, message);
+      else logger.debug(fields, message);
+    };
+}
+
+/** A metadata read retried a few times (leadership moves right after topic creation). */
+async function retrying<T>(f: () => Promise<T>, attempts = 5): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await f();
+    } catch (err) {
+      if (i >= attempts || (err as { retriable?: boolean }).retriable === false) throw err;
+      await new Promise((r) => setTimeout(r, 100 * 2 ** i));
+    }
+  }
+}
+
+export class KafkaTransport implements Transport {
+  readonly kind = 'kafka' as const;
+  private readonly log: Logger;
+  private readonly kafka: Kafka;
+  private readonly prefix: string;
+  private producer: Producer | null = null;
+  private admin: Admin | null = null;
+  private readonly subs = new Set<Subscription>();
+  private isConnected = false;
+
+  constructor(private readonly opts: KafkaTransportOptions) {
+    this.log = opts.logger.child({ component: 'kafka' });
+    this.prefix = opts.topicPrefix ?? '';
+    this.kafka = new Kafka({
+      clientId: opts.clientId,
+      brokers: [...opts.brokers],
+      connectionTimeout: opts.connectionTimeoutMs ?? 3000,
+      logLevel: { warn: logLevel.WARN, info: logLevel.INFO, debug: logLevel.DEBUG }[opts.clientLogLevel ?? 'warn'],
+      logCreator: kafkaLogCreator(this.log),
+      retry: { retries: 8, initialRetryTime: 300, maxRetryTime: 10_000 },
+    });
+  }
+
+  private phys(topic: string): string {
+    return `${this.prefix}${topic}`;
+  }
+
+  private logical(physical: string): string {
+    return physical.startsWith(this.prefix) ? physical.slice(this.prefix.length) : physical;
+  }
+
+  async start(topics: readonly string[]): Promise<void> {
+    if (this.isConnected) return;
+    const admin = this.kafka.admin();
+    await admin.connect();
+    this.admin = admin;
+    await this.createTopics(topics);
+    // One request in flight keeps each partition in send order across retries. Not
+    // kafkajs' idempotent mode: it wants unbounded retries (a send could hang forever);
+    // a duplicate from a retried send is absorbed by the natural-key writes downstream.
+    const producer = this.kafka.producer({
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: false,
+      createPartitioner: Partitioners.DefaultPartitioner,
+    });
+    producer.on(producer.events.DISCONNECT, () => {
+      if (this.isConnected) this.log.warn('kafka producer disconnected');
+    });
+    await producer.connect();
+    this.producer = producer;
+    this.isConnected = true;
+  }
+
+  /** Create topics that do not exist yet; returns the names created. */
+  async createTopics(topics: readonly string[]): Promise<string[]> {
+    const admin = this.admin ?? this.kafka.admin();
+    const own = admin !== this.admin;
+    if (own) await admin.connect();
+    try {
+      const existing = new Set(await admin.listTopics());
+      const missing = topics.map((t) => this.phys(t)).filter((t) => !existing.has(t));
+      if (missing.length > 0) {
+        await admin.createTopics({
+          // kafkajs' own wait fails on UNKNOWN_TOPIC_OR_PARTITION while metadata propagates; we wait below.
+          waitForLeaders: false,
+          topics: missing.map((topic) => ({
+            topic,
+            numPartitions: this.opts.partitions,
+            replicationFactor: this.opts.replicationFactor,
+          })),
+        });
+        await this.waitForLeaders(admin, missing);
+        this.log.info({ topics: missing, partitions: this.opts.partitions }, 'kafka topics created');
+      }
+      return missing;
+    } finally {
+      if (own) await admin.disconnect();
+    }
+  }
+
+  /** Until every partition of the topics has a leader (bounded: 60 s). */
+  private async waitForLeaders(admin: Admin, topics: readonly string[]): Promise<void> {
+    const deadline = Date.now() + 60_000;
+    for (let delay = 50; ; delay = Math.min(1000, delay * 2)) {
+      try {
+        const { topics: meta } = await admin.fetchTopicMetadata({ topics: [...topics] });
+        if (meta.length === topics.length && meta.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0))) return;
+      } catch (err) {
+        if (Date.now() > deadline) throw err;
+      }
+      if (Date.now() > deadline) throw new Error(`kafka topics have no leader after 60 s: ${topics.join(', ')}`);
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
+
+  connected(): boolean {
+    return this.isConnected;
+  }
+
+  async send(topic: string, records: readonly RawRecord[]): Promise<void> {
+    if (!this.producer || !this.isConnected) throw new Error('kafka bus is not started');
+    await this.producer.send({
+      topic: this.phys(topic),
+      acks: -1,
+      messages: records.map((r) => ({ key: r.key, value: r.value, headers: r.headers })),
+    });
+  }
+
+  async subscribe(opts: SubscribeOptions): Promise<Subscription> {
+    if (!this.isConnected) throw new Error('kafka bus is not started');
+    const groupId = `${this.prefix}${opts.group}`;
+    const consumer: Consumer = this.kafka.consumer({
+      groupId,
+      allowAutoTopicCreation: false,
+      sessionTimeout: this.opts.sessionTimeoutMs ?? 30_000,
+      heartbeatInterval: Math.min(3000, Math.floor((this.opts.sessionTimeoutMs ?? 30_000) / 3)),
+    });
+    const log = this.log.child({ group: opts.group });
+    consumer.on(consumer.events.CRASH, (e) => {
+      log.error({ err: e.payload.error, restart: e.payload.restart }, 'kafka consumer crashed');
+    });
+    await this.pinStartPositions(groupId, opts.topics, opts.fromBeginning, log);
+    await consumer.connect();
+    await consumer.subscribe({ topics: opts.topics.map((t) => this.phys(t)), fromBeginning: opts.fromBeginning });
+    await consumer.run({
+      autoCommit: true,
+      autoCommitInterval: 1000,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: this.opts.partitionsConsumedConcurrently ?? 1,
+      eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale, commitOffsetsIfNecessary }) => {
+        const topic = this.logical(batch.topic);
+        for (const message of batch.messages) {
+          if (!isRunning() || isStale()) break;
+          const delivery: RawDelivery = {
+            topic,
+            partition: batch.partition,
+            offset: message.offset,
+            key: message.key === null ? null : message.key.toString('utf8'),
+            value: message.value,
+            headers: Object.fromEntries(
+              Object.entries(message.headers ?? {}).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : v === undefined ? '' : v.toString()]),
+            ),
+            timestamp_ms: Number(message.timestamp),
+          };
+          await opts.eachRecord(delivery); // throws → not resolved, kafkajs restarts from the last commit
+          resolveOffset(message.offset);
+          await commitOffsetsIfNecessary();
+          await heartbeat();
+        }
+      },
+    });
+
+    let lagTimer: NodeJS.Timeout | null = null;
+    const sampleLag = async () => {
+      try {
+        for (const [topic, lag] of await this.lag(opts.group, opts.topics)) consumerLag().set({ topic, group: opts.group }, lag);
+      } catch (err) {
+        log.debug({ err }, 'consumer lag sample failed');
+      }
+    };
+    if ((this.opts.lagIntervalMs ?? 15_000) > 0) {
+      lagTimer = setInterval(() => void sampleLag(), this.opts.lagIntervalMs ?? 15_000);
+      lagTimer.unref();
+    }
+
+    let stopped = false;
+    const sub: Subscription = {
+      group: opts.group,
+      stop: async () => {
+        if (stopped) return;
+        stopped = true;
+        if (lagTimer) clearInterval(lagTimer);
+        this.subs.delete(sub);
+        await consumer.disconnect(); // waits for the batch in flight, commits resolved offsets, leaves the group
+      },
+    };
+    this.subs.add(sub);
+    return sub;
+  }
+
+  /**
+   * Give the group a committed position on every partition it has none for:
+   * the log start (fromBeginning) or the log end. Without this Kafka decides at
+   * the first fetch of each partition (auto.offset.reset), so a group that
+   * started "at the end" and went down before it committed on a quiet
+   * partition would skip what arrived there meanwhile. With it, a group's
+   * start is fixed when it first subscribes, as on the in-process bus.
+   * Needs the group to be empty; when other members are active they pinned it already.
+   */
+  private async pinStartPositions(groupId: string, topics: readonly string[], fromBeginning: boolean, log: Logger): Promise<void> {
+    const admin = this.admin;
+    if (!admin) return;
+    try {
+      const committed = await retrying(() => admin.fetchOffsets({ groupId, topics: topics.map((t) => this.phys(t)) }));
+      for (const t of committed) {
+        const missing = t.partitions.filter((p) => Number(p.offset) < 0);
+        if (missing.length === 0) continue;
+        const ends = await retrying(() => admin.fetchTopicOffsets(t.topic));
+        const partitions = missing.map((p) => {
+          const e = ends.find((x) => x.partition === p.partition);
+          return { partition: p.partition, offset: e ? (fromBeginning ? e.low : e.high) : '0' };
+        });
+        await admin.setOffsets({ groupId, topic: t.topic, partitions });
+        log.info({ topic: t.topic, partitions, fromBeginning }, 'consumer group start positions pinned');
+      }
+    } catch (err) {
+      log.debug({ err }, 'start positions not pinned (group active?); Kafka decides on first fetch');
+    }
+  }
+
+  /** Per logical topic: end offsets minus the group's committed offsets, summed over partitions. */
+  async lag(group: string, topics: readonly string[]): Promise<Map<string, number>> {
+    const groupId = `${this.prefix}${group}`;
+    const admin = this.admin;
+    const out = new Map<string, number>();
+    if (!admin) return out;
+    const committed = await retrying(() => admin.fetchOffsets({ groupId, topics: topics.map((t) => this.phys(t)) }));
+    for (const t of committed) {
+      const ends = await retrying(() => admin.fetchTopicOffsets(t.topic));
+      let lag = 0;
+      for (const p of ends) {
+        const c = t.partitions.find((x) => x.partition === p.partition);
+        const from = c && Number(c.offset) >= 0 ? Number(c.offset) : Number(p.low);
+        lag += Math.max(0, Number(p.high) - from);
+      }
+      out.set(this.logical(t.topic), lag);
+    }
+    return out;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.subs].map((s) => s.stop()));
+    this.isConnected = false;
+    await this.producer?.disconnect();
+    await this.admin?.disconnect();
+    this.producer = null;
+    this.admin = null;
+  }
+}

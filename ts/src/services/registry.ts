@@ -1,0 +1,75 @@
+/**
+ * The services a process can run, by name, in pipeline order (upstream first:
+ * `run all` starts them in this order and stops them in this order, so each
+ * stage's last output reaches the next). Later issues add ingest, candles,
+ * features, sentiment, predictor, monitor, api here.
+ */
+import type { Service, ServiceContext } from './runner.ts';
+import { register, Gauge } from 'prom-client';
+import { loadConfig, type Config } from '../config/config.ts';
+import { ingestService } from '../pipeline/ingest-service.ts';
+import { candlesService } from '../pipeline/candles-service.ts';
+import { featuresService } from '../pipeline/features-service.ts';
+import { DEFAULT_FEATURES } from '../pipeline/feature-stage.ts';
+
+export type ServiceFactory = (config: Config) => Service;
+
+/** A trivial liveness service: logs and sets a gauge every interval. */
+export function heartbeat(intervalMs = 10_000): Service {
+  let timer: NodeJS.Timeout | null = null;
+  const gauge =
+    (register.getSingleMetric('tickcast_heartbeat_timestamp_seconds') as Gauge | undefined) ??
+    new Gauge({ name: 'tickcast_heartbeat_timestamp_seconds', help: 'Unix time of the last heartbeat of the process' });
+  return {
+    name: 'heartbeat',
+    async start(ctx: ServiceContext) {
+      const beat = () => {
+        gauge.set(Date.now() / 1000);
+        ctx.logger.debug('heartbeat');
+      };
+      beat();
+      timer = setInterval(beat, intervalMs);
+      timer.unref();
+    },
+    async stop() {
+      if (timer) clearInterval(timer);
+      timer = null;
+    },
+  };
+}
+
+const featureList = (c: Config) => (c.features.length > 0 ? c.features : DEFAULT_FEATURES);
+
+export const registry: ReadonlyMap<string, ServiceFactory> = new Map<string, ServiceFactory>([
+  [
+    'ingest',
+    (c) =>
+      ingestService({
+        source: c.ingestSource,
+        pairs: c.pairs,
+        replayFiles: c.replayFiles,
+        replaySpeed: c.replaySpeed === 'max' ? 'max' : Number(c.replaySpeed),
+        ...(c.krakenWsUrl ? { krakenWsUrl: c.krakenWsUrl } : {}),
+        ...(c.krakenRestUrl ? { krakenRestUrl: c.krakenRestUrl } : {}),
+      }),
+  ],
+  ['candles', (c) => candlesService({ intervalS: c.candleIntervalS, graceMs: c.candleGraceMs })],
+  ['features', (c) => featuresService({ intervalS: c.candleIntervalS, features: featureList(c) })],
+  ['heartbeat', () => heartbeat()],
+]);
+
+/** Services for names given on the command line; `all` = every registered service. */
+export function resolveServices(
+  names: readonly string[],
+  from: ReadonlyMap<string, ServiceFactory> = registry,
+  config: Config = loadConfig({ env: {} }),
+): Service[] {
+  if (names.length === 0) throw new Error(`name at least one service, or all; known: ${[...from.keys()].join(', ')}`);
+  const wanted = names.includes('all') ? [...from.keys()] : [...new Set(names)];
+  const unknown = wanted.filter((n) => !from.has(n));
+  if (unknown.length > 0) throw new Error(`unknown service(s): ${unknown.join(', ')}; known: ${[...from.keys()].join(', ')}, or all`);
+  // Pipeline order, whatever order the names were given in.
+  const order = [...from.keys()];
+  wanted.sort((a, b) => order.indexOf(a) - order.indexOf(b));
+  return wanted.map((n) => (from.get(n) as ServiceFactory)(config));
+}

@@ -1,0 +1,212 @@
+/**
+ * The store interfaces of DESIGN.md ("Stores"): a feature store and a
+ * prediction store, each made of time series of validated rows. Both the
+ * SQLite (embedded) and the Elasticsearch (production) implementations satisfy
+ * these, and ts/test/stores/store-contract.ts runs the same cases on both.
+ */
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import {
+  Candle,
+  Prediction,
+  PredictionError,
+  TechnicalFeatures,
+  Topics,
+} from '../contracts/messages.ts';
+
+/**
+ * One row of sentiment features: named numeric aggregates of the sentiment
+ * scores of one coin known at `ts_ms` (for example a rolling mean and a news
+ * count). A feature is null when there is nothing to aggregate yet.
+ */
+export const SentimentFeatures = Type.Object(
+  {
+    coin: Type.String({ minLength: 2, maxLength: 16, pattern: '^[A-Z0-9]+$' }),
+    /** The time the aggregate becomes known (UTC epoch milliseconds). */
+    ts_ms: Type.Integer({ minimum: 0, maximum: 32503680000000 }),
+    features: Type.Record(Type.String({ pattern: '^[a-z0-9_.]+$' }), Type.Union([Type.Number(), Type.Null()]), {
+      maxProperties: 512,
+    }),
+  },
+  { $id: 'SentimentFeatures', additionalProperties: false },
+);
+export type SentimentFeatures = Static<typeof SentimentFeatures>;
+
+/** Natural key of a sentiment features row (its document id): coin + ts_ms. */
+export const sentimentFeaturesKey = (m: SentimentFeatures): string => `${m.coin}|${m.ts_ms}`;
+
+/** Selects the series of one pair at one candle interval. */
+export interface PairInterval {
+  pair: string;
+  interval_s: number;
+}
+/** Selects the series of one coin. */
+export interface CoinSelector {
+  coin: string;
+}
+/** Selects the predictions (or errors) of one pair; of one model version only when given. */
+export interface PairModelSelector {
+  pair: string;
+  model_version?: string;
+}
+
+/** A time range of one series. Bounds are inclusive; both optional (open range). */
+export interface RangeQuery {
+  from_ms?: number;
+  to_ms?: number;
+  /** 'asc' (default): oldest first. With 'desc' and a limit you get the newest rows. */
+  order?: 'asc' | 'desc';
+  /** At most this many rows (default: all). */
+  limit?: number;
+}
+
+/** One document of a batch that was not written, with the reason. */
+export interface RejectedDocument {
+  /** Position of the document in the batch given to write(). */
+  index: number;
+  error: StoreErrorLike;
+}
+/** The shape of StoreError (kept structural here so this file holds no class). */
+export interface StoreErrorLike extends Error {
+  code: StoreErrorCode;
+}
+
+/** Outcome of a batch write: the valid documents are written, the invalid ones listed. */
+export interface WriteResult {
+  /** Number of documents written (acknowledged by the store). */
+  written: number;
+  rejected: RejectedDocument[];
+}
+
+export type StoreErrorCode =
+  /** The document does not satisfy its schema (NaN, missing field, wrong type...). */
+  | 'INVALID_DOCUMENT'
+  /** The store refused the document for a reason of its own (e.g. a mapping conflict). */
+  | 'REJECTED_BY_STORE'
+  /** The store stayed unreachable (or answered 5xx/429) for the whole retry budget. */
+  | 'STORE_UNAVAILABLE'
+  /** A store option is malformed (e.g. an index prefix with upper-case letters). */
+  | 'INVALID_CONFIG'
+  /** A query argument is malformed (e.g. a negative limit). */
+  | 'INVALID_QUERY'
+  /** The store was used after close(). */
+  | 'CLOSED'
+  /** Anything else the backend reported. */
+  | 'BACKEND_ERROR';
+
+/**
+ * One time series family of rows (e.g. all technical features), partitioned
+ * by a selector (e.g. pair + interval). Rows are upserted by natural key: a
+ * row written twice is stored once, with the latest value.
+ */
+export interface Series<T, S> {
+  /**
+   * Validate then upsert a batch. Invalid documents are not written and come
+   * back in `rejected` with a StoreError of code INVALID_DOCUMENT; the valid
+   * ones are written. Rejects (throws) only when the store itself fails
+   * (e.g. STORE_UNAVAILABLE after the retry budget): then nothing of this
+   * batch counts as acknowledged.
+   */
+  write(docs: readonly T[]): Promise<WriteResult>;
+  /** Write one document; throws the StoreError if it is invalid. */
+  put(doc: T): Promise<void>;
+  /** The newest row of a series, or null if it has none. */
+  latest(sel: S): Promise<T | null>;
+  /** The newest row of every series (one per pair, or per coin), in series-key order. */
+  latestAll(): Promise<T[]>;
+  /** Rows of a series with from_ms <= time <= to_ms, ordered by time (then natural key). */
+  range(sel: S, q?: RangeQuery): Promise<T[]>;
+  /** The newest row at or before t_ms (point-in-time lookup), or null. */
+  asOf(sel: S, t_ms: number): Promise<T | null>;
+}
+
+/** Technical features, sentiment features and raw candles. */
+export interface FeatureStore {
+  /** Rows of `features.technical`; time = window_end_ms. */
+  readonly technical: Series<TechnicalFeatures, PairInterval>;
+  /** Sentiment feature rows; time = ts_ms. */
+  readonly sentiment: Series<SentimentFeatures, CoinSelector>;
+  /** Rows of `candles`; time = window_end_ms. */
+  readonly candles: Series<Candle, PairInterval>;
+}
+
+/** Predictions and their measured errors. */
+export interface PredictionStore {
+  /** Rows of `predictions`; time = made_at_ms. */
+  readonly predictions: Series<Prediction, PairModelSelector>;
+  /** Rows of `prediction-errors`; time = target_ms. */
+  readonly errors: Series<PredictionError, PairModelSelector>;
+}
+
+export interface Stores {
+  features: FeatureStore;
+  predictions: PredictionStore;
+  /** Flush and release the backend (connection, file handles). Idempotent. */
+  close(): Promise<void>;
+}
+
+/**
+ * How one series is stored: everything a backend needs to know, so each
+ * backend implements the generic series once.
+ */
+export interface SeriesSpec<T> {
+  /** Table name suffix / index name suffix, lowercase: `features-technical`. */
+  readonly name: string;
+  readonly schema: TSchema;
+  readonly naturalKey: (m: T) => string;
+  /** The field that orders the series in time (epoch ms). */
+  readonly timeField: string;
+  /** The fields whose values select one series (all required in a selector). */
+  readonly seriesFields: readonly string[];
+  /** Further selector fields that filter only when given. */
+  readonly filterFields: readonly string[];
+}
+
+export const TechnicalFeaturesSeries: SeriesSpec<TechnicalFeatures> = {
+  name: 'features-technical',
+  schema: TechnicalFeatures,
+  naturalKey: Topics.featuresTechnical.naturalKey,
+  timeField: 'window_end_ms',
+  seriesFields: ['pair', 'interval_s'],
+  filterFields: [],
+};
+export const SentimentFeaturesSeries: SeriesSpec<SentimentFeatures> = {
+  name: 'features-sentiment',
+  schema: SentimentFeatures,
+  naturalKey: sentimentFeaturesKey,
+  timeField: 'ts_ms',
+  seriesFields: ['coin'],
+  filterFields: [],
+};
+export const CandleSeries: SeriesSpec<Candle> = {
+  name: 'candles',
+  schema: Candle,
+  naturalKey: Topics.candles.naturalKey,
+  timeField: 'window_end_ms',
+  seriesFields: ['pair', 'interval_s'],
+  filterFields: [],
+};
+export const PredictionSeries: SeriesSpec<Prediction> = {
+  name: 'predictions',
+  schema: Prediction,
+  naturalKey: Topics.predictions.naturalKey,
+  timeField: 'made_at_ms',
+  seriesFields: ['pair'],
+  filterFields: ['model_version'],
+};
+export const PredictionErrorSeries: SeriesSpec<PredictionError> = {
+  name: 'prediction-errors',
+  schema: PredictionError,
+  naturalKey: Topics.predictionErrors.naturalKey,
+  timeField: 'target_ms',
+  seriesFields: ['pair'],
+  filterFields: ['model_version'],
+};
+
+/** Every series, in a fixed order (tables and indices are created for each). */
+export const AllSeries = [
+  TechnicalFeaturesSeries,
+  SentimentFeaturesSeries,
+  CandleSeries,
+  PredictionSeries,
+  PredictionErrorSeries,
+] as const;
