@@ -9,10 +9,11 @@ SHELL := /bin/bash
 CACHE_DIR ?= $(HOME)/.cache/tickcast
 export CARGO_TARGET_DIR ?= $(CACHE_DIR)/cargo-target
 export KAFKAJS_NO_PARTITIONER_WARNING := 1
+export TICKCAST_CACHE := $(CACHE_DIR)
 PY_VENV ?= .venv
 NODE_TEST_FILES = $(shell find ts/test -name '*.test.ts' | sort)
 
-.PHONY: help setup node-deps addons pyenv run test test-rust test-node typecheck check-generated bench services-up clean
+.PHONY: help setup node-deps addons pyenv run test test-rust test-node typecheck check-generated bench services-up clean deploy-tools build deploy-check
 
 help:
 	@sed -n '1,5p' Makefile
@@ -47,7 +48,7 @@ check-generated: addons
 test-rust:
 	cargo test --workspace --release
 
-test-node: setup pyenv
+test-node: setup pyenv deploy-tools
 	bash scripts/services/with-services.sh node --import tsx --test --test-concurrency=1 $(NODE_TEST_FILES)
 
 test: setup pyenv typecheck check-generated test-rust test-node
@@ -57,6 +58,18 @@ bench: setup pyenv
 
 services-up:
 	bash scripts/services/with-services.sh --keep
+
+# Deployment tools (helm from the Go module proxy, kubernetes-validate, hadolint) into $(CACHE_DIR)/bin.
+deploy-tools:
+	bash scripts/deploy/ensure-tools.sh
+
+# The image: docker if an engine answers, else podman/buildah, else addons + type-check + Dockerfile lint.
+build: setup
+	bash scripts/deploy/build.sh
+
+# Offline checks: hadolint, helm lint --strict, helm template, kubernetes-validate (Kubernetes 1.34.0).
+deploy-check: deploy-tools
+	bash scripts/deploy/validate.sh
 
 clean:
 	rm -rf node_modules $(PY_VENV) crates/*/node/*.node

@@ -11,6 +11,8 @@ import { ingestService } from '../pipeline/ingest-service.ts';
 import { candlesService } from '../pipeline/candles-service.ts';
 import { featuresService } from '../pipeline/features-service.ts';
 import { DEFAULT_FEATURES } from '../pipeline/feature-stage.ts';
+import { newsService } from '../pipeline/news-service.ts';
+import { sentimentService } from '../pipeline/sentiment-service.ts';
 
 export type ServiceFactory = (config: Config) => Service;
 
@@ -55,6 +57,29 @@ export const registry: ReadonlyMap<string, ServiceFactory> = new Map<string, Ser
   ],
   ['candles', (c) => candlesService({ intervalS: c.candleIntervalS, graceMs: c.candleGraceMs })],
   ['features', (c) => featuresService({ intervalS: c.candleIntervalS, features: featureList(c) })],
+  [
+    'news',
+    (c) =>
+      newsService({
+        dataDir: c.dataDir,
+        // The bundled headlines span three days: replay them at 3600x (about a minute and a quarter).
+        replaySpeed: c.replaySpeed === 'max' ? 'max' : 3600,
+        ...(c.cryptopanicToken ? { cryptopanicToken: c.cryptopanicToken } : {}),
+      }),
+  ],
+  [
+    'sentiment',
+    (c) =>
+      sentimentService({
+        dataDir: c.dataDir,
+        coins: [...new Set(c.pairs.map((p) => p.split('/')[0] as string))],
+        llm: {
+          ...(c.llmBaseUrl ? { baseUrl: c.llmBaseUrl } : {}),
+          ...(c.llmModel ? { model: c.llmModel } : {}),
+          ...(c.llmApiKey ? { apiKey: c.llmApiKey } : {}),
+        },
+      }),
+  ],
   ['heartbeat', () => heartbeat()],
 ]);
 
