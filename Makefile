@@ -13,12 +13,20 @@ export TICKCAST_CACHE := $(CACHE_DIR)
 PY_VENV ?= .venv
 NODE_TEST_FILES = $(shell find ts/test -name '*.test.ts' | sort)
 
-.PHONY: help setup node-deps addons pyenv run test test-rust test-node typecheck check-generated bench services-up clean deploy-tools build deploy-check
+.PHONY: system-deps help setup node-deps addons pyenv run test test-rust test-node typecheck check-generated bench services-up clean deploy-tools build deploy-check
 
 help:
 	@sed -n '1,5p' Makefile
 
-setup: node-deps addons
+setup: system-deps node-deps addons
+
+# Debian packages the tests need: Chromium (dashboard browser test), libclang (LightGBM bindgen).
+system-deps:
+	@missing=""; command -v chromium >/dev/null || missing="$$missing chromium"; \
+	  [ -n "$$(ls /usr/lib/llvm-*/lib/libclang.so* 2>/dev/null)" ] || missing="$$missing libclang-dev"; \
+	  if [ -n "$$missing" ]; then echo "[setup] apt-get install$$missing"; \
+	    if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	    else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi; fi
 
 node-deps:
 	@if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then \

@@ -13,6 +13,7 @@ import { featuresService } from '../pipeline/features-service.ts';
 import { DEFAULT_FEATURES } from '../pipeline/feature-stage.ts';
 import { newsService } from '../pipeline/news-service.ts';
 import { sentimentService } from '../pipeline/sentiment-service.ts';
+import { apiService } from '../api/api-service.ts';
 
 export type ServiceFactory = (config: Config) => Service;
 
@@ -80,6 +81,7 @@ export const registry: ReadonlyMap<string, ServiceFactory> = new Map<string, Ser
         },
       }),
   ],
+  ['api', () => apiService()],
   ['heartbeat', () => heartbeat()],
 ]);
 

@@ -1,0 +1,413 @@
+/**
+ * The tickcast API as a fastify plugin (STYLE.md 11): REST routes, OpenAPI
+ * document and /docs, the /v1/ws websocket on the same HTTP server, the
+ * dashboard page, and /healthz /readyz /metrics. `buildApi(deps)` makes a
+ * fastify instance with it; only the server entry (api-server.ts) listens.
+ *
+ * Live data (latest prediction per pair, recent candles and errors) is served
+ * from a LiveCache fed through `app.live` (the API service calls it from the
+ * bus consumers); history comes from the prediction store.
+ *
+ * Access control (off unless configured; off in the embedded mode):
+ *  - apiKeys: when non-empty, every /v1/ route (REST and websocket) needs the
+ *    header `x-api-key: <key>` (the websocket also accepts `?api_key=<key>`,
+ *    since browsers cannot set headers there). The dashboard page, /docs,
+ *    /healthz, /readyz and /metrics stay open.
+ *  - rateLimit: per client (the API key if given, else the IP address), at
+ *    most `max` REST requests per `timeWindowMs`; over it → 429 RATE_LIMITED
+ *    with a retry-after header. Ops routes are not limited.
+ */
+import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { timingSafeEqual, createHash } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import Fastify, { LogController, type FastifyInstance, type FastifyPluginAsync, type FastifyRequest } from 'fastify';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import rateLimit from '@fastify/rate-limit';
+import type { Logger } from 'pino';
+import { register } from 'prom-client';
+import type { Candle, Prediction, PredictionError } from '../contracts/messages.ts';
+import { isStoreError } from '../stores/store-error.ts';
+import { ApiError, ErrorBody, HIDDEN_5XX_MESSAGE, errorBody, isApiError, type ApiErrorCode } from './api-error.ts';
+import { httpRequestSeconds } from './api-metrics.ts';
+import type { PredictionHistory } from './history.ts';
+import type { LiveCache } from './live-cache.ts';
+import { decodeCursor, encodeCursor, parseTime, queryDigest } from './query-params.ts';
+import {
+  HealthReply,
+  HistoryQuery,
+  HistoryReply,
+  LatestQuery,
+  LatestReply,
+  PairsReply,
+  ProductionModelInfo,
+  ReadyReply,
+  noModelRegistry,
+  type ProductionModelProvider,
+} from './schemas.ts';
+import type { TypeBoxProvider } from './type-provider.ts';
+import { WsHub } from './ws-hub.ts';
+
+export interface RateLimitOptions {
+  /** Requests per window per client. */
+  max: number;
+  timeWindowMs: number;
+}
+
+export interface ApiDeps {
+  logger: Logger;
+  cache: LiveCache;
+  history: PredictionHistory;
+  /** The model registry's view of the production model (default: none → 404). */
+  models?: ProductionModelProvider;
+  /** A latest prediction older than this is flagged `stale` (default 3 minutes). */
+  staleAfterMs?: number;
+  /** Clock (epoch ms) for ages; injectable for tests. */
+  now?: () => number;
+  /** Named checks for /readyz (all must pass). */
+  readiness?: Record<string, () => boolean>;
+  /** Accepted API keys; empty or absent = no key needed. */
+  apiKeys?: readonly string[];
+  /** Per-client rate limit; absent = none. */
+  rateLimit?: RateLimitOptions | null;
+  /** Websocket tuning (heartbeat, slow-consumer limit). */
+  ws?: { heartbeatMs?: number; maxBufferedBytes?: number; closeGraceMs?: number };
+  /** Version shown in the OpenAPI document. */
+  version?: string;
+}
+
+/** How live messages enter the API: cache them, then push them to websocket subscribers. */
+export interface LiveFeed {
+  prediction(p: Prediction): void;
+  candle(c: Candle): void;
+  predictionError(e: PredictionError): void;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Feed live messages to the API (cache + websocket push). */
+    live: LiveFeed;
+    /** The websocket hub of /v1/ws. */
+    wsHub: WsHub;
+  }
+}
+
+const here = dirname(fileURLToPath(import.meta.url));
+const DASHBOARD_DIR = join(here, '..', 'dashboard');
+const CHARTS_FILE = 'lightweight-charts.standalone.production.js';
+
+function chartsScriptPath(): string {
+  const pkg = createRequire(import.meta.url).resolve('lightweight-charts/package.json');
+  return join(dirname(pkg), 'dist', CHARTS_FILE);
+}
+
+const sha = (s: string) => createHash('sha256').update(s).digest();
+
+/** Fastify options the plugin relies on: strict query validation (unknown parameters → 400, not silently dropped). */
+export function fastifyOptions(logger: Logger) {
+  return {
+    loggerInstance: logger,
+    // Per-request log lines off (hot path); 5xx are logged by the error handler.
+    logController: new LogController({ disableRequestLogging: true }),
+    ajv: { customOptions: { removeAdditional: false as const, coerceTypes: 'array' as const, useDefaults: true, allErrors: false } },
+    return503OnClosing: true,
+    // Registration reads the dashboard assets; allow for a busy machine.
+    pluginTimeout: 60_000,
+  };
+}
+
+const errorResponses = {
+  400: ErrorBody,
+  401: ErrorBody,
+  404: ErrorBody,
+  429: ErrorBody,
+  500: ErrorBody,
+  503: ErrorBody,
+};
+
+const apiPluginImpl: FastifyPluginAsync<ApiDeps> = async (fastify, deps) => {
+  const app = fastify.withTypeProvider<TypeBoxProvider>();
+  const log = deps.logger.child({ component: 'api' });
+  const now = deps.now ?? Date.now;
+  const staleAfterMs = deps.staleAfterMs ?? 180_000;
+  const models = deps.models ?? noModelRegistry;
+  const cache = deps.cache;
+  const keys = (deps.apiKeys ?? []).filter((k) => k.length > 0).map(sha);
+
+  const keyOk = (given: string | undefined): boolean => {
+    if (keys.length === 0) return true;
+    if (!given) return false;
+    const h = sha(given);
+    let ok = false;
+    for (const k of keys) ok = timingSafeEqual(k, h) || ok;
+    return ok;
+  };
+
+  // ---- websocket on the same server -------------------------------------
+  const hub = new WsHub({
+    cache,
+    logger: deps.logger,
+    ...deps.ws,
+    authorize: (req: IncomingMessage) => {
+      if (keys.length === 0) return true;
+      const header = req.headers['x-api-key'];
+      const fromQuery = new URL(req.url ?? '/', 'http://x').searchParams.get('api_key') ?? undefined;
+      return keyOk(typeof header === 'string' ? header : fromQuery);
+    },
+  });
+  hub.attach(app.server);
+  app.decorate('wsHub', hub);
+  app.decorate('live', {
+    prediction: (p: Prediction) => {
+      if (cache.addPrediction(p)) hub.publishPrediction(p);
+    },
+    candle: (c: Candle) => {
+      if (cache.addCandle(c)) hub.publishCandle(c);
+    },
+    predictionError: (e: PredictionError) => {
+      if (cache.addError(e)) hub.publishError(e);
+    },
+  } satisfies LiveFeed);
+  app.addHook('preClose', async () => {
+    await hub.close();
+  });
+
+  // ---- errors --------------------------------------------------------------
+  app.setErrorHandler((err, req, reply) => {
+    const send = (status: number, code: ApiErrorCode, message: string) => {
+      if (status >= 500) {
+        log.error({ err, method: req.method, url: req.url, code }, 'request failed');
+        return reply.code(status).send(errorBody(code, HIDDEN_5XX_MESSAGE[status] ?? 'server error'));
+      }
+      return reply.code(status).send(errorBody(code, message));
+    };
+    if (isApiError(err)) {
+      if (err.code === 'RATE_LIMITED') void reply.header('retry-after', String(Math.ceil((deps.rateLimit?.timeWindowMs ?? 60_000) / 1000)));
+      return send(err.statusCode, err.code, err.message);
+    }
+    const e = err as Error & { validation?: unknown; validationContext?: string; statusCode?: number; code?: string };
+    if (e.validation) return send(400, 'INVALID_PARAMETER', `invalid ${e.message}`);
+    if (isStoreError(err)) {
+      return err.code === 'STORE_UNAVAILABLE' ? send(503, 'UNAVAILABLE', err.message) : send(500, 'INTERNAL', err.message);
+    }
+    if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
+      // Fastify's own client errors (bad JSON body, unsupported media type, ...).
+      return reply.code(e.statusCode).send(errorBody('INVALID_PARAMETER', e.message));
+    }
+    return send(500, 'INTERNAL', e.message);
+  });
+  app.setNotFoundHandler((req, reply) => {
+    void reply
+      .code(404)
+      .send(errorBody('ROUTE_NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}; the API is described at /docs`));
+  });
+
+  app.addHook('onResponse', async (req, reply) => {
+    httpRequestSeconds().observe(
+      { method: req.method, route: req.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    );
+  });
+
+  // ---- access control --------------------------------------------------------
+  if (deps.rateLimit) {
+    const rl = deps.rateLimit;
+    await app.register(rateLimit, {
+      global: true,
+      max: rl.max,
+      timeWindow: rl.timeWindowMs,
+      keyGenerator: (req: FastifyRequest) => {
+        const k = req.headers['x-api-key'];
+        return typeof k === 'string' && k.length > 0 ? `key:${sha(k).toString('hex').slice(0, 32)}` : `ip:${req.ip}`;
+      },
+      errorResponseBuilder: (_req, ctx) =>
+        new ApiError('RATE_LIMITED', `rate limit exceeded: at most ${ctx.max} requests per ${ctx.after === '' ? rl.timeWindowMs + ' ms' : ctx.after} per client`),
+    });
+  }
+  if (keys.length > 0) {
+    app.addHook('onRequest', async (req) => {
+      if (!req.url.startsWith('/v1/')) return;
+      const k = req.headers['x-api-key'];
+      if (!keyOk(typeof k === 'string' ? k : undefined)) {
+        throw new ApiError('UNAUTHORIZED', 'missing or unknown API key: send it in the x-api-key header');
+      }
+    });
+  }
+  const open = { rateLimit: false } as const;
+
+  // ---- OpenAPI + docs ----------------------------------------------------------
+  await app.register(swagger, {
+    openapi: {
+      // 3.1: its schemas are JSON Schema 2020-12, like TypeBox's (numeric exclusiveMinimum, type null).
+      openapi: '3.1.0',
+      info: {
+        title: 'tickcast API',
+        version: deps.version ?? '0.1.0',
+        description:
+          'Crypto price predictions 5 minutes ahead. Live updates: websocket /v1/ws (see the README). ' +
+          'Errors: `{ "error": { "code", "message" } }`.',
+      },
+      tags: [
+        { name: 'predictions', description: 'Latest and historical predictions' },
+        { name: 'models', description: 'The production model' },
+        { name: 'ops', description: 'Health, readiness, metrics' },
+      ],
+      components: { securitySchemes: { apiKey: { type: 'apiKey', in: 'header', name: 'x-api-key' } } },
+      ...(keys.length > 0 ? { security: [{ apiKey: [] }] } : {}),
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  // ---- REST routes -------------------------------------------------------------
+  const checkPair = (pair: string): string => {
+    if (!cache.has(pair)) throw new ApiError('UNKNOWN_PAIR', `unknown pair ${pair}; served: ${cache.pairs.join(', ')}`);
+    return pair;
+  };
+
+  app.get(
+    '/v1/predictions/latest',
+    {
+      schema: {
+        tags: ['predictions'],
+        summary: 'The newest prediction of a pair, with its age and a stale flag',
+        querystring: LatestQuery,
+        response: { 200: LatestReply, ...errorResponses },
+      },
+    },
+    async (req) => {
+      const pair = checkPair(req.query.pair);
+      const p = cache.latest(pair);
+      if (!p) throw new ApiError('NO_PREDICTION', `no prediction for ${pair} yet`);
+      const age = Math.round(now() - p.made_at_ms);
+      return { prediction: p, age_ms: age, stale: age > staleAfterMs, stale_after_ms: staleAfterMs };
+    },
+  );
+
+  app.get(
+    '/v1/predictions',
+    {
+      schema: {
+        tags: ['predictions'],
+        summary: 'Predictions of a pair in a time range (by made_at), newest first, paged with a cursor',
+        querystring: HistoryQuery,
+        response: { 200: HistoryReply, ...errorResponses },
+      },
+    },
+    async (req) => {
+      const q = req.query;
+      const pair = checkPair(q.pair);
+      const from = q.from !== undefined ? parseTime('from', q.from) : undefined;
+      const to = q.to !== undefined ? parseTime('to', q.to) : undefined;
+      if (from !== undefined && to !== undefined && from > to) {
+        throw new ApiError('INVALID_RANGE', `from (${q.from}) is after to (${q.to})`);
+      }
+      const digest = queryDigest([pair, from, to, q.model_version]);
+      let upTo = to;
+      let skip = 0;
+      if (q.cursor !== undefined) {
+        const c = decodeCursor(q.cursor, digest);
+        if ((to !== undefined && c.t_ms > to) || (from !== undefined && c.t_ms < from)) {
+          throw new ApiError('INVALID_CURSOR', 'cursor lies outside the from/to range of the query');
+        }
+        upTo = c.t_ms;
+        skip = c.skip;
+      }
+      const rows = await deps.history.newestFirst(pair, {
+        ...(from !== undefined ? { from_ms: from } : {}),
+        ...(upTo !== undefined ? { to_ms: upTo } : {}),
+        limit: skip + q.limit + 1,
+        ...(q.model_version !== undefined ? { model_version: q.model_version } : {}),
+      });
+      const items = rows.slice(skip, skip + q.limit);
+      const last = items[items.length - 1];
+      let next: string | null = null;
+      if (rows.length > skip + q.limit && last) {
+        // Rows at the last page's time already returned (this page and the skipped ones).
+        const same = rows.slice(0, skip + q.limit).filter((r) => r.made_at_ms === last.made_at_ms).length;
+        next = encodeCursor({ t_ms: last.made_at_ms, skip: same, q: digest });
+      }
+      return { pair, items, next_cursor: next };
+    },
+  );
+
+  app.get(
+    '/v1/pairs',
+    { schema: { tags: ['predictions'], summary: 'The pairs served', response: { 200: PairsReply, ...errorResponses } } },
+    async () => ({ pairs: cache.pairs.map((pair) => ({ pair, latest_made_at_ms: cache.latest(pair)?.made_at_ms ?? null })) }),
+  );
+
+  app.get(
+    '/v1/models/production',
+    {
+      schema: {
+        tags: ['models'],
+        summary: 'The production model: version, metrics, trained range',
+        response: { 200: ProductionModelInfo, ...errorResponses },
+      },
+    },
+    async () => {
+      const info = await models.production();
+      if (!info) {
+        throw new ApiError('NO_PRODUCTION_MODEL', 'no production model: the model registry has none yet (train a model and promote it)');
+      }
+      return info;
+    },
+  );
+
+  // ---- ops -----------------------------------------------------------------------
+  app.get('/healthz', { config: open, schema: { tags: ['ops'], summary: 'Liveness', response: { 200: HealthReply } } }, async () => ({
+    status: 'ok' as const,
+    uptime_s: Math.round(process.uptime()),
+  }));
+  app.get(
+    '/readyz',
+    { config: open, schema: { tags: ['ops'], summary: 'Readiness: 200 when every check passes, else 503', response: { 200: ReadyReply, 503: ReadyReply } } },
+    async (_req, reply) => {
+      const checks: Record<string, boolean> = {};
+      for (const [name, check] of Object.entries(deps.readiness ?? {})) {
+        try {
+          checks[name] = check() === true;
+        } catch {
+          checks[name] = false;
+        }
+      }
+      const ready = Object.values(checks).every(Boolean);
+      return reply.code(ready ? 200 : 503).send({ ready, checks });
+    },
+  );
+  app.get('/metrics', { config: open, schema: { tags: ['ops'], summary: 'Prometheus metrics (text format)' } }, async (_req, reply) => {
+    const text = await register.metrics();
+    return reply.type(register.contentType).send(text);
+  });
+
+  // ---- dashboard -------------------------------------------------------------------
+  const [html, js, css, charts] = await Promise.all([
+    readFile(join(DASHBOARD_DIR, 'index.html'), 'utf8'),
+    readFile(join(DASHBOARD_DIR, 'dashboard.js'), 'utf8'),
+    readFile(join(DASHBOARD_DIR, 'dashboard.css'), 'utf8'),
+    readFile(chartsScriptPath(), 'utf8'),
+  ]);
+  const asset = (path: string, type: string, body: string) =>
+    app.get(path, { config: open, schema: { hide: true } }, async (_req, reply) =>
+      reply.type(type).header('cache-control', 'no-cache').send(body),
+    );
+  asset('/', 'text/html; charset=utf-8', html);
+  asset('/dashboard.js', 'text/javascript; charset=utf-8', js);
+  asset('/dashboard.css', 'text/css; charset=utf-8', css);
+  asset(`/vendor/${CHARTS_FILE}`, 'text/javascript; charset=utf-8', charts);
+};
+
+/** Register on the root context (not encapsulated), like fastify-plugin does, so its error/404 handlers and decorators apply to the app. */
+(apiPluginImpl as unknown as Record<symbol, boolean>)[Symbol.for('skip-override')] = true;
+export const apiPlugin = apiPluginImpl;
+
+/** A fastify instance with the API registered and ready (not listening: use inject, or api-server.ts). */
+export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
+  const app = Fastify(fastifyOptions(deps.logger));
+  await app.register(apiPlugin, deps);
+  await app.ready();
+  return app as unknown as FastifyInstance;
+}

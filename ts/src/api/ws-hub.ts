@@ -1,0 +1,257 @@
+/**
+ * The websocket push API on /v1/ws, served on the same HTTP server as the
+ * REST API (the `ws` package's handleUpgrade on fastify's server). Clients
+ * subscribe per pair (see ws-frames.ts). Each published message is serialised
+ * once and sent to the subscribers of its pair. A client whose send buffer
+ * passes `maxBufferedBytes` is disconnected (close 4000) instead of slowing
+ * the others or growing memory; a client that misses a heartbeat ping is
+ * dropped; an invalid client message gets an error frame.
+ */
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import { WebSocketServer, WebSocket, type RawData } from 'ws';
+import type { Candle, Prediction, PredictionError } from '../contracts/messages.ts';
+import { validate } from '../contracts/codec.ts';
+import type { LiveCache } from './live-cache.ts';
+import { wsClients, wsDisconnects, wsFramesSent, wsInvalidMessages } from './api-metrics.ts';
+import { ClientFrame, WS_CLOSE, WS_PATH, type ServerFrame } from './ws-frames.ts';
+
+export interface WsHubOptions {
+  cache: LiveCache;
+  logger: Logger;
+  /** Ping interval; a client that has not answered the previous ping is dropped (default 30 s). */
+  heartbeatMs?: number;
+  /** A client whose unsent bytes exceed this is disconnected with close code 4000 (default 4 MiB). */
+  maxBufferedBytes?: number;
+  /** Largest client message accepted (default 16 KiB; larger closes with 1009). */
+  maxPayloadBytes?: number;
+  /** Once a close frame is queued, how long the client has to finish the close handshake (default 5 s). */
+  closeGraceMs?: number;
+  /** Decides whether an upgrade request may connect (API keys); default: everyone. */
+  authorize?: (req: IncomingMessage) => boolean;
+}
+
+interface ClientState {
+  alive: boolean;
+  pairs: Set<string>;
+  /** Why the server ended it (for the metric), if it did. */
+  endedBy: string | null;
+  remote: string;
+}
+
+export type DisconnectReason = 'client' | 'slow_consumer' | 'heartbeat' | 'shutdown' | 'error';
+
+export class WsHub {
+  private readonly wss: WebSocketServer;
+  private readonly clients = new Map<WebSocket, ClientState>();
+  private readonly subscribers = new Map<string, Set<WebSocket>>();
+  private readonly log: Logger;
+  private readonly heartbeatMs: number;
+  private readonly maxBuffered: number;
+  private readonly closeGraceMs: number;
+  private heartbeat: NodeJS.Timeout | null = null;
+  private closed = false;
+
+  constructor(private readonly opts: WsHubOptions) {
+    this.log = opts.logger.child({ component: 'ws-hub' });
+    this.heartbeatMs = opts.heartbeatMs ?? 30_000;
+    this.maxBuffered = opts.maxBufferedBytes ?? 4 * 1024 * 1024;
+    this.closeGraceMs = opts.closeGraceMs ?? 5_000;
+    this.wss = new WebSocketServer({
+      noServer: true,
+      clientTracking: false,
+      perMessageDeflate: false,
+      maxPayload: opts.maxPayloadBytes ?? 16 * 1024,
+    });
+    for (const pair of opts.cache.pairs) this.subscribers.set(pair, new Set());
+    this.heartbeat = setInterval(() => this.beat(), this.heartbeatMs);
+    this.heartbeat.unref();
+  }
+
+  /** Serve upgrades of `server` on /v1/ws (other paths get 404). */
+  attach(server: Server): void {
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.handleUpgrade(req, socket, head));
+  }
+
+  /** Open connections (a dropped client counts until its close handshake ends). */
+  get clientCount(): number {
+    return this.clients.size;
+  }
+
+  /** Connections subscribed to a pair. */
+  subscriberCount(pair: string): number {
+    return this.subscribers.get(pair)?.size ?? 0;
+  }
+
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const path = (req.url ?? '/').split('?')[0];
+    const refuse = (status: string) => {
+      socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+      socket.destroy();
+    };
+    if (path !== WS_PATH) return refuse('404 Not Found');
+    if (this.closed) return refuse('503 Service Unavailable');
+    if (this.opts.authorize && !this.opts.authorize(req)) return refuse('401 Unauthorized');
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, req));
+  }
+
+  private onConnection(ws: WebSocket, req: IncomingMessage): void {
+    const state: ClientState = { alive: true, pairs: new Set(), endedBy: null, remote: `${req.socket.remoteAddress}:${req.socket.remotePort}` };
+    this.clients.set(ws, state);
+    wsClients().set(this.clients.size);
+    ws.on('pong', () => {
+      state.alive = true;
+    });
+    ws.on('message', (data: RawData, isBinary: boolean) => this.onMessage(ws, state, data, isBinary));
+    ws.on('error', (err) => {
+      this.log.debug({ err, remote: state.remote }, 'websocket error');
+      state.endedBy ??= 'error';
+    });
+    ws.on('close', () => this.forget(ws, state));
+    this.send(ws, {
+      type: 'hello',
+      pairs: [...this.opts.cache.pairs],
+      heartbeat_ms: this.heartbeatMs,
+      server_time_ms: Date.now(),
+    });
+  }
+
+  private onMessage(ws: WebSocket, state: ClientState, data: RawData, isBinary: boolean): void {
+    if (isBinary) return this.invalid(ws, 'INVALID_MESSAGE', 'binary frames are not accepted: send JSON text');
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(data.toString());
+    } catch {
+      return this.invalid(ws, 'INVALID_MESSAGE', 'not JSON: expected {"op":"subscribe"|"unsubscribe","pairs":["BTC/USD"]}');
+    }
+    const v = validate(ClientFrame, parsed);
+    if (!v.ok) {
+      return this.invalid(ws, 'INVALID_MESSAGE', `expected {"op":"subscribe"|"unsubscribe","pairs":[...]} (${v.reason})`);
+    }
+    const frame = v.value;
+    const unknown = frame.pairs.filter((p) => !this.opts.cache.has(p));
+    if (unknown.length > 0) {
+      return this.invalid(ws, 'UNKNOWN_PAIR', `unknown pair(s): ${unknown.join(', ')}; served: ${this.opts.cache.pairs.join(', ')}`);
+    }
+    const pairs = [...new Set(frame.pairs)];
+    if (frame.op === 'subscribe') {
+      for (const p of pairs) {
+        state.pairs.add(p);
+        this.subscribers.get(p)?.add(ws);
+      }
+      this.send(ws, { type: 'subscribed', pairs });
+      for (const p of pairs) {
+        const snap = this.opts.cache.snapshot(p);
+        if (snap) this.send(ws, { type: 'snapshot', ...snap });
+      }
+    } else {
+      for (const p of pairs) {
+        state.pairs.delete(p);
+        this.subscribers.get(p)?.delete(ws);
+      }
+      this.send(ws, { type: 'unsubscribed', pairs });
+    }
+  }
+
+  private invalid(ws: WebSocket, code: 'INVALID_MESSAGE' | 'UNKNOWN_PAIR', message: string): void {
+    wsInvalidMessages().inc();
+    this.send(ws, { type: 'error', code, message });
+  }
+
+  private send(ws: WebSocket, frame: ServerFrame): void {
+    if (ws.readyState !== WebSocket.OPEN) return;
+    ws.send(JSON.stringify(frame));
+    wsFramesSent().inc({ type: frame.type });
+  }
+
+  /** Push a new prediction to the subscribers of its pair (the cache must hold it already). */
+  publishPrediction(p: Prediction): void {
+    this.broadcast(p.pair, { type: 'prediction', pair: p.pair, data: p });
+  }
+
+  publishCandle(c: Candle): void {
+    this.broadcast(c.pair, { type: 'candle', pair: c.pair, data: c });
+  }
+
+  publishError(e: PredictionError): void {
+    this.broadcast(e.pair, { type: 'prediction_error', pair: e.pair, data: e });
+  }
+
+  private broadcast(pair: string, frame: ServerFrame): void {
+    const subs = this.subscribers.get(pair);
+    if (!subs || subs.size === 0) return;
+    const text = JSON.stringify(frame);
+    let sent = 0;
+    for (const ws of subs) {
+      if (ws.readyState !== WebSocket.OPEN) continue;
+      if (ws.bufferedAmount > this.maxBuffered) {
+        this.drop(ws, 'slow_consumer', WS_CLOSE.SLOW_CONSUMER, `slow consumer: more than ${this.maxBuffered} bytes unsent`);
+        continue;
+      }
+      ws.send(text);
+      sent++;
+    }
+    if (sent > 0) wsFramesSent().inc({ type: frame.type }, sent);
+  }
+
+  /** End a connection from the server side: no more frames to it, a close frame, and a hard stop if it does not answer in time. */
+  private drop(ws: WebSocket, reason: DisconnectReason, code: number, text: string): void {
+    const state = this.clients.get(ws);
+    if (state) {
+      state.endedBy ??= reason;
+      this.unsubscribeAll(ws, state);
+      this.log.info({ remote: state.remote, reason, buffered_bytes: ws.bufferedAmount }, 'dropping websocket client');
+    }
+    ws.close(code, text);
+    setTimeout(() => ws.terminate(), this.closeGraceMs).unref();
+  }
+
+  private beat(): void {
+    for (const [ws, state] of this.clients) {
+      if (!state.alive) {
+        state.endedBy ??= 'heartbeat';
+        this.unsubscribeAll(ws, state);
+        this.log.info({ remote: state.remote }, 'websocket client missed a heartbeat: dropped');
+        ws.terminate();
+        continue;
+      }
+      state.alive = false;
+      try {
+        ws.ping();
+      } catch {
+        // Socket already closing: the close event cleans up.
+      }
+    }
+  }
+
+  private unsubscribeAll(ws: WebSocket, state: ClientState): void {
+    for (const p of state.pairs) this.subscribers.get(p)?.delete(ws);
+    state.pairs.clear();
+  }
+
+  private forget(ws: WebSocket, state: ClientState): void {
+    if (!this.clients.delete(ws)) return;
+    this.unsubscribeAll(ws, state);
+    wsClients().set(this.clients.size);
+    wsDisconnects().inc({ reason: state.endedBy ?? 'client' });
+  }
+
+  /** Close every connection (1001) and stop the heartbeat; resolves when all are gone (hard stop after closeGraceMs). */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    this.heartbeat = null;
+    const pending = [...this.clients.keys()].map(
+      (ws) =>
+        new Promise<void>((resolve) => {
+          if (ws.readyState === WebSocket.CLOSED) return resolve();
+          ws.once('close', () => resolve());
+          this.drop(ws, 'shutdown', WS_CLOSE.GOING_AWAY, 'server shutting down');
+        }),
+    );
+    await Promise.all(pending);
+    await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+  }
+}

@@ -1,0 +1,244 @@
+// tickcast dashboard: live candles, predictions at their target time, and the
+// prediction error as it becomes known, from the websocket /v1/ws.
+// Plain script, no build step; charts by lightweight-charts (Apache-2.0).
+// window.__tickcast exposes counters for tests and debugging.
+(function () {
+  'use strict';
+  const LWC = window.LightweightCharts;
+  const STALE_MS = 3 * 60 * 1000;
+  const RECENT_ERRORS = 30;
+  /** Points kept per series and pair (a day of 1-minute candles). */
+  const MAX_POINTS = 1440;
+
+  const stats = {
+    connected: false,
+    connects: 0,
+    frames: 0,
+    /** Live points drawn into the chart (candle, prediction, error series), snapshots not counted. */
+    points: { candles: 0, predictions: 0, errors: 0 },
+    /** Points held by the chart series right now. */
+    seriesLengths: () => ({ candles: candleSeries.data().length, predictions: predSeries.data().length, errors: errSeries.data().length }),
+    selected: null,
+    lastError: null,
+  };
+  window.__tickcast = stats;
+
+  // ---- per pair state ------------------------------------------------------
+  /** pair -> { candles, preds, errors: { m: Map<time_s, point>, last: newest time }, latest, lastCandle, errs: [] } */
+  const state = new Map();
+  const points = () => ({ m: new Map(), last: -Infinity });
+  const pairState = (pair) => {
+    let s = state.get(pair);
+    if (!s) {
+      s = { candles: points(), preds: points(), errors: points(), latest: null, lastCandle: null, errs: [] };
+      state.set(pair, s);
+    }
+    return s;
+  };
+
+  // ---- chart ------------------------------------------------------------------
+  const el = document.getElementById('chart');
+  const chart = LWC.createChart(el, {
+    autoSize: true,
+    layout: { background: { color: '#161c24' }, textColor: '#aab4c0', panes: { separatorColor: '#2c3643' } },
+    grid: { vertLines: { color: '#1f2730' }, horzLines: { color: '#1f2730' } },
+    timeScale: { timeVisible: true, secondsVisible: false, rightOffset: 6 },
+    crosshair: { mode: 0 },
+  });
+  const candleSeries = chart.addSeries(LWC.CandlestickSeries, {
+    upColor: '#26a69a', downColor: '#ef5350', borderVisible: false, wickUpColor: '#26a69a', wickDownColor: '#ef5350',
+  });
+  const predSeries = chart.addSeries(LWC.LineSeries, {
+    color: '#f5b942', lineWidth: 2, lineStyle: 2, pointMarkersVisible: true, pointMarkersRadius: 3, title: 'predicted',
+  });
+  const errSeries = chart.addSeries(LWC.HistogramSeries, {
+    color: '#b388ff', priceFormat: { type: 'custom', formatter: (v) => v.toFixed(3) + '%' }, title: '|error| %',
+  }, 1);
+  const panes = chart.panes();
+  if (panes[0] && panes[1]) { panes[0].setStretchFactor(3); panes[1].setStretchFactor(1); }
+
+  const t = (ms) => Math.floor(ms / 1000);
+  const candlePoint = (c) => ({ time: t(c.window_end_ms), open: c.open, high: c.high, low: c.low, close: c.close });
+  const predPoint = (p) => ({ time: t(p.target_ms), value: p.predicted_price });
+  const errPoint = (e) => ({ time: t(e.target_ms), value: e.abs_pct_error * 100, color: e.error >= 0 ? '#b388ff' : '#7e57c2' });
+  const sorted = (m) => [...m.values()].sort((a, b) => a.time - b.time);
+
+  /** Put a point in a pair's series and, if the pair is shown, into its chart series (update when in order, else redraw). */
+  function apply(pair, ser, chartSeries, point, kind, live) {
+    const inOrder = point.time >= ser.last;
+    ser.m.set(point.time, point);
+    if (inOrder) ser.last = point.time;
+    let trimmed = false;
+    if (ser.m.size > MAX_POINTS) {
+      let oldest = Infinity;
+      for (const k of ser.m.keys()) if (k < oldest) oldest = k;
+      ser.m.delete(oldest);
+      trimmed = true;
+    }
+    if (pair !== stats.selected) return;
+    try {
+      if (inOrder && !trimmed) chartSeries.update(point);
+      else chartSeries.setData(sorted(ser.m));
+      if (live) stats.points[kind]++;
+    } catch (err) {
+      stats.lastError = String(err);
+    }
+  }
+
+  function redraw() {
+    const s = pairState(stats.selected);
+    candleSeries.setData(sorted(s.candles.m));
+    predSeries.setData(sorted(s.preds.m));
+    errSeries.setData(sorted(s.errors.m));
+    chart.timeScale().scrollToRealTime();
+    renderPanel();
+  }
+
+  // ---- side panel ---------------------------------------------------------------
+  const $ = (id) => document.getElementById(id);
+  const fmtPrice = (v) => (v >= 1000 ? v.toLocaleString('en-US', { maximumFractionDigits: 2 }) : v.toPrecision(6));
+  /** Price differences (errors): small numbers with 4 significant digits, large ones with 2 decimals. */
+  const fmtDelta = (v) => (Math.abs(v) >= 100 ? v.toFixed(2) : v.toPrecision(4));
+  const fmtTime = (ms) => new Date(ms).toISOString().slice(11, 19);
+  const fmtAge = (ms) => (ms < 0 ? 'in the future' : ms < 120000 ? `${Math.round(ms / 1000)} s ago` : ms < 7200000 ? `${Math.round(ms / 60000)} min ago` : `${(ms / 3600000).toFixed(1)} h ago`);
+
+  function age(id, ms) {
+    const dd = $(id);
+    if (ms === null) { dd.textContent = '–'; dd.className = ''; return; }
+    const a = Date.now() - ms;
+    dd.textContent = fmtAge(a);
+    dd.className = a > STALE_MS ? 'stale' : 'fresh';
+  }
+
+  function renderPanel() {
+    const s = pairState(stats.selected);
+    const p = s.latest;
+    $('p-price').textContent = p ? fmtPrice(p.predicted_price) : '–';
+    $('p-close').textContent = p ? fmtPrice(p.last_close) : '–';
+    $('p-target').textContent = p ? fmtTime(p.target_ms) + ' UTC' : '–';
+    $('p-model').textContent = p ? `${p.model_name} ${p.model_version}` : '–';
+    renderAges();
+    const errs = s.errs;
+    $('n-err').textContent = String(errs.length);
+    if (errs.length > 0) {
+      const mae = errs.reduce((a, e) => a + Math.abs(e.error), 0) / errs.length;
+      const mape = errs.reduce((a, e) => a + e.abs_pct_error, 0) / errs.length;
+      $('mae').textContent = fmtDelta(mae);
+      $('mape').textContent = (mape * 100).toFixed(3) + '%';
+    } else {
+      $('mae').textContent = '–';
+      $('mape').textContent = '–';
+    }
+    const body = document.querySelector('#err-table tbody');
+    body.replaceChildren(...errs.slice(-8).reverse().map((e) => {
+      const tr = document.createElement('tr');
+      for (const v of [fmtTime(e.target_ms), fmtPrice(e.predicted_price), fmtPrice(e.actual_price), (e.error >= 0 ? '+' : '') + fmtDelta(e.error)]) {
+        const td = document.createElement('td');
+        td.textContent = v;
+        tr.appendChild(td);
+      }
+      return tr;
+    }));
+  }
+  function renderAges() {
+    const s = pairState(stats.selected);
+    age('age-candle', s.lastCandle ? s.lastCandle.window_end_ms : null);
+    age('age-pred', s.latest ? s.latest.made_at_ms : null);
+  }
+  setInterval(renderAges, 1000);
+
+  // ---- pairs ----------------------------------------------------------------------
+  function setPairs(pairs) {
+    const nav = $('pairs');
+    nav.replaceChildren(...pairs.map((pair) => {
+      const b = document.createElement('button');
+      b.textContent = pair;
+      b.dataset.pair = pair;
+      b.onclick = () => select(pair);
+      return b;
+    }));
+    if (!stats.selected || !pairs.includes(stats.selected)) select(pairs[0]);
+  }
+  function select(pair) {
+    stats.selected = pair;
+    for (const b of document.querySelectorAll('#pairs button')) b.classList.toggle('active', b.dataset.pair === pair);
+    redraw();
+  }
+
+  // ---- frames ---------------------------------------------------------------------
+  function onCandle(c, live) {
+    const s = pairState(c.pair);
+    if (!s.lastCandle || c.window_end_ms >= s.lastCandle.window_end_ms) s.lastCandle = c;
+    apply(c.pair, s.candles, candleSeries, candlePoint(c), 'candles', live);
+  }
+  function onPrediction(p, live) {
+    const s = pairState(p.pair);
+    if (!s.latest || p.made_at_ms >= s.latest.made_at_ms) s.latest = p;
+    apply(p.pair, s.preds, predSeries, predPoint(p), 'predictions', live);
+  }
+  function onError(e, live) {
+    const s = pairState(e.pair);
+    s.errs.push(e);
+    if (s.errs.length > RECENT_ERRORS) s.errs.shift();
+    apply(e.pair, s.errors, errSeries, errPoint(e), 'errors', live);
+  }
+
+  function onFrame(f) {
+    stats.frames++;
+    switch (f.type) {
+      case 'hello':
+        setPairs(f.pairs);
+        send({ op: 'subscribe', pairs: f.pairs });
+        break;
+      case 'snapshot': {
+        const s = pairState(f.pair);
+        s.candles = points(); s.preds = points(); s.errors = points(); s.errs = []; s.latest = null; s.lastCandle = null;
+        const shown = stats.selected; stats.selected = null; // fill maps without drawing, then one redraw
+        for (const c of f.candles) onCandle(c, false);
+        for (const p of f.predictions) onPrediction(p, false);
+        if (f.prediction) onPrediction(f.prediction, false);
+        for (const e of f.errors) onError(e, false);
+        stats.selected = shown;
+        if (f.pair === shown) redraw();
+        break;
+      }
+      case 'candle': onCandle(f.data, true); break;
+      case 'prediction': onPrediction(f.data, true); break;
+      case 'prediction_error': onError(f.data, true); break;
+      case 'error': stats.lastError = `${f.code}: ${f.message}`; break;
+      default: break;
+    }
+    if (f.pair === undefined || f.pair === stats.selected) scheduleRender();
+  }
+  let renderPending = false;
+  function scheduleRender() {
+    if (renderPending) return;
+    renderPending = true;
+    requestAnimationFrame(() => { renderPending = false; renderPanel(); });
+  }
+
+  // ---- websocket with reconnect -------------------------------------------------------
+  let ws = null;
+  let attempt = 0;
+  function send(msg) { if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(msg)); }
+  function setConn(up, text) {
+    stats.connected = up;
+    $('conn').className = 'conn ' + (up ? 'up' : 'down');
+    $('conn-text').textContent = text;
+  }
+  function connect() {
+    const key = new URLSearchParams(location.search).get('api_key');
+    const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/v1/ws${key ? '?api_key=' + encodeURIComponent(key) : ''}`;
+    ws = new WebSocket(url);
+    ws.onopen = () => { attempt = 0; stats.connects++; setConn(true, 'live'); };
+    ws.onmessage = (ev) => {
+      try { onFrame(JSON.parse(ev.data)); } catch (err) { stats.lastError = String(err); }
+    };
+    ws.onclose = (ev) => {
+      setConn(false, `disconnected (${ev.code}${ev.reason ? ': ' + ev.reason : ''}), retrying…`);
+      const delay = Math.min(30000, 500 * 2 ** attempt++) * (0.5 + Math.random() / 2);
+      setTimeout(connect, delay);
+    };
+  }
+  connect();
+})();

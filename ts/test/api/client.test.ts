@@ -1,0 +1,91 @@
+/**
+ * The typed client: REST calls against a real server on 127.0.0.1, and the
+ * stream's reconnect + re-subscribe after the server drops it (restart on the
+ * same port).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startApiServer, type ApiServer } from '../../src/api/api-server.ts';
+import { LiveCache } from '../../src/api/live-cache.ts';
+import { historyFromStore, type PredictionHistory } from '../../src/api/history.ts';
+import { TickcastApiError, TickcastClient } from '../../src/client/tickcast-client.ts';
+import type { Prediction } from '../../src/contracts/messages.ts';
+import { PAIRS, predictionsFrom, quietLogger, realCandles, tempSqliteStores, until } from './helpers.ts';
+
+async function server(port = 0, history: PredictionHistory = { newestFirst: async () => [] }): Promise<ApiServer> {
+  return startApiServer({ logger: quietLogger(), cache: new LiveCache({ pairs: PAIRS }), history }, { host: '127.0.0.1', port });
+}
+
+test('REST: latest, paged history, pairs, and API errors as TickcastApiError with the code', async () => {
+  const tmp = await tempSqliteStores();
+  const preds = predictionsFrom(realCandles('ETH/USD', 120));
+  await tmp.stores.predictions.predictions.write(preds);
+  const srv = await server(0, historyFromStore(tmp.stores.predictions));
+  try {
+    for (const p of preds) srv.app.live.prediction(p);
+    const api = new TickcastClient({ baseUrl: srv.url });
+    const latest = await api.latest('ETH/USD');
+    assert.deepEqual(latest.prediction, preds[preds.length - 1]);
+    const all: Prediction[] = [];
+    for await (const p of api.historyAll({ pair: 'ETH/USD', limit: 17 })) all.push(p);
+    assert.deepEqual(all, [...preds].reverse());
+    const pairs = await api.pairs();
+    assert.deepEqual(pairs.pairs.map((p) => p.pair), [...PAIRS]);
+    await assert.rejects(api.latest('XRP/USD'), (e: unknown) => e instanceof TickcastApiError && e.status === 400 && e.code === 'UNKNOWN_PAIR');
+    await assert.rejects(api.productionModel(), (e: unknown) => e instanceof TickcastApiError && e.status === 404 && e.code === 'NO_PRODUCTION_MODEL');
+    await assert.rejects(api.history({ pair: 'ETH/USD', from: 'soon' }), (e: unknown) => e instanceof TickcastApiError && e.code === 'INVALID_PARAMETER');
+  } finally {
+    await srv.close();
+    await tmp.cleanup();
+  }
+});
+
+test('stream: reconnects with backoff after the server goes away and re-subscribes to its pairs by itself', async () => {
+  let srv = await server();
+  const port = srv.port;
+  const api = new TickcastClient({ baseUrl: srv.url });
+  const live = api.stream({ pairs: ['BTC/USD'], baseDelayMs: 50, maxDelayMs: 400 });
+  const got: Prediction[] = [];
+  const snapshots: string[] = [];
+  const closes: (number | null)[] = [];
+  live.on('prediction', (p) => got.push(p));
+  live.on('snapshot', (s) => snapshots.push(s.pair));
+  live.on('close', (c) => closes.push(c.willRetryInMs));
+  try {
+    await until(() => snapshots.length === 1, 'first snapshot');
+    live.subscribe(['ETH/USD']); // added later: must survive the reconnect too
+    await until(() => snapshots.length === 2, 'ETH snapshot');
+    const btc = predictionsFrom(realCandles('BTC/USD', 6));
+    const eth = predictionsFrom(realCandles('ETH/USD', 6));
+    srv.app.live.prediction(btc[0]!);
+    await until(() => got.length === 1, 'first live prediction');
+
+    // The server goes away (its clients get 1001), and comes back on the same port a little later.
+    await srv.close();
+    await until(() => closes.length >= 1, 'client saw the close');
+    assert.ok(typeof closes[0] === 'number' && closes[0] > 0, 'a retry is scheduled');
+    await new Promise((r) => setTimeout(r, 300)); // a few failed attempts while down
+    srv = await server(port);
+    await until(() => live.connects === 2 && snapshots.length === 4, 're-subscribed after reconnect', 15_000);
+    assert.deepEqual(snapshots.slice(2).sort(), ['BTC/USD', 'ETH/USD']);
+    srv.app.live.prediction(btc[1]!);
+    srv.app.live.prediction(eth[1]!);
+    await until(() => got.length === 3, 'live predictions after reconnect');
+    assert.deepEqual(got, [btc[0], btc[1], eth[1]]);
+
+    // Unsubscribed pairs stay unsubscribed after a reconnect.
+    live.unsubscribe(['ETH/USD']);
+    await srv.close();
+    srv = await server(port);
+    await until(() => live.connects === 3 && snapshots.length === 5, 'second reconnect', 15_000);
+    assert.equal(snapshots[4], 'BTC/USD');
+    srv.app.live.prediction(eth[2]!);
+    srv.app.live.prediction(btc[2]!);
+    await until(() => got.length === 4, 'BTC after second reconnect');
+    assert.deepEqual(got[3], btc[2]);
+  } finally {
+    live.close();
+    await srv.close();
+  }
+  assert.equal(closes[closes.length - 1], null, 'no retry after close()');
+});

@@ -1,0 +1,130 @@
+/**
+ * The dashboard in a real headless Chromium: the API on 127.0.0.1 (port 0)
+ * with an in-memory live cache and a SQLite store; the page loads, connects
+ * to /v1/ws, and draws the candles, predictions and errors pushed through the
+ * server's live feed. Saves a screenshot to ${TICKCAST_ARTIFACTS:-artifacts}/dashboard.png.
+ * Needs Debian's Chromium at /usr/bin/chromium (`apt-get install -y chromium`).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { chromium } from 'playwright-core';
+import { startApiServer } from '../../src/api/api-server.ts';
+import { LiveCache } from '../../src/api/live-cache.ts';
+import { historyFromStore } from '../../src/api/history.ts';
+import type { Candle } from '../../src/contracts/messages.ts';
+import { REPO_ROOT } from '../fixtures/paths.ts';
+import { PAIRS, errorsFrom, predictionsFrom, quietLogger, realCandles, tempSqliteStores } from './helpers.ts';
+
+const CHROMIUM = '/usr/bin/chromium';
+const ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+interface PageStats {
+  connected: boolean;
+  points: { candles: number; predictions: number; errors: number };
+  lengths: { candles: number; predictions: number; errors: number };
+  lastError: string | null;
+}
+
+test('dashboard: live candles, predictions at target time and errors arrive over the websocket and are drawn', async () => {
+  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: install Debian's Chromium with \`apt-get install -y chromium\``);
+  const tmp = await tempSqliteStores();
+  const cache = new LiveCache({ pairs: PAIRS });
+  const srv = await startApiServer(
+    { logger: quietLogger(), cache, history: historyFromStore(tmp.stores.predictions), ws: { heartbeatMs: 5_000 } },
+    { host: '127.0.0.1', port: 0 },
+  );
+  const profile = mkdtempSync(join(tmpdir(), 'tickcast-chromium-'));
+  const browser = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ARGS,
+    viewport: { width: 1400, height: 760 },
+  });
+  try {
+    // Real BTC/USD minutes, shifted so the last one closes now (fresh data on the panel).
+    const real = realCandles('BTC/USD', 90);
+    const shift = Math.floor(Date.now() / 60_000) * 60_000 - (real[real.length - 1] as Candle).window_end_ms;
+    const candles = real.map((c) => ({ ...c, window_start_ms: c.window_start_ms + shift, window_end_ms: c.window_end_ms + shift }));
+    const preds = predictionsFrom(candles);
+    const errs = errorsFrom(preds, candles);
+    const history = candles.slice(0, 40);
+    const live = candles.slice(40);
+    for (const c of history) srv.app.live.candle(c); // in the snapshot
+
+    const page = await browser.newPage();
+    const consoleErrors: string[] = [];
+    page.on('pageerror', (e) => consoleErrors.push(String(e)));
+    page.on('console', (m) => {
+      if (m.type() === 'error') consoleErrors.push(m.text());
+    });
+    await page.goto(`${srv.url}/`);
+    const stats = () =>
+      page.evaluate(() => {
+        const t = (window as unknown as { __tickcast: { connected: boolean; points: PageStats['points']; seriesLengths(): PageStats['lengths']; lastError: string | null } }).__tickcast;
+        return { connected: t.connected, points: { ...t.points }, lengths: t.seriesLengths(), lastError: t.lastError };
+      });
+    await page.waitForFunction(() => (window as unknown as { __tickcast?: { connected: boolean } }).__tickcast?.connected === true, null, { timeout: 20_000 });
+    await page.waitForFunction((n) => (window as any).__tickcast.seriesLengths().candles === n, history.length, { timeout: 20_000 });
+
+    // Live: each minute a candle closes, a prediction is made, and errors become known for targets reached.
+    const predsLive = preds.filter((p) => p.made_at_ms > (history[history.length - 1] as Candle).window_end_ms);
+    const errsLive = errs.filter((e) => e.target_ms > (history[history.length - 1] as Candle).window_end_ms);
+    for (const c of live) {
+      srv.app.live.candle(c);
+      for (const p of predsLive.filter((x) => x.made_at_ms === c.window_end_ms)) srv.app.live.prediction(p);
+      for (const e of errsLive.filter((x) => x.target_ms === c.window_end_ms)) srv.app.live.predictionError(e);
+    }
+    await page.waitForFunction(
+      (want) => {
+        const p = (window as any).__tickcast.points;
+        return p.candles >= want.c && p.predictions >= want.p && p.errors >= want.e;
+      },
+      { c: live.length, p: predsLive.length, e: errsLive.length },
+      { timeout: 20_000 },
+    );
+    const s = await stats();
+    assert.deepEqual(s.points, { candles: live.length, predictions: predsLive.length, errors: errsLive.length }, 'every live frame drawn once');
+    // What the chart holds: one bar per minute, one prediction per target time, one error per known target.
+    assert.equal(s.lengths.candles, candles.length);
+    assert.equal(s.lengths.predictions, predsLive.length);
+    assert.equal(s.lengths.errors, errsLive.length);
+    assert.equal(s.lastError, null);
+
+    // The error panel: MAE over the last 30 known errors, recomputed here from the candles themselves.
+    const closeAt = new Map(candles.map((c) => [c.window_end_ms, c.close]));
+    const known = predsLive.filter((p) => closeAt.has(p.target_ms)).slice(-30);
+    const mae = known.reduce((a, p) => a + Math.abs(p.predicted_price - (closeAt.get(p.target_ms) as number)), 0) / known.length;
+    await page.waitForFunction(() => document.getElementById('n-err')?.textContent !== '0');
+    const maeText = (await page.textContent('#mae')) ?? '';
+    assert.ok(Math.abs(Number(maeText.replace(/,/g, '')) - mae) < 0.01, `MAE shown ${maeText}, expected ${mae}`);
+    const latest = preds[preds.length - 1]!;
+    const shownPrice = Number(((await page.textContent('#p-price')) ?? '').replace(/,/g, ''));
+    assert.ok(Math.abs(shownPrice - latest.predicted_price) < 0.01, 'latest prediction on the panel');
+    assert.match((await page.textContent('#age-candle')) ?? '', /s ago|min ago/);
+    assert.equal(await page.getAttribute('#age-candle', 'class'), 'fresh');
+    assert.deepEqual(consoleErrors, []);
+
+    const dir = resolve(REPO_ROOT, process.env.TICKCAST_ARTIFACTS ?? 'artifacts');
+    mkdirSync(dir, { recursive: true });
+    const file = join(dir, 'dashboard.png');
+    await page.screenshot({ path: file, fullPage: true });
+    assert.ok(statSync(file).size > 10_000, 'screenshot written');
+  } finally {
+    await browser.close();
+    await srv.close();
+    await tmp.cleanup();
+    rmSync(profile, { recursive: true, force: true });
+  }
+});
