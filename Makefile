@@ -54,7 +54,7 @@ check-generated: addons
 	  { echo "generated napi files drifted from the Rust: commit the rebuilt index.d.ts/index.js"; exit 1; }
 
 test-rust:
-	cargo test --workspace --release
+	cargo test --workspace
 
 test-node: setup pyenv deploy-tools
 	bash scripts/services/with-services.sh node --import tsx --test --test-concurrency=1 $(NODE_TEST_FILES)
