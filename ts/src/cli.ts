@@ -13,6 +13,7 @@ import { registry, resolveServices } from './services/registry.ts';
 import { runProcess } from './services/runner.ts';
 import { addBackfillCommand } from './pipeline/backfill-command.ts';
 import { runSentimentEval } from './sentiment/sentiment-eval.ts';
+import { addKibanaCommand } from './monitor/kibana.ts';
 
 /** Exit codes: 0 ok, 1 runtime failure, 2 bad usage or configuration. */
 const EXIT_USAGE = 2;
@@ -96,6 +97,7 @@ export function buildCli(): Command {
     });
 
   addBackfillCommand(program, () => configOrExit(file()));
+  addKibanaCommand(program, () => configOrExit(file()));
 
   const sentiment = program.command('sentiment').description('news sentiment tools');
   sentiment

@@ -171,6 +171,11 @@ export const ConfigSchema = Type.Object(
     llmModel: Type.Optional(Type.String({ minLength: 1, ...m({ env: 'TICKCAST_LLM_MODEL', form: 'a model name, e.g. gpt-4o-mini (unset: the built-in lexicon scorer)' }) })),
     llmApiKey: Type.Optional(Type.String({ minLength: 1, ...m({ env: 'TICKCAST_LLM_API_KEY', form: 'the LLM provider API key', secret: true }) })),
     cryptopanicToken: Type.Optional(Type.String({ minLength: 1, ...m({ env: 'TICKCAST_CRYPTOPANIC_TOKEN', form: 'a CryptoPanic API token', secret: true }) })),
+    alertSlackUrl: Type.Optional(Type.String({ pattern: '^https?://[^\\s]+$', ...m({ env: 'TICKCAST_ALERT_SLACK_URL', form: 'a Slack incoming webhook URL', secret: true }) })),
+    alertDiscordUrl: Type.Optional(Type.String({ pattern: '^https?://[^\\s]+$', ...m({ env: 'TICKCAST_ALERT_DISCORD_URL', form: 'a Discord webhook URL', secret: true }) })),
+    dashboardUrl: Type.Optional(Type.String({ pattern: '^https?://[^\\s]+$', ...m({ env: 'TICKCAST_DASHBOARD_URL', form: 'the dashboard URL linked from alerts' }) })),
+    kibanaUrl: Type.Optional(Type.String({ pattern: '^https?://[^\\s]+$', ...m({ env: 'TICKCAST_KIBANA_URL', form: 'a Kibana URL, e.g. http://127.0.0.1:5601' }) })),
+    alertRulesFile: Type.Optional(Type.String({ minLength: 1, ...m({ env: 'TICKCAST_ALERT_RULES_FILE', form: 'a JSON file with a list of alert rules (default: built-in rules)' }) })),
     alertWebhookUrl: Type.Optional(
       Type.String({ pattern: '^https?://[^\\s]+$', ...m({ env: 'TICKCAST_ALERT_WEBHOOK_URL', form: 'an http(s) URL', secret: true }) }),
     ),

@@ -14,6 +14,9 @@ import { DEFAULT_FEATURES } from '../pipeline/feature-stage.ts';
 import { newsService } from '../pipeline/news-service.ts';
 import { sentimentService } from '../pipeline/sentiment-service.ts';
 import { apiService } from '../api/api-service.ts';
+import { join } from 'node:path';
+import { monitorService } from '../pipeline/monitor-service.ts';
+import { loadRules } from '../monitor/alert-rules.ts';
 
 export type ServiceFactory = (config: Config) => Service;
 
@@ -78,6 +81,22 @@ export const registry: ReadonlyMap<string, ServiceFactory> = new Map<string, Ser
           ...(c.llmBaseUrl ? { baseUrl: c.llmBaseUrl } : {}),
           ...(c.llmModel ? { model: c.llmModel } : {}),
           ...(c.llmApiKey ? { apiKey: c.llmApiKey } : {}),
+        },
+      }),
+  ],
+  [
+    'monitor',
+    (c) =>
+      monitorService({
+        pairs: c.pairs,
+        intervalS: c.candleIntervalS,
+        rules: loadRules(c.alertRulesFile),
+        stateFile: join(c.dataDir, 'monitor', 'snapshot.json'),
+        notify: {
+          ...(c.alertSlackUrl ? { slackUrl: c.alertSlackUrl } : {}),
+          ...(c.alertDiscordUrl ? { discordUrl: c.alertDiscordUrl } : {}),
+          ...(c.alertWebhookUrl ? { webhookUrl: c.alertWebhookUrl } : {}),
+          ...(c.dashboardUrl ? { dashboardUrl: c.dashboardUrl } : {}),
         },
       }),
   ],

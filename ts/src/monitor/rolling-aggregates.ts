@@ -1,0 +1,128 @@
+/**
+ * Rolling accuracy per pair and model version over the last hour, day and
+ * week: MAE (quote currency), directional accuracy, and the ratio of the
+ * model's MAE to the persistence baseline's MAE over the SAME targets (a
+ * model that predicted only some targets is compared on those only).
+ *
+ * Windows end at `now_ms`, chosen by the caller; the monitor passes the newest
+ * resolved target (event time), so a replay of old data gives the same numbers
+ * as live. A window holds targets with now - length < target_ms <= now.
+ * Records are keyed by (pair, model, target_ms): adding one twice keeps one.
+ */
+import { BASELINE_MODEL_VERSION, type Resolution } from './error-resolution.ts';
+
+export const WINDOWS = { '1h': 3_600_000, '1d': 86_400_000, '7d': 604_800_000 } as const;
+export type WindowName = keyof typeof WINDOWS;
+
+export interface ErrorRecord {
+  pair: string;
+  model_version: string;
+  target_ms: number;
+  abs_error: number;
+  /** null when unknown (e.g. rebuilt from a store without the prediction). */
+  direction_hit: boolean | null;
+}
+
+export interface RollingAggregate {
+  pair: string;
+  model_version: string;
+  window: WindowName;
+  /** Resolved predictions in the window. */
+  n: number;
+  mae: number | null;
+  direction_accuracy: number | null;
+  /** The baseline's MAE over the same targets. */
+  baseline_mae: number | null;
+  /** mae / baseline_mae; > 1 means worse than "the price stays where it is". */
+  mae_vs_baseline: number | null;
+}
+
+/** Both records of a resolution. */
+export function recordsOf(r: Resolution): ErrorRecord[] {
+  return [
+    { pair: r.error.pair, model_version: r.error.model_version, target_ms: r.error.target_ms, abs_error: Math.abs(r.error.error), direction_hit: r.direction_hit },
+    { pair: r.baseline.pair, model_version: BASELINE_MODEL_VERSION, target_ms: r.baseline.target_ms, abs_error: Math.abs(r.baseline.error), direction_hit: r.baseline_direction_hit },
+  ];
+}
+
+export class RollingAggregates {
+  /** pair -> model -> target_ms -> record. */
+  private readonly series = new Map<string, Map<string, Map<number, ErrorRecord>>>();
+  private newest = -Infinity;
+
+  add(records: readonly ErrorRecord[]): void {
+    for (const r of records) {
+      let byModel = this.series.get(r.pair);
+      if (!byModel) this.series.set(r.pair, (byModel = new Map()));
+      let byT = byModel.get(r.model_version);
+      if (!byT) byModel.set(r.model_version, (byT = new Map()));
+      byT.set(r.target_ms, r);
+      if (r.target_ms > this.newest) this.newest = r.target_ms;
+    }
+    this.prune();
+  }
+
+  /** The newest target seen (the default `now`), or null. */
+  newestTargetMs(): number | null {
+    return this.newest === -Infinity ? null : this.newest;
+  }
+
+  private prune(): void {
+    const oldest = this.newest - WINDOWS['7d'];
+    for (const byModel of this.series.values())
+      for (const byT of byModel.values()) for (const t of byT.keys()) if (t <= oldest) byT.delete(t);
+  }
+
+  /** Aggregates of every pair and model (baseline included), per window, sorted by pair, model, window. */
+  compute(nowMs: number = this.newest): RollingAggregate[] {
+    const out: RollingAggregate[] = [];
+    for (const pair of [...this.series.keys()].sort()) {
+      const byModel = this.series.get(pair) as Map<string, Map<number, ErrorRecord>>;
+      const base = byModel.get(BASELINE_MODEL_VERSION);
+      for (const model of [...byModel.keys()].sort()) {
+        const byT = byModel.get(model) as Map<number, ErrorRecord>;
+        for (const window of Object.keys(WINDOWS) as WindowName[]) {
+          const from = nowMs - WINDOWS[window];
+          let n = 0;
+          let sum = 0;
+          let hits = 0;
+          let known = 0;
+          let baseSum = 0;
+          let baseN = 0;
+          for (const r of byT.values()) {
+            if (r.target_ms <= from || r.target_ms > nowMs) continue;
+            n++;
+            sum += r.abs_error;
+            if (r.direction_hit !== null) {
+              known++;
+              if (r.direction_hit) hits++;
+            }
+            const b = base?.get(r.target_ms);
+            if (b) {
+              baseSum += b.abs_error;
+              baseN++;
+            }
+          }
+          const mae = n > 0 ? sum / n : null;
+          // Ratio over matched targets only: sum of the model's errors where a baseline exists.
+          let matchedSum = 0;
+          if (baseN > 0 && baseN !== n) {
+            for (const r of byT.values()) if (r.target_ms > from && r.target_ms <= nowMs && base?.has(r.target_ms)) matchedSum += r.abs_error;
+          } else matchedSum = sum;
+          const baselineMae = baseN > 0 ? baseSum / baseN : null;
+          out.push({
+            pair,
+            model_version: model,
+            window,
+            n,
+            mae,
+            direction_accuracy: known > 0 ? hits / known : null,
+            baseline_mae: baselineMae,
+            mae_vs_baseline: baseN > 0 && baseSum > 0 ? matchedSum / baseSum : null,
+          });
+        }
+      }
+    }
+    return out;
+  }
+}

@@ -1,0 +1,352 @@
+/**
+ * The monitor service: `candles` + `predictions` -> `prediction-errors` (and
+ * the prediction store's errors series), rolling accuracy metrics, system
+ * health, alert rules and notifications. The logic lives in ts/src/monitor/
+ * (pure functions and small state machines); this file is wiring.
+ *
+ * Restart-safe: on start it reads the predictions of the look-back window
+ * from the prediction store, skips those whose error row exists, and
+ * resolves the rest against the feature store's candles (or reports them
+ * unresolved); redelivered messages of resolved predictions are ignored.
+ * Error rows are upserted by natural key, so even a crash between the store
+ * write and the publish never duplicates a row.
+ */
+import { writeFileSync, mkdirSync, renameSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { Candle, Prediction, PredictionError } from '../contracts/messages.ts';
+import { Topics, type TopicKey } from '../contracts/messages.ts';
+import type { Service, ServiceContext } from '../services/runner.ts';
+import type { Subscription } from '../bus/index.ts';
+import type { Stores } from '../stores/types.ts';
+import { ErrorResolver, BASELINE_MODEL_VERSION, directionHit, type Resolution } from '../monitor/error-resolution.ts';
+import { RollingAggregates, recordsOf, type ErrorRecord, type RollingAggregate } from '../monitor/rolling-aggregates.ts';
+import { AlertEngine, DEFAULT_RULES, type AlertRule, type Signal } from '../monitor/alert-rules.ts';
+import { Notifier, type NotifierOptions } from '../monitor/notifiers.ts';
+import { readFreshness, counterTotal, maxConsumerLag, RateOf, type Freshness } from '../monitor/health.ts';
+import { setMonitoringSource, type MonitoringSnapshot } from '../monitor/monitoring-snapshot.ts';
+import {
+  alertFiring,
+  deadLettersSeen,
+  errorsResolved,
+  freshnessAge,
+  rollingDirection,
+  rollingMae,
+  rollingVsBaseline,
+  unresolvedNow,
+  unresolvedTotal,
+} from '../monitor/monitor-metrics.ts';
+
+export interface MonitorServiceOptions {
+  /** Pairs whose freshness is watched (pairs seen in predictions are added). */
+  pairs: readonly string[];
+  /** Candle interval of the actual prices (seconds). Default 60. */
+  intervalS?: number;
+  /** Wait after a target (pair event time) before reporting a prediction unresolved. Default 120 000 ms. */
+  unresolvedAfterMs?: number;
+  /** How far back a restart looks for unresolved predictions and rebuilds the rolling windows. Default 7 days. */
+  lookbackMs?: number;
+  /** Health and alert check period. Default 15 000 ms; 0 = no timer (tests call check()). */
+  checkIntervalMs?: number;
+  /** Alert rules (default DEFAULT_RULES). */
+  rules?: readonly AlertRule[];
+  /** Notification channels (Slack, Discord, generic webhook) and the dashboard link. */
+  notify?: Omit<NotifierOptions, 'logger'>;
+  /** Where the latest snapshot is written as JSON after each check (e.g. <dataDir>/monitor/snapshot.json). */
+  stateFile?: string;
+  /** Consumer group (default `monitor`; dead letters use `<group>-dlq`). */
+  group?: string;
+  /** Wall clock (tests). */
+  clock?: () => number;
+}
+
+export interface MonitorService extends Service {
+  /** The current monitoring snapshot (what GET /v1/monitoring serves). */
+  snapshot(): MonitoringSnapshot;
+  /** Run one health and alert check now. */
+  check(): Promise<void>;
+  /** Resolve when every notification in flight is delivered or given up. */
+  flushNotifications(): Promise<void>;
+}
+
+const DEAD_LETTER_TOPICS = Object.keys(Topics) as TopicKey[];
+
+export function monitorService(opts: MonitorServiceOptions): MonitorService {
+  const clock = opts.clock ?? Date.now;
+  const intervalS = opts.intervalS ?? 60;
+  const lookbackMs = opts.lookbackMs ?? 7 * 86_400_000;
+  const group = opts.group ?? 'monitor';
+  const resolver = new ErrorResolver({ intervalS, unresolvedAfterMs: opts.unresolvedAfterMs ?? 120_000, keepMs: lookbackMs });
+  const aggregates = new RollingAggregates();
+  const engine = new AlertEngine(opts.rules ?? DEFAULT_RULES);
+  const pairs = new Set(opts.pairs);
+  /** Baseline rows already written (one per pair + target, whatever the number of models). */
+  const baselineDone = new Set<string>();
+  const deadLetterTimes: number[] = [];
+  const deadByTopic: Record<string, number> = {};
+  const llmRate = new RateOf();
+  let freshness: Freshness[] = [];
+  let lagMax: number | null = null;
+  let llmPerMin: number | null = null;
+  let subs: Subscription[] = [];
+  let timer: NodeJS.Timeout | null = null;
+  let chain: Promise<unknown> = Promise.resolve();
+  let ctxRef: ServiceContext | null = null;
+  let storesRef: Stores | null = null;
+  let notifier: Notifier | null = null;
+  let aggregateCache: RollingAggregate[] = [];
+
+  /** Run state changes one at a time (candles and predictions arrive on two topics). */
+  const serial = <T>(fn: () => Promise<T>): Promise<T> => {
+    const p = chain.then(fn);
+    chain = p.catch(() => undefined);
+    return p;
+  };
+
+  const refreshAggregates = () => {
+    aggregateCache = aggregates.compute();
+    for (const a of aggregateCache) {
+      const labels = { pair: a.pair, model_version: a.model_version, window: a.window };
+      if (a.mae !== null) rollingMae().set(labels, a.mae);
+      if (a.direction_accuracy !== null) rollingDirection().set(labels, a.direction_accuracy);
+      if (a.mae_vs_baseline !== null && a.model_version !== BASELINE_MODEL_VERSION) rollingVsBaseline().set(labels, a.mae_vs_baseline);
+    }
+  };
+
+  const reportUnresolved = (preds: Prediction[]) => {
+    if (preds.length === 0) return;
+    const ctx = ctxRef as ServiceContext;
+    for (const p of preds) {
+      unresolvedTotal().inc({ pair: p.pair });
+      ctx.logger.warn(
+        { pair: p.pair, model_version: p.model_version, made_at: new Date(p.made_at_ms).toISOString(), target: new Date(p.target_ms).toISOString() },
+        'prediction unresolved: its target passed without a candle',
+      );
+    }
+    const byPair = new Map<string, number>();
+    for (const p of resolver.unresolved()) byPair.set(p.pair, (byPair.get(p.pair) ?? 0) + 1);
+    for (const pair of pairs) unresolvedNow().set({ pair }, byPair.get(pair) ?? 0);
+  };
+
+  const emit = async (res: readonly Resolution[]): Promise<void> => {
+    if (res.length === 0) return;
+    const ctx = ctxRef as ServiceContext;
+    const stores = storesRef as Stores;
+    const rows: PredictionError[] = [];
+    for (const r of res) {
+      rows.push(r.error);
+      const bk = `${r.baseline.pair}|${r.baseline.target_ms}`;
+      if (!baselineDone.has(bk)) {
+        baselineDone.add(bk);
+        rows.push(r.baseline);
+      }
+    }
+    const w = await stores.predictions.errors.write(rows);
+    if (w.rejected.length > 0) throw new Error(`prediction error rows not stored: ${w.rejected[0]?.error.message}`);
+    await ctx.bus.publish('predictionErrors', rows);
+    for (const r of res) {
+      aggregates.add(recordsOf(r));
+      errorsResolved().inc({ pair: r.error.pair, model_version: r.error.model_version });
+      ctx.logger.info(
+        {
+          pair: r.error.pair,
+          model_version: r.error.model_version,
+          target: new Date(r.error.target_ms).toISOString(),
+          predicted: r.error.predicted_price,
+          actual: r.error.actual_price,
+          error: r.error.error,
+          baseline_error: r.baseline.error,
+          direction_hit: r.direction_hit,
+        },
+        'prediction resolved',
+      );
+    }
+    refreshAggregates();
+    reportUnresolved([]);
+  };
+
+  const onCandle = async (c: Candle) => {
+    const out = resolver.addCandle(c, clock());
+    await emit(out.resolved);
+    reportUnresolved(out.unresolved);
+  };
+
+  const onPrediction = async (p: Prediction) => {
+    pairs.add(p.pair);
+    const out = resolver.addPrediction(p, clock());
+    await emit(out.resolved);
+    reportUnresolved(out.unresolved);
+  };
+
+  /** Restart: resolve what came due while down (once), rebuild the rolling windows from the stores. */
+  const recover = async (stores: Stores) => {
+    const now = clock();
+    const from = now - lookbackMs;
+    for (const p of await stores.predictions.predictions.latestAll()) pairs.add(p.pair);
+    let resumed = 0;
+    let alreadyDone = 0;
+    for (const pair of [...pairs].sort()) {
+      const [preds, errs] = await Promise.all([
+        stores.predictions.predictions.range({ pair }, { from_ms: from }),
+        stores.predictions.errors.range({ pair }, { from_ms: from }),
+      ]);
+      const errKeys = new Set(errs.map((e) => `${e.model_version}|${e.target_ms}`));
+      const predOf = new Map(preds.map((p) => [`${p.model_version}|${p.target_ms}`, p]));
+      const lastCloseAt = new Map(preds.map((p) => [p.target_ms, p.last_close]));
+      const records: ErrorRecord[] = errs.map((e) => {
+        const p = predOf.get(`${e.model_version}|${e.target_ms}`);
+        const last = e.model_version === BASELINE_MODEL_VERSION ? lastCloseAt.get(e.target_ms) : p?.last_close;
+        return {
+          pair,
+          model_version: e.model_version,
+          target_ms: e.target_ms,
+          abs_error: Math.abs(e.error),
+          direction_hit: last === undefined ? null : directionHit(e.predicted_price, e.actual_price, last),
+        };
+      });
+      aggregates.add(records);
+      for (const e of errs) if (e.model_version === BASELINE_MODEL_VERSION) baselineDone.add(`${pair}|${e.target_ms}`);
+      const open: Prediction[] = [];
+      for (const p of preds) {
+        if (errKeys.has(`${p.model_version}|${p.target_ms}`)) {
+          resolver.markResolved(p);
+          alreadyDone++;
+        } else open.push(p);
+      }
+      if (open.length === 0) continue;
+      const lo = Math.min(...open.map((p) => p.target_ms));
+      const hi = Math.max(...open.map((p) => p.target_ms));
+      const candles = await stores.features.candles.range({ pair, interval_s: intervalS }, { from_ms: lo, to_ms: hi });
+      const newest = await stores.features.candles.latest({ pair, interval_s: intervalS });
+      if (newest && newest.window_end_ms > hi) candles.push(newest);
+      // A stored candle arrived (live) about when its window ended.
+      for (const c of candles) reportUnresolved(resolver.addCandle(c, Math.min(now, c.window_end_ms)).unresolved);
+      for (const p of open) {
+        const out = resolver.addPrediction(p, now);
+        resumed += out.resolved.length;
+        await emit(out.resolved);
+        reportUnresolved(out.unresolved);
+      }
+    }
+    refreshAggregates();
+    (ctxRef as ServiceContext).logger.info(
+      { already_resolved: alreadyDone, resolved_now: resumed, unresolved: resolver.unresolved().length, pending: resolver.pendingCount() },
+      'monitor recovered from the stores',
+    );
+  };
+
+  const signals = (now: number): Signal[] => {
+    const out: Signal[] = [];
+    for (const a of aggregateCache)
+      if (a.model_version !== BASELINE_MODEL_VERSION && a.mae_vs_baseline !== null)
+        out.push({ signal: 'mae_vs_baseline', key: `${a.pair} ${a.model_version}`, value: a.mae_vs_baseline, window: a.window });
+    const kindSignal = { candle: 'candle_age_s', feature: 'feature_age_s', sentiment: 'sentiment_age_s', prediction: 'prediction_age_s' } as const;
+    for (const f of freshness) if (f.age_s !== null) out.push({ signal: kindSignal[f.kind], key: f.key, value: f.age_s });
+    const recent = deadLetterTimes.filter((t) => t > now - 600_000).length;
+    out.push({ signal: 'dead_letters_10m', key: 'all', value: recent });
+    const unresolvedByPair = new Map<string, number>();
+    for (const p of resolver.unresolved()) unresolvedByPair.set(p.pair, (unresolvedByPair.get(p.pair) ?? 0) + 1);
+    for (const pair of pairs) out.push({ signal: 'unresolved_predictions', key: pair, value: unresolvedByPair.get(pair) ?? 0 });
+    if (lagMax !== null) out.push({ signal: 'consumer_lag_messages', key: 'all', value: lagMax });
+    if (llmPerMin !== null) out.push({ signal: 'llm_errors_per_min', key: 'all', value: llmPerMin });
+    return out;
+  };
+
+  const snapshot = (): MonitoringSnapshot => {
+    const now = clock();
+    const recentDead = deadLetterTimes.filter((t) => t > now - 600_000);
+    deadLetterTimes.splice(0, deadLetterTimes.length, ...recentDead);
+    const un = resolver.unresolved();
+    return {
+      generated_at_ms: now,
+      windows_end_ms: aggregates.newestTargetMs(),
+      accuracy: aggregateCache,
+      freshness,
+      unresolved: {
+        count: un.length,
+        recent: un.slice(0, 20).map((p) => ({ pair: p.pair, model_version: p.model_version, made_at_ms: p.made_at_ms, target_ms: p.target_ms })),
+      },
+      dead_letters: { total: Object.values(deadByTopic).reduce((a, b) => a + b, 0), last_10m: recentDead.length, by_topic: { ...deadByTopic } },
+      consumer_lag_max: lagMax,
+      llm_errors_per_min: llmPerMin,
+      alerts: engine.active(),
+    };
+  };
+
+  const check = async (): Promise<void> => {
+    const ctx = ctxRef as ServiceContext;
+    const now = clock();
+    await serial(async () => reportUnresolved(resolver.sweep(now)));
+    try {
+      freshness = await readFreshness(storesRef as Stores, [...pairs].sort(), intervalS, now);
+      for (const f of freshness) if (f.age_s !== null) freshnessAge().set({ key: f.key, kind: f.kind }, f.age_s);
+    } catch (err) {
+      ctx.logger.warn({ err }, 'reading freshness from the stores failed; keeping the previous values');
+    }
+    lagMax = await maxConsumerLag();
+    llmPerMin = llmRate.next(await counterTotal('tickcast_llm_errors_total'), now);
+    for (const e of engine.evaluate(signals(now), now)) {
+      alertFiring().set({ rule: e.rule.name, key: e.key }, e.state === 'resolved' ? 0 : 1);
+      const log = e.state === 'resolved' ? ctx.logger.info.bind(ctx.logger) : ctx.logger.warn.bind(ctx.logger);
+      log({ rule: e.rule.name, key: e.key, state: e.state, value: e.value, threshold: e.rule.threshold, severity: e.rule.severity }, `alert ${e.state}`);
+      notifier?.notify(e);
+    }
+    if (opts.stateFile) {
+      try {
+        mkdirSync(dirname(opts.stateFile), { recursive: true });
+        writeFileSync(`${opts.stateFile}.tmp`, JSON.stringify(snapshot(), null, 1));
+        renameSync(`${opts.stateFile}.tmp`, opts.stateFile);
+      } catch (err) {
+        ctx.logger.warn({ err, file: opts.stateFile }, 'writing the monitoring snapshot failed');
+      }
+    }
+  };
+
+  return {
+    name: 'monitor',
+    snapshot,
+    check,
+    flushNotifications: () => notifier?.flush() ?? Promise.resolve(),
+    async start(ctx) {
+      ctxRef = ctx;
+      storesRef = await ctx.stores();
+      notifier = new Notifier({ ...(opts.notify ?? {}), logger: ctx.logger });
+      await serial(() => recover(storesRef as Stores));
+      subs.push(
+        await ctx.bus.consume({
+          group,
+          topics: ['candles', 'predictions'],
+          fromBeginning: true,
+          handler: (m, meta) => serial(() => (meta.topic === 'candles' ? onCandle(m as Candle) : onPrediction(m as Prediction))),
+        }),
+      );
+      subs.push(
+        await ctx.bus.consumeDeadLetters({
+          group: `${group}-dlq`,
+          topics: DEAD_LETTER_TOPICS,
+          fromBeginning: true,
+          handler: (dl) => {
+            deadLettersSeen().inc({ topic: dl.topic });
+            deadByTopic[dl.topic] = (deadByTopic[dl.topic] ?? 0) + 1;
+            if (dl.ts_ms > clock() - 600_000) deadLetterTimes.push(dl.ts_ms);
+          },
+        }),
+      );
+      setMonitoringSource(snapshot);
+      const every = opts.checkIntervalMs ?? 15_000;
+      if (every > 0) {
+        timer = setInterval(() => void check().catch((err: unknown) => ctx.logger.error({ err }, 'monitor check failed')), every);
+        timer.unref();
+      }
+      ctx.logger.info({ pairs: [...pairs], interval_s: intervalS, rules: engine.rules.length, channels: notifier.channelKinds() }, 'monitor consuming candles and predictions');
+    },
+    async stop() {
+      if (timer) clearInterval(timer);
+      timer = null;
+      for (const s of subs) await s.stop();
+      subs = [];
+      await chain;
+      await notifier?.flush();
+      setMonitoringSource(null);
+    },
+  };
+}

@@ -1,0 +1,54 @@
+/** Real Kraken 1-minute candles (XBT/USDT, 2025-11-10) as Candle messages, and predictions made on them. */
+import { readFileSync } from 'node:fs';
+import { pino } from 'pino';
+import { SHARED_DATA } from '../fixtures/paths.ts';
+import type { Candle, Prediction } from '../../src/contracts/messages.ts';
+
+export const PAIR = 'BTC/USDT';
+
+/** The contiguous bars of the recording (the last, still-forming bar excluded). */
+export function realCandles(pair = PAIR): Candle[] {
+  const lines = readFileSync(`${SHARED_DATA}/candles/kraken_XBTUSDT_1m_20251110.csv`, 'utf8').trim().split('\n').slice(1, -1);
+  return lines.map((line) => {
+    const [t, , o, h, l, c, vwap, vol, count] = line.split(',');
+    const start = Number(t) * 1000;
+    return {
+      exchange: 'kraken',
+      pair,
+      interval_s: 60,
+      window_start_ms: start,
+      window_end_ms: start + 60_000,
+      open: Number(o),
+      high: Number(h),
+      low: Number(l),
+      close: Number(c),
+      volume: Number(vol),
+      buy_volume: 0,
+      sell_volume: 0,
+      vwap: Number(vwap) > 0 ? Number(vwap) : Number(c),
+      trade_count: Number(count),
+      filled: Number(count) === 0,
+    };
+  });
+}
+
+/**
+ * A prediction made at a candle's end: a toy model that extrapolates the
+ * last bar's move (close + (close - open)), so it is sometimes right and
+ * sometimes wrong against the real next-5-minute close.
+ */
+export function predictionAt(c: Candle, model_version = 'toy-v1', horizonS = 300): Prediction {
+  const predicted = c.close + (c.close - c.open) + (model_version === 'toy-v1' ? 0 : 5);
+  return {
+    pair: c.pair,
+    made_at_ms: c.window_end_ms,
+    target_ms: c.window_end_ms + horizonS * 1000,
+    horizon_s: horizonS,
+    predicted_price: predicted,
+    last_close: c.close,
+    model_name: 'toy',
+    model_version,
+  };
+}
+
+export const quietLogger = () => pino({ level: 'silent' });
