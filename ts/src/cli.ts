@@ -99,6 +99,21 @@ export function buildCli(): Command {
   addBackfillCommand(program, () => configOrExit(file()));
   addKibanaCommand(program, () => configOrExit(file()));
 
+  program
+    .command('stores')
+    .description('feature and prediction stores')
+    .command('init')
+    .description('create the store indices and their mappings (Elasticsearch) or tables (SQLite); idempotent')
+    .action(async () => {
+      const config = configOrExit(file());
+      const logger = createLogger({ level: config.logLevel });
+      const { openStores } = await import('./stores/index.ts');
+      const { storesConfigOf } = await import('./services/runner.ts');
+      const stores = await openStores(storesConfigOf(config), logger);
+      await stores.close();
+      process.stdout.write(`stores ready (${config.store})\n`);
+    });
+
   const sentiment = program.command('sentiment').description('news sentiment tools');
   sentiment
     .command('eval')
