@@ -11,9 +11,12 @@ export CARGO_TARGET_DIR ?= $(CACHE_DIR)/cargo-target
 export KAFKAJS_NO_PARTITIONER_WARNING := 1
 export TICKCAST_CACHE := $(CACHE_DIR)
 PY_VENV ?= .venv
+# CMake >= 3.28 for LightGBM 4.7 (Debian bookworm has 3.25): the PyPI cmake, in a venv outside the clone.
+BUILD_VENV ?= $(CACHE_DIR)/build-venv
+export CMAKE ?= $(BUILD_VENV)/bin/cmake
 NODE_TEST_FILES = $(shell find ts/test -name '*.test.ts' | sort)
 
-.PHONY: system-deps help setup node-deps addons pyenv run test test-rust test-node typecheck check-generated bench services-up clean deploy-tools build deploy-check
+.PHONY: build-tools system-deps help setup node-deps addons pyenv run test test-rust test-node typecheck check-generated bench services-up clean deploy-tools build deploy-check
 
 help:
 	@sed -n '1,5p' Makefile
@@ -33,15 +36,19 @@ node-deps:
 	  echo "[setup] npm ci"; npm ci --no-audit --no-fund; fi
 
 # Native addons (napi-rs): release builds; index.d.ts / index.js are generated and committed.
-addons: node-deps
+build-tools:
+	@if [ ! -x "$(CMAKE)" ]; then echo "[setup] cmake (PyPI) into $(BUILD_VENV)"; python3 -m venv $(BUILD_VENV) && \
+	  $(BUILD_VENV)/bin/pip install -q --disable-pip-version-check -r crates/lightgbm/requirements-build.txt; fi
+
+addons: node-deps build-tools
 	@echo "[setup] building native addons (cargo target: $(CARGO_TARGET_DIR))"
 	npm run build --workspaces --if-present
 
 # Python test oracles (TA-Lib, LightGBM) in a local venv; tests and benchmarks only.
 pyenv:
-	@if [ ! -x $(PY_VENV)/bin/python ] || ! $(PY_VENV)/bin/python -c 'import talib' 2>/dev/null; then \
+	@if [ ! -x $(PY_VENV)/bin/python ] || ! $(PY_VENV)/bin/python -c 'import talib, lightgbm' 2>/dev/null; then \
 	  echo "[setup] python oracles into $(PY_VENV)"; python3 -m venv $(PY_VENV) && \
-	  $(PY_VENV)/bin/pip install -q --disable-pip-version-check -r tests/oracles/requirements.txt; fi
+	  $(PY_VENV)/bin/pip install -q --disable-pip-version-check -r tests/oracles/requirements.txt -r tests/oracles/requirements-lightgbm.txt; fi
 
 run: setup
 	node --import tsx ts/src/cli.ts run all

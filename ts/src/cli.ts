@@ -14,6 +14,7 @@ import { runProcess } from './services/runner.ts';
 import { addBackfillCommand } from './pipeline/backfill-command.ts';
 import { runSentimentEval } from './sentiment/sentiment-eval.ts';
 import { addKibanaCommand } from './monitor/kibana.ts';
+import { addTrainCommand, addModelsCommand } from './training/train-command.ts';
 
 /** Exit codes: 0 ok, 1 runtime failure, 2 bad usage or configuration. */
 const EXIT_USAGE = 2;
@@ -98,6 +99,8 @@ export function buildCli(): Command {
 
   addBackfillCommand(program, () => configOrExit(file()));
   addKibanaCommand(program, () => configOrExit(file()));
+  addTrainCommand(program, () => configOrExit(file()));
+  addModelsCommand(program, () => configOrExit(file()));
 
   program
     .command('stores')

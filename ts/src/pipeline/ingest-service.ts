@@ -15,7 +15,8 @@ import type { Trade } from '../contracts/messages.ts';
 import { dlqTopic, Topics } from '../contracts/messages.ts';
 import { makeDeadLetter } from '../bus/dead-letter.ts';
 import type { Service, ServiceContext } from '../services/runner.ts';
-import { KrakenWsSource, KRAKEN_WS_V2_URL, BinanceWsSource, ReplaySource, type TradeSink, type TradeSource, type ReplaySpeed } from '../sources/index.ts';
+import { KrakenWsSource, KRAKEN_WS_V2_URL, BinanceWsSource, ReplaySource, tradesOfFile, type TradeSink, type TradeSource, type ReplaySpeed } from '../sources/index.ts';
+import type { ReplayInput } from '../sources/replay.ts';
 
 export type IngestSourceKind = 'auto' | 'kraken' | 'binance' | 'replay';
 
@@ -30,6 +31,30 @@ export interface IngestOptions {
   krakenRestUrl?: string;
   /** How long auto waits for Kraken before falling back to the sample. Default 5 s. */
   probeTimeoutMs?: number;
+  /**
+   * Replay the files again and again (the offline embedded run, so the system
+   * keeps running): each pass is shifted in time past the previous one, and its
+   * trade ids get a `~<pass>` suffix, so nothing collides with the first pass.
+   */
+  replayLoop?: boolean;
+}
+
+/** A file's trades, repeated `passes` times, each pass shifted after the previous one. */
+export function loopingFileInput(path: string, passes = Infinity): ReplayInput {
+  return async function* (onReject) {
+    let shift = 0;
+    for (let k = 0; k < passes; k++) {
+      let first: number | null = null;
+      let last = 0;
+      for await (const t of tradesOfFile(path, {}, onReject)) {
+        first ??= t.ts_ms;
+        last = t.ts_ms;
+        yield k === 0 ? t : { ...t, trade_id: `${t.trade_id}~${k}`, ts_ms: t.ts_ms + shift };
+      }
+      if (first === null) return;
+      shift += (Math.ceil((last - first) / 60_000) + 1) * 60_000;
+    }
+  };
 }
 
 /** The bundled real trade sample (MIT; see data/sample/trades/README.md). */
@@ -78,8 +103,11 @@ async function chooseSource(opts: IngestOptions, log: Logger): Promise<TradeSour
     const files = opts.replayFiles && opts.replayFiles.length > 0 ? opts.replayFiles : bundledSampleFiles();
     if (files.length === 0) throw new Error('no trade files to replay (the bundled sample data/sample/trades is missing)');
     const speed = opts.replaySpeed ?? 60;
-    const sources = files.map((f) => ReplaySource.fromFile(f, { speed, sourceName: 'replay' }));
-    log.info({ files, speed }, 'replaying trade files');
+    const loop = opts.replayLoop === true;
+    const sources = files.map((f) =>
+      loop ? new ReplaySource(loopingFileInput(f), { speed, sourceName: 'replay' }) : ReplaySource.fromFile(f, { speed, sourceName: 'replay' }),
+    );
+    log.info({ files, speed, loop }, loop ? 'replaying trade files in a loop (each pass shifted in time)' : 'replaying trade files');
     return allOf(sources);
   };
   if (kind === 'replay') return replay();

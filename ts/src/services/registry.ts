@@ -14,6 +14,8 @@ import { DEFAULT_FEATURES } from '../pipeline/feature-stage.ts';
 import { newsService } from '../pipeline/news-service.ts';
 import { sentimentService } from '../pipeline/sentiment-service.ts';
 import { apiService } from '../api/api-service.ts';
+import { predictorService } from '../pipeline/predictor-service.ts';
+import { trainerService } from '../pipeline/trainer-service.ts';
 import { join } from 'node:path';
 import { monitorService } from '../pipeline/monitor-service.ts';
 import { loadRules } from '../monitor/alert-rules.ts';
@@ -54,6 +56,8 @@ export const registry: ReadonlyMap<string, ServiceFactory> = new Map<string, Ser
         source: c.ingestSource,
         pairs: c.pairs,
         replayFiles: c.replayFiles,
+        // Offline, the embedded run loops the bundled sample so it keeps producing.
+        replayLoop: c.ingestSource === 'auto',
         replaySpeed: c.replaySpeed === 'max' ? 'max' : Number(c.replaySpeed),
         ...(c.krakenWsUrl ? { krakenWsUrl: c.krakenWsUrl } : {}),
         ...(c.krakenRestUrl ? { krakenRestUrl: c.krakenRestUrl } : {}),
@@ -84,6 +88,8 @@ export const registry: ReadonlyMap<string, ServiceFactory> = new Map<string, Ser
         },
       }),
   ],
+  ['trainer', (c) => trainerService(c)],
+  ['predictor', () => predictorService()],
   [
     'monitor',
     (c) =>

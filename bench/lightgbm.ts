@@ -1,0 +1,73 @@
+// LightGBM binding benchmark: ours (LightGBM 4.7.0 in Rust via napi-rs,
+// crates/lightgbm) against the Python lightgbm package (same LightGBM
+// version; timed in Python with time.perf_counter around lightgbm.train),
+// same matrix, same parameters, same run.
+//
+// Data: real features from the Coinbase BTC-USD 1-minute candles (see
+// ts/test/lightgbm/oracle.ts realFeatures; ~8,000 training rows x 8).
+// Measures: training time (fastest of BENCH_REPEAT, default 3) with 1 and 2
+// threads, ratio ours/Python (goal <= 1.2); prediction equality on the test
+// rows; single-row prediction from Node through the prepared fast predictor
+// (µs per call, goal < 10 µs).
+// Run: node --import tsx bench/lightgbm.ts
+import { performance } from 'node:perf_hooks';
+import { pathToFileURL } from 'node:url';
+import { loadAddon, maxRelDiff, pythonLightgbm, realFeatures, type TrainParams } from '../ts/test/lightgbm/oracle.ts';
+
+function fmt(n: number, digits = 3): string {
+  return n.toPrecision(digits);
+}
+
+export async function run(): Promise<void> {
+  const { Booster, lightgbmVersion } = loadAddon();
+  const repeat = Number(process.env.BENCH_REPEAT ?? 3);
+  const data = realFeatures();
+  const rows: string[][] = [];
+  let equal = true;
+
+  for (const threads of [1, 2]) {
+    const params: TrainParams = { objective: 'regression', learning_rate: 0.05, num_leaves: 31, min_data_in_leaf: 50, feature_fraction: 0.8, bagging_fraction: 0.8, bagging_freq: 1, num_iterations: 300, num_threads: threads, deterministic: true, force_col_wise: true, verbosity: -1 };
+    const py = pythonLightgbm({ nFeatures: data.nFeatures, train: data.train, featureNames: data.names, params, predictX: data.test.x, repeat });
+    let best = Infinity;
+    let booster: InstanceType<typeof Booster> | undefined;
+    for (let i = 0; i < repeat; i++) {
+      const t0 = performance.now();
+      booster = Booster.train({ x: data.train.x, y: data.train.y, nFeatures: data.nFeatures, featureNames: data.names, params });
+      best = Math.min(best, (performance.now() - t0) / 1000);
+    }
+    const diff = maxRelDiff(booster!.predict(data.test.x), py.predictions);
+    if (diff > 1e-9) equal = false;
+    rows.push([`train ${data.train.rows}x${data.nFeatures}, 300 rounds, ${threads} thread(s)`, `${fmt(best * 1000)} ms`, `${fmt(py.train_seconds * 1000)} ms`, fmt(best / py.train_seconds), `max rel diff ${diff}`]);
+  }
+
+  // Single-row prediction through the prepared fast predictor.
+  const booster = Booster.train({ x: data.train.x, y: data.train.y, nFeatures: data.nFeatures, params: { objective: 'regression', learning_rate: 0.05, num_leaves: 31, num_iterations: 300 } });
+  const fast = booster.fastPredictor();
+  const k = data.nFeatures;
+  const testRows = Array.from({ length: data.test.rows }, (_, r) => data.test.x.slice(r * k, (r + 1) * k));
+  let sink = 0;
+  for (let i = 0; i < 20_000; i++) sink += fast.predict(testRows[i % testRows.length]!);
+  const calls = Number(process.env.BENCH_PREDICT_CALLS ?? 300_000);
+  const t0 = performance.now();
+  for (let i = 0; i < calls; i++) sink += fast.predict(testRows[i % testRows.length]!);
+  const usPerCall = ((performance.now() - t0) * 1000) / calls;
+  const t1 = performance.now();
+  const batchReps = 20;
+  for (let i = 0; i < batchReps; i++) sink += booster.predict(data.test.x)[0]!;
+  const usPerRowBatch = ((performance.now() - t1) * 1000) / (batchReps * data.test.rows);
+  rows.push([`fast single-row predict (300 trees, ${k} features), ${calls} calls`, `${fmt(usPerCall)} µs/call`, '', '', `goal < 10 µs; batch predict ${fmt(usPerRowBatch)} µs/row`]);
+  if (Number.isNaN(sink)) console.log('');
+
+  console.log(`LightGBM ${lightgbmVersion()} (ours, napi) vs Python lightgbm, fastest of ${repeat}`);
+  const header = ['case', 'ours', 'python', 'ours/python', 'note'];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i]!)).join(' | ');
+  console.log(line(header));
+  console.log(widths.map((w) => '-'.repeat(w)).join('-|-'));
+  for (const r of rows) console.log(line(r));
+  console.log(`predictions equal to Python within 1e-9 relative: ${equal ? 'yes' : 'NO'}`);
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  await run();
+}
