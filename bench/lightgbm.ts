@@ -8,7 +8,8 @@
 // Measures: training time (fastest of BENCH_REPEAT, default 3) with 1 and 2
 // threads, ratio ours/Python (goal <= 1.2); prediction equality on the test
 // rows; single-row prediction from Node through the prepared fast predictor
-// (µs per call, goal < 10 µs).
+// (µs per call, goal < 10 µs) and batch prediction, against Python's
+// booster.predict on one row and on the whole test matrix.
 // Run: node --import tsx bench/lightgbm.ts
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
@@ -40,22 +41,31 @@ export async function run(): Promise<void> {
     rows.push([`train ${data.train.rows}x${data.nFeatures}, 300 rounds, ${threads} thread(s)`, `${fmt(best * 1000)} ms`, `${fmt(py.train_seconds * 1000)} ms`, fmt(best / py.train_seconds), `max rel diff ${diff}`]);
   }
 
-  // Single-row prediction through the prepared fast predictor.
-  const booster = Booster.train({ x: data.train.x, y: data.train.y, nFeatures: data.nFeatures, params: { objective: 'regression', learning_rate: 0.05, num_leaves: 31, num_iterations: 300 } });
-  const fast = booster.fastPredictor();
+  // Prediction: our prepared single-row predictor called from Node, our
+  // batch predict, and Python's booster.predict (one row / whole matrix),
+  // on the same model trained by each side, for two model sizes.
   const k = data.nFeatures;
   const testRows = Array.from({ length: data.test.rows }, (_, r) => data.test.x.slice(r * k, (r + 1) * k));
-  let sink = 0;
-  for (let i = 0; i < 20_000; i++) sink += fast.predict(testRows[i % testRows.length]!);
   const calls = Number(process.env.BENCH_PREDICT_CALLS ?? 300_000);
-  const t0 = performance.now();
-  for (let i = 0; i < calls; i++) sink += fast.predict(testRows[i % testRows.length]!);
-  const usPerCall = ((performance.now() - t0) * 1000) / calls;
-  const t1 = performance.now();
-  const batchReps = 20;
-  for (let i = 0; i < batchReps; i++) sink += booster.predict(data.test.x)[0]!;
-  const usPerRowBatch = ((performance.now() - t1) * 1000) / (batchReps * data.test.rows);
-  rows.push([`fast single-row predict (300 trees, ${k} features), ${calls} calls`, `${fmt(usPerCall)} µs/call`, '', '', `goal < 10 µs; batch predict ${fmt(usPerRowBatch)} µs/row`]);
+  let sink = 0;
+  for (const [trees, leaves] of [[300, 31], [100, 15]] as const) {
+    const params: TrainParams = { objective: 'regression', learning_rate: 0.05, num_leaves: leaves, num_iterations: trees, num_threads: 1, deterministic: true, force_col_wise: true, verbosity: -1 };
+    const py = pythonLightgbm({ nFeatures: k, train: data.train, params, predictX: data.test.x, timePredict: true });
+    const booster = Booster.train({ x: data.train.x, y: data.train.y, nFeatures: k, params });
+    const fast = booster.fastPredictor();
+    for (let i = 0; i < 20_000; i++) sink += fast.predict(testRows[i % testRows.length]!);
+    const t0 = performance.now();
+    for (let i = 0; i < calls; i++) sink += fast.predict(testRows[i % testRows.length]!);
+    const usPerCall = ((performance.now() - t0) * 1000) / calls;
+    const t1 = performance.now();
+    const batchReps = 20;
+    for (let i = 0; i < batchReps; i++) sink += booster.predict(data.test.x)[0]!;
+    const usPerRowBatch = ((performance.now() - t1) * 1000) / (batchReps * data.test.rows);
+    const pySingle = py.predict_single_us_per_call ?? NaN;
+    const pyBatch = py.predict_batch_us_per_row ?? NaN;
+    rows.push([`single-row predict, ${trees} trees x ${leaves} leaves (ours: fastPredictor)`, `${fmt(usPerCall)} µs/call`, `${fmt(pySingle)} µs/call`, fmt(usPerCall / pySingle), `goal < 10 µs`]);
+    rows.push([`batch predict ${data.test.rows} rows, ${trees} trees x ${leaves} leaves`, `${fmt(usPerRowBatch)} µs/row`, `${fmt(pyBatch)} µs/row`, fmt(usPerRowBatch / pyBatch), '1 thread']);
+  }
   if (Number.isNaN(sink)) console.log('');
 
   console.log(`LightGBM ${lightgbmVersion()} (ours, napi) vs Python lightgbm, fastest of ${repeat}`);

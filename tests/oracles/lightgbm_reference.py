@@ -14,7 +14,8 @@ The spec (written by ts/test/lightgbm/parity.test.ts or bench/lightgbm.ts):
    "predict_x": "<file>",                           (rows to predict)
    "out_pred": "<file>",                            (float64 predictions written here)
    "out_model": "<file>",                           (model text written here)
-   "repeat": 1}                                     (optional: train this many times, report the fastest)
+   "repeat": 1,                                     (optional: train this many times, report the fastest)
+   "time_predict": false}                           (optional: also time batch and single-row predict)
 
 Training follows lightgbm.train with the validation set (if any) as the only
 valid_sets entry, so early_stopping_round in params works as in Python.
@@ -22,7 +23,8 @@ Prints one JSON object on stdout:
 
   {"lightgbm_version", "num_trees", "current_iteration", "best_iteration",
    "feature_names", "importance_gain", "importance_split",
-   "train_seconds" (fastest of `repeat`), "train_seconds_all"}
+   "train_seconds" (fastest of `repeat`), "train_seconds_all",
+   "predict_batch_us_per_row", "predict_single_us_per_call" (with time_predict; null otherwise)}
 """
 import json
 import sys
@@ -59,6 +61,19 @@ def main():
     px = matrix(spec["predict_x"], k)
     pred = booster.predict(px).astype("<f8")
     pred.tofile(spec["out_pred"])
+    batch_us = single_us = None
+    if spec.get("time_predict"):
+        reps = 20
+        t0 = time.perf_counter()
+        for _ in range(reps):
+            booster.predict(px)
+        batch_us = (time.perf_counter() - t0) * 1e6 / (reps * len(px))
+        n = min(2000, len(px))
+        rows = [px[i:i + 1] for i in range(n)]
+        t0 = time.perf_counter()
+        for r in rows:
+            booster.predict(r)
+        single_us = (time.perf_counter() - t0) * 1e6 / n
     with open(spec["out_model"], "w") as f:
         f.write(booster.model_to_string())
     print(json.dumps({
@@ -71,6 +86,8 @@ def main():
         "importance_split": booster.feature_importance("split").tolist(),
         "train_seconds": min(times),
         "train_seconds_all": times,
+        "predict_batch_us_per_row": batch_us,
+        "predict_single_us_per_call": single_us,
     }))
 
 

@@ -1,6 +1,6 @@
 //! End-to-end tests of the safe wrapper on a small seeded synthetic
 //! regression: y = 3·x0 − 2·x1² + noise, x2 pure noise.
-#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a failed unwrap is a failed test
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests: a failed unwrap or panic is a failed test
 
 use serde_json::json;
 use tickcast_lightgbm::{Booster, ErrorCode, ImportanceType, LabeledData, Matrix, Params};

@@ -96,6 +96,8 @@ export interface PythonResult {
   importance_split: number[];
   train_seconds: number;
   train_seconds_all: number[];
+  predict_batch_us_per_row: number | null;
+  predict_single_us_per_call: number | null;
   predictions: Float64Array;
   modelText: string;
 }
@@ -108,6 +110,7 @@ export interface PythonSpec {
   params: TrainParams;
   predictX: Float64Array;
   repeat?: number;
+  timePredict?: boolean;
 }
 
 function writeF64(path: string, a: Float64Array): string {
@@ -131,6 +134,7 @@ export function pythonLightgbm(spec: PythonSpec): PythonResult {
     out_pred: f('pred.f64'),
     out_model: f('model.txt'),
     repeat: spec.repeat ?? 1,
+    time_predict: spec.timePredict ?? false,
   };
   if (spec.valid) {
     json.valid_x = writeF64(f('valid_x.f64'), spec.valid.x);
