@@ -1,4 +1,4 @@
-//! Core throughput without Node: `cargo run --release --example throughput -p tickcast-aggregator`.
+//! Core throughput without Node: `cargo run --release --example aggregator_throughput -p tickcast-aggregator`.
 //! A seeded random walk, two pairs, ascending ids, small arrival jitter.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // an example program: failing loudly is fine
 #![allow(missing_docs)]

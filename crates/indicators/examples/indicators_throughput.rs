@@ -1,4 +1,4 @@
-//! Core throughput without Node: `cargo run --release --example throughput`.
+//! Core throughput without Node: `cargo run --release --example indicators_throughput -p tickcast-indicators`.
 //! (The Node benchmark with peers is bench/indicators.ts.)
 
 use std::time::Instant;
