@@ -76,7 +76,7 @@ test-node: setup pyenv deploy-tools
 test: setup pyenv typecheck check-generated test-rust test-node
 
 bench: setup pyenv
-	node --import tsx bench/run.ts
+	bash scripts/services/with-services.sh node --import tsx bench/run.ts
 
 services-up:
 	bash scripts/services/with-services.sh --keep
