@@ -209,24 +209,37 @@ export class Bus {
     return this.track(sub);
   }
 
-  /** Send a record to dlq.<topic> and count it. Retries the send; if it keeps failing, throws so the offset is not committed. */
-  private async reject(rec: RawDelivery, reason: string, group: string, log: Logger): Promise<void> {
-    const kind = reasonKind(reason);
-    const dl = makeDeadLetter({ topic: rec.topic, payload: rec.value, reason, source: group });
-    const value = Buffer.from(JSON.stringify(dl));
+  /**
+   * Dead-letter payloads rejected outside a consumer (a source's bad frame, a
+   * late trade, an unscorable news item): each goes to dlq.<topic> with its
+   * reason and is counted. Retries the send; if it keeps failing, throws.
+   */
+  async deadLetter(
+    topicName: string,
+    entries: readonly { key: string | null; payload: Buffer | string | null; reason: string; source: string }[],
+  ): Promise<void> {
+    if (entries.length === 0) return;
+    const dls = entries.map((e) => makeDeadLetter({ topic: topicName, payload: e.payload, reason: e.reason, source: e.source }));
+    const records = dls.map((dl, i) => ({ key: entries[i]?.key ?? null, value: Buffer.from(JSON.stringify(dl)) }));
     for (let attempt = 0; ; attempt++) {
       try {
-        await this.transport.send(dlqTopic(rec.topic), [{ key: rec.key, value }]);
+        await this.transport.send(dlqTopic(topicName), records);
         break;
       } catch (e) {
         if (attempt >= 5) throw e;
-        log.warn({ err: e, topic: rec.topic }, 'dead-letter send failed, retrying');
+        this.log.warn({ err: e, topic: topicName }, 'dead-letter send failed, retrying');
         await sleep(Math.min(5000, 200 * 2 ** attempt));
       }
     }
+    for (const dl of dls) deadLetters().inc({ topic: topicName, reason_kind: reasonKind(dl.reason) });
+  }
+
+  /** Send a consumed record to dlq.<topic> and count it; throws if the send keeps failing, so the offset is not committed. */
+  private async reject(rec: RawDelivery, reason: string, group: string, log: Logger): Promise<void> {
+    await this.deadLetter(rec.topic, [{ key: rec.key, payload: rec.value, reason, source: group }]);
+    const kind = reasonKind(reason);
     messagesRejected().inc({ topic: rec.topic, group, reason_kind: kind });
-    deadLetters().inc({ topic: rec.topic, reason_kind: kind });
-    log.warn({ topic: rec.topic, offset: rec.offset, key: rec.key, reason: dl.reason, reason_kind: kind }, 'message dead-lettered');
+    log.warn({ topic: rec.topic, offset: rec.offset, key: rec.key, reason, reason_kind: kind }, 'message dead-lettered');
   }
 
   private track(sub: Subscription): Subscription {

@@ -6,7 +6,8 @@
  */
 import { register, Counter, Gauge, Histogram, collectDefaultMetrics, type Metric } from 'prom-client';
 
-function once<M extends Metric<string>>(name: string, make: () => M): M {
+/** The registered metric of this name, or a new one from `make` (once per process). */
+export function once<M extends Metric<string>>(name: string, make: () => M): M {
   return (register.getSingleMetric(name) as M | undefined) ?? make();
 }
 

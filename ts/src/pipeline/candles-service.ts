@@ -10,8 +10,7 @@
  * grace; in a fast replay it never closes a window early.
  */
 import type { Candle, Trade } from '../contracts/messages.ts';
-import { dlqTopic, Topics } from '../contracts/messages.ts';
-import { makeDeadLetter } from '../bus/dead-letter.ts';
+import { Topics } from '../contracts/messages.ts';
 import type { Service, ServiceContext } from '../services/runner.ts';
 import type { Subscription } from '../bus/index.ts';
 import { CandleStage, type StageOutput } from './candle-stage.ts';
@@ -62,12 +61,9 @@ export function candlesService(opts: CandlesServiceOptions = {}): Service {
         ];
         for (const l of out.late) lateTrades().inc({ pair: l.trade.pair });
         if (dead.length > 0) {
-          await ctx.bus.publishRaw(
-            dlqTopic(Topics.trades.name),
-            dead.map((d) => ({
-              key: d.t.pair,
-              value: Buffer.from(JSON.stringify(makeDeadLetter({ topic: Topics.trades.name, payload: JSON.stringify(d.t), reason: d.reason, source: 'candles' }))),
-            })),
+          await ctx.bus.deadLetter(
+            Topics.trades.name,
+            dead.map((d) => ({ key: d.t.pair, payload: JSON.stringify(d.t), reason: d.reason, source: 'candles' })),
           );
           ctx.logger.warn({ count: dead.length, first: dead[0]?.reason }, 'trades reported to dlq.trades');
         }

@@ -12,8 +12,7 @@ import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import type { Logger } from 'pino';
 import type { Trade } from '../contracts/messages.ts';
-import { dlqTopic, Topics } from '../contracts/messages.ts';
-import { makeDeadLetter } from '../bus/dead-letter.ts';
+import { Topics } from '../contracts/messages.ts';
 import type { Service, ServiceContext } from '../services/runner.ts';
 import { KrakenWsSource, KRAKEN_WS_V2_URL, BinanceWsSource, ReplaySource, tradesOfFile, type TradeSink, type TradeSource, type ReplaySpeed } from '../sources/index.ts';
 import type { ReplayInput } from '../sources/replay.ts';
@@ -89,9 +88,8 @@ export function busSink(ctx: Pick<ServiceContext, 'bus' | 'logger'>, sourceName:
   return {
     trades: (batch: Trade[]) => ctx.bus.publish('trades', batch),
     reject(raw: string, reason: string) {
-      const dl = makeDeadLetter({ topic: Topics.trades.name, payload: raw, reason, source: `ingest/${sourceName()}` });
       ctx.bus
-        .publishRaw(dlqTopic(Topics.trades.name), [{ key: null, value: Buffer.from(JSON.stringify(dl)) }])
+        .deadLetter(Topics.trades.name, [{ key: null, payload: raw, reason, source: `ingest/${sourceName()}` }])
         .catch((err: unknown) => ctx.logger.error({ err, reason }, 'could not dead-letter a rejected trade frame'));
     },
   };

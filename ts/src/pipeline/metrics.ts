@@ -1,12 +1,9 @@
 /** Metrics of the market-data feature pipeline (prom-client default registry). */
-import { Counter, Gauge, register } from 'prom-client';
+import { Counter, Gauge } from 'prom-client';
+import { once } from '../ops/metrics.ts';
 
-function counter<L extends string>(name: string, help: string, labelNames: readonly L[]): Counter<L> {
-  return (register.getSingleMetric(name) as Counter<L> | undefined) ?? new Counter({ name, help, labelNames });
-}
-function gauge<L extends string>(name: string, help: string, labelNames: readonly L[]): Gauge<L> {
-  return (register.getSingleMetric(name) as Gauge<L> | undefined) ?? new Gauge({ name, help, labelNames });
-}
+const counter = <L extends string>(name: string, help: string, labelNames: readonly L[]) => once(name, () => new Counter<L>({ name, help, labelNames }));
+const gauge = <L extends string>(name: string, help: string, labelNames: readonly L[]) => once(name, () => new Gauge<L>({ name, help, labelNames }));
 
 export const candlesClosed = () => counter('tickcast_candles_closed_total', 'Candles closed by the candles service', ['pair', 'filled'] as const);
 export const lateTrades = () =>

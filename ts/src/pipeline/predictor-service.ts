@@ -16,8 +16,7 @@
  */
 import { Counter, register } from 'prom-client';
 import type { Prediction, TechnicalFeatures } from '../contracts/messages.ts';
-import { dlqTopic, Topics } from '../contracts/messages.ts';
-import { makeDeadLetter } from '../bus/dead-letter.ts';
+import { Topics } from '../contracts/messages.ts';
 import type { Subscription } from '../bus/index.ts';
 import type { Service, ServiceContext } from '../services/runner.ts';
 import type { ModelRegistry } from '../registry/model-registry.ts';
@@ -132,12 +131,7 @@ export function predictorService(opts: PredictorServiceOptions = {}): Service {
         if (mismatch) {
           skip(row.pair, 'feature_mismatch');
           log.warn({ pair: row.pair, window_end_ms: row.window_end_ms, reason: mismatch }, 'feature row rejected');
-          await ctx.bus.publishRaw(dlqTopic(Topics.featuresTechnical.name), [
-            {
-              key: row.pair,
-              value: Buffer.from(JSON.stringify(makeDeadLetter({ topic: Topics.featuresTechnical.name, payload: JSON.stringify(row), reason: mismatch, source: 'predictor' }))),
-            },
-          ]);
+          await ctx.bus.deadLetter(Topics.featuresTechnical.name, [{ key: row.pair, payload: JSON.stringify(row), reason: mismatch, source: 'predictor' }]);
           return;
         }
         let sentiment = null;

@@ -12,8 +12,8 @@ import { mkdirSync } from 'node:fs';
 import type { Service, ServiceContext } from '../services/runner.ts';
 import type { Subscription } from '../bus/index.ts';
 import type { Candle, News, Sentiment } from '../contracts/messages.ts';
-import { dlqTopic, Topics } from '../contracts/messages.ts';
-import { SentimentPipeline, rejectedToDeadLetter } from '../sentiment/sentiment-pipeline.ts';
+import { Topics } from '../contracts/messages.ts';
+import { SentimentPipeline } from '../sentiment/sentiment-pipeline.ts';
 import { SentimentFeatureState } from '../sentiment/sentiment-features.ts';
 import { scorerFromEnv } from '../sentiment/scorer-from-env.ts';
 import { sqliteSentimentCache } from '../sentiment/sentiment-cache.ts';
@@ -48,8 +48,7 @@ export function sentimentService(opts: SentimentServiceOptions): Service {
         logger: ctx.logger,
         cache: sqliteSentimentCache(join(opts.dataDir, 'sentiment-cache.sqlite')),
         onReject: async (r) => {
-          const dl = rejectedToDeadLetter(r, Date.now());
-          await ctx.bus.publishRaw(dlqTopic(Topics.news.name), [{ key: r.news.id, value: Buffer.from(JSON.stringify(dl)) }]);
+          await ctx.bus.deadLetter(Topics.news.name, [{ key: r.news.id, payload: JSON.stringify(r.news), reason: r.reason, source: 'sentiment' }]);
           ctx.logger.warn({ news_id: r.news.id, reason: r.reason }, 'news item dead-lettered');
         },
       });

@@ -3,6 +3,7 @@ import type { Config } from '../config/config.ts';
 import { folderRegistry } from './folder-registry.ts';
 import { elasticsearchRegistry } from './elasticsearch-registry.ts';
 import type { ModelRegistry } from './model-registry.ts';
+import { storesConfigOf } from '../services/runner.ts';
 
 export { ModelRegistry, RegistryError, type RegistryBackend, type StoredModel } from './model-registry.ts';
 export { ModelMeta, ProductionAlias, type ModelStatus } from './model-meta.ts';
@@ -11,15 +12,9 @@ export { elasticsearchRegistry, EsRegistryBackend } from './elasticsearch-regist
 export { decidePromotion, registerCandidate, type Decision } from './promotion.ts';
 
 export function registryOf(config: Config): ModelRegistry {
-  if (config.store === 'elasticsearch') {
-    if (!config.esUrl) throw new Error('TICKCAST_ES_URL is required for the elasticsearch model registry');
-    const auth =
-      config.esApiKey !== undefined
-        ? { apiKey: config.esApiKey }
-        : config.esUsername !== undefined && config.esPassword !== undefined
-          ? { username: config.esUsername, password: config.esPassword }
-          : undefined;
-    return elasticsearchRegistry({ node: config.esUrl, indexPrefix: config.esIndexPrefix, ...(auth ? { auth } : {}) });
+  const stores = storesConfigOf(config);
+  if (stores.kind === 'elasticsearch') {
+    return elasticsearchRegistry({ node: stores.node, indexPrefix: config.esIndexPrefix, ...(stores.auth ? { auth: stores.auth } : {}) });
   }
   return folderRegistry(config.dataDir);
 }
