@@ -36,9 +36,16 @@ async function loadTrades(repeat: number): Promise<Trade[]> {
   base.sort((a, b) => a.ts_ms - b.ts_ms);
   const t0 = base[0]!.ts_ms;
   const span = base.at(-1)!.ts_ms - t0 + 60_000;
+  // Each repetition gets new ids that keep the exchange's form (a whole number, as
+  // Binance and Kraken send): the original id plus k * 10^10. BENCH_PIPELINE_IDS=prefixed
+  // gives the earlier `<k>-<id>` ids instead, which the aggregator must hash (a slower path).
+  const prefixed = process.env.BENCH_PIPELINE_IDS === 'prefixed';
   const out: Trade[] = [];
   for (let k = 0; k < repeat; k++) {
-    for (const t of base) out.push({ ...t, trade_id: `${k}-${t.trade_id}`, ts_ms: t.ts_ms + k * span });
+    for (const t of base) {
+      const trade_id = prefixed ? `${k}-${t.trade_id}` : String(Number(t.trade_id) + k * 1e10);
+      out.push({ ...t, trade_id, ts_ms: t.ts_ms + k * span });
+    }
   }
   return out;
 }

@@ -1,13 +1,21 @@
 /**
  * The bus services talk to: typed publish and consume over a Transport (Kafka
- * or in-process). Every payload is decoded and validated against the topic's
- * schema where it enters a consumer; an invalid one, or one whose handler keeps
- * failing after bounded retries, goes to `dlq.<topic>` with its reason and is
- * counted. The consumer keeps running and nothing is dropped silently.
+ * or in-process). Every message is validated against its topic's schema once
+ * on its way: on Kafka, where it enters a consumer (decoded from bytes); on the
+ * in-process transport, in publish, which hands the transport a private,
+ * validated copy that consumers receive copies of (see memory.ts); raw bytes
+ * (publishRaw) are decoded and validated at the consumer on both. An invalid
+ * payload, or one whose handler keeps failing after bounded retries, goes to
+ * `dlq.<topic>` with its reason and is counted. The consumer keeps running and
+ * nothing is dropped silently.
+ *
+ * Consumers take one message per handler call (`consume`) or batches
+ * (`consumeBatch`: what the transport has ready, up to `maxBatch`, in order per
+ * key; offsets committed after the handler resolved for the whole batch).
  */
 import type { Logger } from 'pino';
 import { Topics, DeadLetter, dlqTopic, type TopicKey, type MessageOf, type DeadLetter as DeadLetterMsg } from '../contracts/messages.ts';
-import { decode, encode, validate } from '../contracts/codec.ts';
+import { decode, encode, validate, validatedCopy, type Decoded } from '../contracts/codec.ts';
 import { makeDeadLetter, reasonKind } from './dead-letter.ts';
 import type { RawDelivery, RawRecord, Subscription, Transport } from './transport.ts';
 import { deadLetters, handlerRetries, messagesIn, messagesOut, messagesProcessed, messagesRejected } from '../ops/metrics.ts';
@@ -43,6 +51,26 @@ export interface ConsumeOptions<K extends TopicKey> {
   retryBaseMs?: number;
 }
 
+export interface BatchConsumeOptions<K extends TopicKey> {
+  /** Consumer group (as in ConsumeOptions). */
+  group: string;
+  topics: readonly K[];
+  fromBeginning?: boolean;
+  /**
+   * The valid messages of a batch, in order per key, with their metas (same
+   * index). Resolve when all are processed: the batch's offsets are committed
+   * only then. Throwing retries the batch (bounded, with backoff); if it keeps
+   * failing, each message is retried alone, so only a message that fails by
+   * itself is dead-lettered. The handler must therefore be idempotent (as
+   * at-least-once delivery requires anyway).
+   */
+  handler: (msgs: MessageOf<K>[], metas: MessageMeta<K>[]) => Promise<void> | void;
+  /** Most messages per handler call (default 5000). */
+  maxBatch?: number;
+  retries?: number;
+  retryBaseMs?: number;
+}
+
 export interface DeadLetterConsumeOptions {
   group: string;
   /** The streams whose dead letters to read. */
@@ -69,6 +97,26 @@ export function allTopicNames(): string[] {
 const keyByName = new Map<string, TopicKey>((Object.keys(Topics) as TopicKey[]).map((k) => [Topics[k].name, k]));
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/**
+ * A delivered record as a message of its topic: bytes are decoded and
+ * validated; a `message` record (in-process transport) is the copy of a value
+ * that passed the schema in publish, taken as is (validated once, not twice).
+ */
+function decodeDelivery<K extends TopicKey>(topic: K, rec: RawDelivery): Decoded<MessageOf<K>> {
+  if (rec.message !== undefined) return { ok: true, value: rec.message as MessageOf<K> };
+  return decode(topic, rec.value);
+}
+
+function countProcessed(metas: readonly MessageMeta[], group: string): void {
+  if (metas.length === 1) {
+    messagesProcessed().inc({ topic: (metas[0] as MessageMeta).topicName, group });
+    return;
+  }
+  const by = new Map<string, number>();
+  for (const m of metas) by.set(m.topicName, (by.get(m.topicName) ?? 0) + 1);
+  for (const [t, n] of by) messagesProcessed().inc({ topic: t, group }, n);
+}
 
 export class Bus {
   private readonly log: Logger;
@@ -111,8 +159,19 @@ export class Bus {
    */
   async publish<K extends TopicKey>(topic: K, messages: readonly MessageOf<K>[]): Promise<void> {
     if (messages.length === 0) return;
-    const records: RawRecord[] = messages.map((m) => encode(topic, m));
     const name = Topics[topic].name;
+    const sendValidated = this.transport.sendValidated?.bind(this.transport);
+    if (sendValidated) {
+      // In-process: validate a private copy of each message; the transport carries those copies (no bytes).
+      const records = messages.map((m) => validatedCopy(topic, m));
+      for (let i = 0; i < records.length; i += this.sendChunk) {
+        const chunk = records.slice(i, i + this.sendChunk);
+        await sendValidated(name, chunk);
+        messagesOut().inc({ topic: name }, chunk.length);
+      }
+      return;
+    }
+    const records: RawRecord[] = messages.map((m) => encode(topic, m));
     for (let i = 0; i < records.length; i += this.sendChunk) {
       const chunk = records.slice(i, i + this.sendChunk);
       await this.transport.send(name, chunk);
@@ -138,7 +197,7 @@ export class Bus {
       const topic = keyByName.get(rec.topic) as K | undefined;
       if (topic === undefined) throw new Error(`bug: record from unsubscribed topic ${rec.topic}`);
       messagesIn().inc({ topic: rec.topic, group });
-      const decoded = decode(topic, rec.value);
+      const decoded = decodeDelivery(topic, rec);
       if (!decoded.ok) {
         await this.reject(rec, decoded.reason, group, log);
         return;
@@ -172,6 +231,76 @@ export class Bus {
     };
 
     const sub = await this.transport.subscribe({ group, topics: names, fromBeginning: opts.fromBeginning ?? false, eachRecord });
+    return this.track(sub);
+  }
+
+  /** Consume validated messages in batches (see BatchConsumeOptions). */
+  async consumeBatch<K extends TopicKey>(opts: BatchConsumeOptions<K>): Promise<Subscription> {
+    const { group, handler } = opts;
+    const retries = opts.retries ?? this.retries;
+    const base = opts.retryBaseMs ?? this.retryBaseMs;
+    const log = this.log.child({ group });
+    const names = opts.topics.map((k) => Topics[k].name);
+
+    /** Run the handler on messages with bounded retries; the error of the last attempt, or null. */
+    const attempt = async (msgs: MessageOf<K>[], metas: MessageMeta<K>[]): Promise<Error | null> => {
+      for (let n = 0; ; n++) {
+        try {
+          await handler(msgs, metas);
+          return null;
+        } catch (e) {
+          const err = e instanceof Error ? e : new Error(String(e));
+          if (n >= retries) return err;
+          for (const m of metas) handlerRetries().inc({ topic: m.topicName, group });
+          const delay = Math.min(5000, base * 2 ** n);
+          log.warn({ err, topic: metas[0]?.topicName, offset: metas[0]?.offset, messages: msgs.length, attempt: n + 1, delay_ms: delay }, 'batch handler failed, retrying');
+          await sleep(delay);
+        }
+      }
+    };
+
+    const eachBatch = async (recs: RawDelivery[]): Promise<void> => {
+      const msgs: MessageOf<K>[] = [];
+      const metas: MessageMeta<K>[] = [];
+      const raws: RawDelivery[] = [];
+      const inByTopic = new Map<string, number>();
+      for (const rec of recs) {
+        const topic = keyByName.get(rec.topic) as K | undefined;
+        if (topic === undefined) throw new Error(`bug: record from unsubscribed topic ${rec.topic}`);
+        inByTopic.set(rec.topic, (inByTopic.get(rec.topic) ?? 0) + 1);
+        const decoded = decodeDelivery(topic, rec);
+        if (!decoded.ok) {
+          await this.reject(rec, decoded.reason, group, log);
+          continue;
+        }
+        msgs.push(decoded.value as MessageOf<K>);
+        metas.push({ topic, topicName: rec.topic, partition: rec.partition, offset: rec.offset, key: rec.key, timestamp_ms: rec.timestamp_ms });
+        raws.push(rec);
+      }
+      for (const [t, n] of inByTopic) messagesIn().inc({ topic: t, group }, n);
+      if (msgs.length === 0) return;
+      const err = await attempt(msgs, metas);
+      if (err === null) {
+        countProcessed(metas, group);
+        return;
+      }
+      // The batch keeps failing: each message alone, so only the failing ones are dead-lettered.
+      log.warn({ err, messages: msgs.length }, 'batch keeps failing; processing its messages one by one');
+      for (let i = 0; i < msgs.length; i++) {
+        const meta = metas[i] as MessageMeta<K>;
+        const e = msgs.length === 1 ? err : await attempt([msgs[i] as MessageOf<K>], [meta]);
+        if (e === null) countProcessed([meta], group);
+        else await this.reject(raws[i] as RawDelivery, `handler: ${e.message} (after ${retries + 1} attempts)`, group, log);
+      }
+    };
+
+    const sub = await this.transport.subscribe({
+      group,
+      topics: names,
+      fromBeginning: opts.fromBeginning ?? false,
+      eachBatch,
+      maxBatch: opts.maxBatch ?? 5000,
+    });
     return this.track(sub);
   }
 
@@ -236,7 +365,8 @@ export class Bus {
 
   /** Send a consumed record to dlq.<topic> and count it; throws if the send keeps failing, so the offset is not committed. */
   private async reject(rec: RawDelivery, reason: string, group: string, log: Logger): Promise<void> {
-    await this.deadLetter(rec.topic, [{ key: rec.key, payload: rec.value, reason, source: group }]);
+    const payload = rec.message !== undefined ? JSON.stringify(rec.message) : rec.value;
+    await this.deadLetter(rec.topic, [{ key: rec.key, payload, reason, source: group }]);
     const kind = reasonKind(reason);
     messagesRejected().inc({ topic: rec.topic, group, reason_kind: kind });
     log.warn({ topic: rec.topic, offset: rec.offset, key: rec.key, reason, reason_kind: kind }, 'message dead-lettered');

@@ -8,7 +8,8 @@
  *   each key stays in one partition, in order.
  * - A group's start is pinned when it first subscribes (see pinStartPositions).
  * - Consumers use eachBatch without auto-resolve: an offset is resolved only
- *   after the record's handler resolved, and kafkajs commits resolved offsets
+ *   after the record's handler resolved (a batch consumer: after the handler
+ *   of its chunk of the fetched batch resolved), and kafkajs commits resolved offsets
  *   (after each batch, every second, and on stop). A crash before a commit
  *   re-delivers: at least once, never lost.
  * - Consumer lag (end offset minus committed offset) is sampled periodically
@@ -177,6 +178,7 @@ export class KafkaTransport implements Transport {
 
   async subscribe(opts: SubscribeOptions): Promise<Subscription> {
     if (!this.isConnected) throw new Error('kafka bus is not started');
+    if (!opts.eachRecord === !opts.eachBatch) throw new Error('subscribe: give exactly one of eachRecord and eachBatch');
     const groupId = `${this.prefix}${opts.group}`;
     const consumer: Consumer = this.kafka.consumer({
       groupId,
@@ -198,20 +200,34 @@ export class KafkaTransport implements Transport {
       partitionsConsumedConcurrently: this.opts.partitionsConsumedConcurrently ?? 1,
       eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale, commitOffsetsIfNecessary }) => {
         const topic = this.logical(batch.topic);
+        const delivery = (message: (typeof batch.messages)[number]): RawDelivery => ({
+          topic,
+          partition: batch.partition,
+          offset: message.offset,
+          key: message.key === null ? null : message.key.toString('utf8'),
+          value: message.value,
+          headers: Object.fromEntries(
+            Object.entries(message.headers ?? {}).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : v === undefined ? '' : v.toString()]),
+          ),
+          timestamp_ms: Number(message.timestamp),
+        });
+        if (opts.eachBatch) {
+          // The fetched records of one partition, in chunks; each chunk's offsets are resolved only after the handler resolved.
+          const max = Math.max(1, opts.maxBatch ?? 5000);
+          for (let i = 0; i < batch.messages.length; i += max) {
+            if (!isRunning() || isStale()) break;
+            const chunk = batch.messages.slice(i, i + max);
+            await opts.eachBatch(chunk.map(delivery)); // throws → not resolved, kafkajs restarts from the last commit
+            resolveOffset((chunk[chunk.length - 1] as (typeof batch.messages)[number]).offset);
+            await commitOffsetsIfNecessary();
+            await heartbeat();
+          }
+          return;
+        }
+        const eachRecord = opts.eachRecord as (r: RawDelivery) => Promise<void>;
         for (const message of batch.messages) {
           if (!isRunning() || isStale()) break;
-          const delivery: RawDelivery = {
-            topic,
-            partition: batch.partition,
-            offset: message.offset,
-            key: message.key === null ? null : message.key.toString('utf8'),
-            value: message.value,
-            headers: Object.fromEntries(
-              Object.entries(message.headers ?? {}).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : v === undefined ? '' : v.toString()]),
-            ),
-            timestamp_ms: Number(message.timestamp),
-          };
-          await opts.eachRecord(delivery); // throws → not resolved, kafkajs restarts from the last commit
+          await eachRecord(delivery(message)); // throws → not resolved, kafkajs restarts from the last commit
           resolveOffset(message.offset);
           await commitOffsetsIfNecessary();
           await heartbeat();

@@ -1,13 +1,21 @@
 /**
- * The in-process transport (embedded mode, unit tests). It carries bytes like
- * Kafka, so validation is the same in both modes.
+ * The in-process transport (embedded mode, unit tests).
+ *
+ * Payloads: raw bytes (`send`: publishRaw, dead letters) are carried and
+ * decoded + validated by each consumer exactly as on Kafka. Messages published
+ * through Bus.publish arrive through `sendValidated`: the bus has validated a
+ * private copy of each; this transport keeps that copy (no one else holds it)
+ * and gives every delivery a fresh copy of it, so a consumer receives provably
+ * the value that passed the schema and the bus skips decoding and validating
+ * it again. No JSON is encoded or parsed for them.
  *
  * Model: one append-only log per topic (a single partition, so every key stays
  * ordered); each consumer group keeps a committed cursor per topic, advanced
- * only after its handler resolved. A stopped group resumes at its cursor, a new
- * group starts at the end or, with fromBeginning, at the earliest retained
- * record. One active consumer per group. Each group delivers sequentially in
- * publish order across its topics.
+ * only after its handler resolved (after the whole batch, for a batch
+ * consumer). A stopped group resumes at its cursor, a new group starts at the
+ * end or, with fromBeginning, at the earliest retained record. One active
+ * consumer per group. Each group delivers sequentially in publish order across
+ * its topics.
  *
  * Memory is bounded: records every group has consumed are trimmed once a topic
  * holds more than `retainMessages`; `send` waits while an active consumer of
@@ -18,8 +26,9 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Logger } from 'pino';
-import type { RawDelivery, RawRecord, SubscribeOptions, Subscription, Transport } from './transport.ts';
+import type { RawDelivery, RawRecord, SubscribeOptions, Subscription, Transport, ValidatedRecord } from './transport.ts';
 import { consumerLag } from '../ops/metrics.ts';
+import { copyMessage } from '../contracts/codec.ts';
 
 export interface MemoryTransportOptions {
   logger: Logger;
@@ -38,9 +47,13 @@ interface Entry {
   offset: number;
   key: string | null;
   value: Buffer | null;
+  /** A validated message (sendValidated), private to the transport; value is null then. */
+  message: unknown;
   headers: Record<string, string>;
   ts: number;
 }
+
+const NO_HEADERS: Record<string, string> = Object.freeze({}) as Record<string, string>;
 
 class TopicLog {
   entries: Entry[] = [];
@@ -55,6 +68,8 @@ interface ActiveSub {
   group: string;
   topics: readonly string[];
   eachRecord: SubscribeOptions['eachRecord'];
+  eachBatch: SubscribeOptions['eachBatch'];
+  maxBatch: number;
   stopping: boolean;
   idle: boolean;
   wake: (() => void) | null;
@@ -105,8 +120,21 @@ export class MemoryTransport implements Transport {
     const now = Date.now();
     for (const r of records) {
       const value = r.value === null ? null : Buffer.from(r.value); // a copy: the producer may reuse its buffer
-      log.entries.push({ seq: this.seq++, offset: log.end, key: r.key, value, headers: { ...(r.headers ?? {}) }, ts: now });
+      log.entries.push({ seq: this.seq++, offset: log.end, key: r.key, value, message: undefined, headers: { ...(r.headers ?? {}) }, ts: now });
     }
+    await this.appended(topic, log);
+  }
+
+  async sendValidated(topic: string, records: readonly ValidatedRecord[]): Promise<void> {
+    if (!this.isConnected) throw new Error('in-process bus is not started');
+    const log = this.topic(topic);
+    const now = Date.now();
+    // r.message is the bus's private copy (validatedCopy): kept as is, copied again for each delivery.
+    for (const r of records) log.entries.push({ seq: this.seq++, offset: log.end, key: r.key, value: null, message: r.message, headers: NO_HEADERS, ts: now });
+    await this.appended(topic, log);
+  }
+
+  private async appended(topic: string, log: TopicLog): Promise<void> {
     for (const g of this.groups.values()) {
       const s = g.active;
       if (s && s.topics.includes(topic)) {
@@ -126,6 +154,7 @@ export class MemoryTransport implements Transport {
       this.groups.set(opts.group, g);
     }
     if (g.active) throw new Error(`consumer group ${opts.group} already has a consumer on the in-process bus (one consumer per group)`);
+    if (!opts.eachRecord === !opts.eachBatch) throw new Error('subscribe: give exactly one of eachRecord and eachBatch');
     for (const t of opts.topics) {
       const log = this.topic(t);
       if (!g.cursors.has(t)) g.cursors.set(t, opts.fromBeginning ? log.base : log.end);
@@ -134,6 +163,8 @@ export class MemoryTransport implements Transport {
       group: opts.group,
       topics: [...opts.topics],
       eachRecord: opts.eachRecord,
+      eachBatch: opts.eachBatch,
+      maxBatch: Math.max(1, opts.maxBatch ?? 5000),
       stopping: false,
       idle: false,
       wake: null,
@@ -198,8 +229,8 @@ export class MemoryTransport implements Transport {
 
   private async loop(sub: ActiveSub, g: GroupState): Promise<void> {
     while (!sub.stopping) {
-      const next = this.next(sub, g);
-      if (next === null) {
+      const batch = this.nextBatch(sub, g, sub.eachBatch ? sub.maxBatch : 1);
+      if (batch.length === 0) {
         sub.idle = true;
         this.progress();
         await new Promise<void>((r) => {
@@ -211,27 +242,76 @@ export class MemoryTransport implements Transport {
         continue;
       }
       sub.idle = false;
-      const { topic, entry } = next;
-      const delivery: RawDelivery = {
-        topic,
-        partition: 0,
-        offset: String(entry.offset),
-        key: entry.key,
-        value: entry.value,
-        headers: entry.headers,
-        timestamp_ms: entry.ts,
-      };
+      const deliveries = batch.map(({ topic, entry }) => this.delivery(topic, entry));
       try {
-        await this.current.run(sub, () => sub.eachRecord(delivery));
-        g.cursors.set(topic, entry.offset + 1);
-        this.reportLag(sub, topic);
+        if (sub.eachBatch) {
+          const each = sub.eachBatch;
+          await this.current.run(sub, () => each(deliveries));
+        } else {
+          const each = sub.eachRecord as (r: RawDelivery) => Promise<void>;
+          await this.current.run(sub, () => each(deliveries[0] as RawDelivery));
+        }
+        // Commit: past the last record of each topic in the batch.
+        const touched = new Set<string>();
+        for (const { topic, entry } of batch) {
+          g.cursors.set(topic, entry.offset + 1);
+          touched.add(topic);
+        }
+        for (const t of touched) this.reportLag(sub, t);
       } catch (err) {
-        this.log.error({ err, group: sub.group, topic, offset: entry.offset }, 'record not processed; redelivering');
+        const first = batch[0] as { topic: string; entry: Entry };
+        this.log.error({ err, group: sub.group, topic: first.topic, offset: first.entry.offset, records: batch.length }, 'records not processed; redelivering');
         await sleep(this.redeliveryDelayMs);
       }
       this.progress();
     }
     sub.idle = true;
+  }
+
+  private delivery(topic: string, entry: Entry): RawDelivery {
+    const d: RawDelivery = {
+      topic,
+      partition: 0,
+      offset: String(entry.offset),
+      key: entry.key,
+      value: entry.value,
+      headers: entry.headers === NO_HEADERS ? {} : entry.headers,
+      timestamp_ms: entry.ts,
+    };
+    // Each delivery gets its own copy: the stored message stays the one that was validated.
+    if (entry.message !== undefined) d.message = copyMessage(entry.message);
+    return d;
+  }
+
+  /** Up to `max` of the group's next records across its topics, in publish order (not committed). */
+  private nextBatch(sub: ActiveSub, g: GroupState, max: number): { topic: string; entry: Entry }[] {
+    const out: { topic: string; entry: Entry }[] = [];
+    if (sub.topics.length === 1) {
+      const t = sub.topics[0] as string;
+      const first = this.next(sub, g);
+      if (first === null) return out;
+      const log = this.topic(t);
+      const from = first.entry.offset - log.base;
+      const to = Math.min(log.entries.length, from + max);
+      for (let i = from; i < to; i++) out.push({ topic: t, entry: log.entries[i] as Entry });
+      return out;
+    }
+    // Several topics: merge by publish sequence from local cursors.
+    if (this.next(sub, g) === null) return out; // also moves cursors that fell behind retention
+    const pos = new Map<string, number>();
+    for (const t of sub.topics) pos.set(t, g.cursors.get(t) as number);
+    while (out.length < max) {
+      let best: { topic: string; entry: Entry } | null = null;
+      for (const t of sub.topics) {
+        const log = this.topic(t);
+        const entry = log.entries[(pos.get(t) as number) - log.base];
+        if (entry && (best === null || entry.seq < best.entry.seq)) best = { topic: t, entry };
+      }
+      if (best === null) break;
+      out.push(best);
+      pos.set(best.topic, best.entry.offset + 1);
+    }
+    return out;
   }
 
   /** The group's next record across its topics, in publish order. */

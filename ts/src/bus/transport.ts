@@ -20,10 +20,24 @@ export interface RawDelivery {
   /** Offset in the partition, as a decimal string (Kafka's int64). */
   offset: string;
   key: string | null;
+  /** The payload bytes; null for an empty payload, and for a `message` record. */
   value: Buffer | null;
+  /**
+   * In-process transport only: a record published with `sendValidated`. This
+   * is a fresh copy (for this delivery) of the message that passed its topic's
+   * schema in Bus.publish; the bus hands it on without decoding it again.
+   */
+  message?: unknown;
   headers: Record<string, string>;
   /** When the record was appended (broker or bus time), ms since epoch. */
   timestamp_ms: number;
+}
+
+/** A message the bus validated on publish (in-process transport only; see `Transport.sendValidated`). */
+export interface ValidatedRecord {
+  key: string;
+  /** The bus's private copy of the message, the value that passed the schema. */
+  message: unknown;
 }
 
 export interface SubscribeOptions {
@@ -35,9 +49,18 @@ export interface SubscribeOptions {
   /**
    * Called for each record in order per key (per partition). The transport
    * commits a record's offset only after this resolves; if it rejects, the
-   * record is delivered again (never skipped).
+   * record is delivered again (never skipped). Give this or `eachBatch`.
    */
-  eachRecord: (record: RawDelivery) => Promise<void>;
+  eachRecord?: (record: RawDelivery) => Promise<void>;
+  /**
+   * Called with consecutive records (in order per key; on Kafka, one
+   * partition's records per call). The transport commits the offsets of the
+   * whole batch only after this resolves; if it rejects, the batch is delivered
+   * again (never skipped).
+   */
+  eachBatch?: (records: RawDelivery[]) => Promise<void>;
+  /** Most records per eachBatch call (default 5000). */
+  maxBatch?: number;
 }
 
 export interface Subscription {
@@ -52,6 +75,15 @@ export interface Transport {
   start(topics: readonly string[]): Promise<void>;
   /** Append records; resolves when the transport has accepted them (Kafka: acks=all). */
   send(topic: string, records: readonly RawRecord[]): Promise<void>;
+  /**
+   * In-process transports only: append messages that the bus validated on
+   * publish, as objects instead of bytes. The transport keeps them private and
+   * delivers each consumer its own copy (`RawDelivery.message`), so what a
+   * consumer gets is provably what passed the schema, and is not re-validated.
+   * A transport that moves bytes between processes (Kafka) must not have it:
+   * there every consumer decodes and validates what it receives.
+   */
+  sendValidated?(topic: string, records: readonly ValidatedRecord[]): Promise<void>;
   subscribe(opts: SubscribeOptions): Promise<Subscription>;
   /** Resolve when every active subscription is idle with nothing pending (in-process only). */
   drain?(): Promise<void>;

@@ -32,6 +32,10 @@ export interface StageOutput {
 
 const SIDE_CODE: Record<Trade['side'], number> = { buy: 1, sell: 2, unknown: 0 };
 
+/** A trade id in canonical decimal form (no sign, no leading zero) within 2^53. */
+const CANONICAL_ID = /^(?:0|[1-9][0-9]{0,15})$/;
+const MAX_F64_ID = 2 ** 53;
+
 export class CandleStage {
   readonly intervalS: number;
   readonly graceMs: number;
@@ -93,6 +97,10 @@ export class CandleStage {
       const sides = new Uint8Array(n);
       const tsMs = new Float64Array(n);
       const ids: string[] = new Array<string>(n);
+      // Canonical decimal ids (what exchanges send) cross as numbers: the aggregator
+      // keys a canonical decimal string and its number identically, and a number
+      // crosses N-API without a string copy. Any other id: the whole group as strings.
+      let numIds: Float64Array | null = new Float64Array(n);
       for (let i = 0; i < n; i++) {
         const t = group[i] as Trade;
         let p = pairIndex.get(t.pair);
@@ -107,8 +115,14 @@ export class CandleStage {
         sides[i] = SIDE_CODE[t.side];
         tsMs[i] = t.ts_ms;
         ids[i] = t.trade_id;
+        if (numIds !== null) {
+          const id = t.trade_id;
+          const x = CANONICAL_ID.test(id) ? Number(id) : NaN;
+          if (x <= MAX_F64_ID) numIds[i] = x;
+          else numIds = null;
+        }
       }
-      const r = this.aggregator(exchange).pushBatch({ exchange, pairs, pairIdx, tradeIds: ids, prices, qtys, sides, tsMs });
+      const r = this.aggregator(exchange).pushBatch({ exchange, pairs, pairIdx, tradeIds: numIds ?? ids, prices, qtys, sides, tsMs });
       out.duplicates += r.duplicateRows.length;
       for (let k = 0; k < r.lateRows.length; k++) {
         out.late.push({
@@ -174,13 +188,25 @@ export class CandleStage {
 
   /** State for a checkpoint (JSON): one aggregator snapshot per exchange. */
   snapshot(): string {
-    return JSON.stringify(Object.fromEntries([...this.byExchange].map(([ex, a]) => [ex, a.snapshot()])));
+    return JSON.stringify(Object.fromEntries(this.snapshotParts()));
   }
 
   static restore(snapshot: string, opts: CandleStageOptions = {}): CandleStage {
+    return CandleStage.fromParts(Object.entries(JSON.parse(snapshot) as Record<string, string>), opts);
+  }
+
+  /**
+   * The aggregator snapshot of each exchange, as the aggregator wrote it (JSON
+   * text, possibly megabytes: it remembers recent trade ids, as 64-bit integers
+   * that must not go through JavaScript numbers).
+   */
+  snapshotParts(): [exchange: string, snapshot: string][] {
+    return [...this.byExchange].map(([ex, a]) => [ex, a.snapshot()]);
+  }
+
+  static fromParts(parts: Iterable<readonly [string, string]>, opts: CandleStageOptions = {}): CandleStage {
     const s = new CandleStage(opts);
-    const parsed = JSON.parse(snapshot) as Record<string, string>;
-    for (const [ex, snap] of Object.entries(parsed)) s.byExchange.set(ex, Aggregator.restore(snap));
+    for (const [ex, snap] of parts) s.byExchange.set(ex, Aggregator.restore(snap));
     return s;
   }
 }

@@ -3,16 +3,37 @@
  * Late trades (their window already closed) go to dlq.trades with the reason
  * and are counted: reported, never merged, never silently dropped.
  *
+ * Batches: the bus hands the service what it has ready (up to `maxBatch`
+ * trades, in order per pair) and the whole batch goes into the aggregator in
+ * one columnar N-API call (CandleStage.pushMany: the same candles as one call
+ * per trade). The batch's offsets are committed after its candles are
+ * published. What the aggregator emitted waits in an outbox until published,
+ * so a failed publish is retried without losing a candle.
+ *
+ * Checkpoint (with `checkpointPath`): the aggregators' state (the open
+ * windows) is written to a file once the candles it closed are published,
+ * and restored at start, so a restarted service resumes its open windows
+ * instead of losing them. With `checkpointEveryMs` 0 (the default on Kafka) it
+ * is written at every batch before the batch's offsets are committed, so the
+ * restored state always covers what the group committed: the bus redelivers
+ * only trades the state has seen (ignored as duplicates, or reported late),
+ * and none is lost. The in-process bus does not outlive the process, so there
+ * the default is at most once per second, and always at stop.
+ *
  * Quiet market: when a pair's trades stop, its last window must still close.
  * The service estimates the pair's event clock as the last trade's event time
  * plus the wall time elapsed since that trade arrived, and advances the
  * watermark to that minus the grace period. Live, that is the wall clock plus
- * grace; in a fast replay it never closes a window early.
+ * grace; in a fast replay it never closes a window early. After a restore the
+ * estimate restarts from the restart time (never early; a quiet pair's window
+ * closes at most the downtime later).
  */
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
 import type { Candle, Trade } from '../contracts/messages.ts';
 import { Topics } from '../contracts/messages.ts';
 import type { Service, ServiceContext } from '../services/runner.ts';
-import type { Subscription } from '../bus/index.ts';
+import type { MessageMeta, Subscription } from '../bus/index.ts';
 import { CandleStage, type StageOutput } from './candle-stage.ts';
 import { candlesClosed, duplicateTrades, lastCandleEnd, lateTrades } from './metrics.ts';
 
@@ -25,86 +46,246 @@ export interface CandlesServiceOptions {
   group?: string;
   /** Wall clock (tests). */
   clock?: () => number;
+  /** Most trades per batch (default 5000). */
+  maxBatch?: number;
+  /** Checkpoint file of the aggregators' state; restored at start when it exists. Default: none. */
+  checkpointPath?: string;
+  /** Least time between checkpoints (ms); 0 = at every batch. Default 0 on Kafka, 1000 on the in-process bus. */
+  checkpointEveryMs?: number;
+}
+
+const CHECKPOINT_FORMAT = 'tickcast-candles-checkpoint/1';
+
+interface CheckpointHeader {
+  format: string;
+  interval_s: number;
+  grace_ms: number;
+  written_at_ms: number;
+  /** Per pair, the newest event time seen (quiet-market clock). */
+  event_ms: Record<string, number>;
+  exchanges: string[];
+}
+
+/**
+ * The file: a JSON header line, then one line per exchange holding the
+ * aggregator's snapshot as the aggregator wrote it (its 64-bit trade-id keys
+ * must not pass through JavaScript numbers). Written to a temporary file,
+ * fsynced, then renamed over the old one: a kill leaves the old or the new
+ * checkpoint, never a mix.
+ */
+function writeCheckpointFile(path: string, header: CheckpointHeader, parts: [string, string][]): void {
+  mkdirSync(dirname(path), { recursive: true });
+  const tmp = `${path}.tmp`;
+  const fd = openSync(tmp, 'w');
+  try {
+    writeSync(fd, `${JSON.stringify(header)}\n`);
+    for (const [, snap] of parts) {
+      if (snap.includes('\n')) throw new Error('bug: aggregator snapshot spans lines');
+      writeSync(fd, snap);
+      writeSync(fd, '\n');
+    }
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, path);
+}
+
+function readCheckpointFile(path: string, intervalS: number, graceMs: number): { header: CheckpointHeader; stage: CandleStage } | null {
+  if (!existsSync(path)) return null;
+  const lines = readFileSync(path, 'utf8').split('\n');
+  let header: CheckpointHeader;
+  try {
+    header = JSON.parse(lines[0] ?? '') as CheckpointHeader;
+  } catch (e) {
+    throw new Error(`candles checkpoint ${path} is unreadable (${(e as Error).message}); delete it to start without it`);
+  }
+  if (header.format !== CHECKPOINT_FORMAT) throw new Error(`candles checkpoint ${path} has format ${header.format}, expected ${CHECKPOINT_FORMAT}; delete it to start without it`);
+  if (header.interval_s !== intervalS || header.grace_ms !== graceMs) {
+    throw new Error(
+      `candles checkpoint ${path} was written with interval ${header.interval_s} s and grace ${header.grace_ms} ms, ` +
+        `the service runs with ${intervalS} s and ${graceMs} ms; delete it (its open windows are lost) or restore the settings`,
+    );
+  }
+  if (lines.length < header.exchanges.length + 1) throw new Error(`candles checkpoint ${path} is truncated; delete it to start without it`);
+  const parts = header.exchanges.map((ex, i) => [ex, lines[i + 1] as string] as const);
+  return { header, stage: CandleStage.fromParts(parts, { intervalS, graceMs }) };
+}
+
+interface DeadTrade {
+  trade: Trade;
+  reason: string;
 }
 
 export function candlesService(opts: CandlesServiceOptions = {}): Service {
-  const stage = new CandleStage({ intervalS: opts.intervalS ?? 60, graceMs: opts.graceMs ?? 5000 });
+  const intervalS = opts.intervalS ?? 60;
+  const graceMs = opts.graceMs ?? 5000;
+  let stage = new CandleStage({ intervalS, graceMs });
   const clock = opts.clock ?? Date.now;
   const arrivals = new Map<string, { eventMs: number; wallMs: number }>();
   let sub: Subscription | null = null;
   let timer: NodeJS.Timeout | null = null;
-  let chain: Promise<void> = Promise.resolve();
   let ctxRef: ServiceContext | null = null;
+  let checkpointEveryMs = opts.checkpointEveryMs ?? 0;
+  let lastCheckpointAt = -Infinity;
 
-  /** Publish in the order the stage produced (one chain, so pairs stay ordered). */
-  const emit = (out: StageOutput | { candles: Candle[] }): Promise<void> => {
+  // The outbox: what the stage emitted and is not published yet, in emission order.
+  let outCandles: Candle[] = [];
+  let outDead: DeadTrade[] = [];
+  let chain: Promise<void> = Promise.resolve();
+  let queued = 0;
+  /** The batch last pushed into the stage: a retry of it only publishes what is left. */
+  let lastBatch = '';
+
+  const enqueue = (out: StageOutput | { candles: Candle[] }): void => {
+    for (const c of out.candles) outCandles.push(c);
+    if (!('late' in out)) return;
+    for (const l of out.late) {
+      lateTrades().inc({ pair: l.trade.pair });
+      outDead.push({
+        trade: l.trade,
+        reason: `late: window starting ${new Date(l.window_start_ms).toISOString()} already closed${l.duplicate ? ' (and the trade id was seen before)' : ''}`,
+      });
+    }
+    for (const r of out.rejected) outDead.push({ trade: r.trade, reason: `rejected by aggregator: ${r.reason}` });
+    if (out.duplicates > 0) duplicateTrades().inc({ pair: 'all' }, out.duplicates);
+  };
+
+  /** Publish the outbox (one chain, so pairs stay ordered). On failure what was not published stays in it. */
+  const flush = (): Promise<void> => {
     const ctx = ctxRef as ServiceContext;
     const job = async () => {
-      if (out.candles.length > 0) {
-        await ctx.bus.publish('candles', out.candles);
-        for (const c of out.candles) {
-          candlesClosed().inc({ pair: c.pair, filled: String(c.filled) });
-          lastCandleEnd().set({ pair: c.pair }, c.window_end_ms / 1000);
-          ctx.logger.info(
-            { pair: c.pair, window_end: new Date(c.window_end_ms).toISOString(), close: c.close, volume: c.volume, trades: c.trade_count, filled: c.filled },
-            'candle closed',
-          );
+      try {
+        if (outCandles.length > 0) {
+          const candles = outCandles;
+          outCandles = [];
+          try {
+            await ctx.bus.publish('candles', candles);
+          } catch (e) {
+            outCandles = candles.concat(outCandles);
+            throw e;
+          }
+          for (const c of candles) {
+            candlesClosed().inc({ pair: c.pair, filled: String(c.filled) });
+            lastCandleEnd().set({ pair: c.pair }, c.window_end_ms / 1000);
+            ctx.logger.info(
+              { pair: c.pair, window_end: new Date(c.window_end_ms).toISOString(), close: c.close, volume: c.volume, trades: c.trade_count, filled: c.filled },
+              'candle closed',
+            );
+          }
         }
-      }
-      if ('late' in out) {
-        const dead = [
-          ...out.late.map((l) => ({
-            t: l.trade,
-            reason: `late: window starting ${new Date(l.window_start_ms).toISOString()} already closed${l.duplicate ? ' (and the trade id was seen before)' : ''}`,
-          })),
-          ...out.rejected.map((r) => ({ t: r.trade, reason: `rejected by aggregator: ${r.reason}` })),
-        ];
-        for (const l of out.late) lateTrades().inc({ pair: l.trade.pair });
-        if (dead.length > 0) {
-          await ctx.bus.deadLetter(
-            Topics.trades.name,
-            dead.map((d) => ({ key: d.t.pair, payload: JSON.stringify(d.t), reason: d.reason, source: 'candles' })),
-          );
+        if (outDead.length > 0) {
+          const dead = outDead;
+          outDead = [];
+          try {
+            await ctx.bus.deadLetter(
+              Topics.trades.name,
+              dead.map((d) => ({ key: d.trade.pair, payload: JSON.stringify(d.trade), reason: d.reason, source: 'candles' })),
+            );
+          } catch (e) {
+            outDead = dead.concat(outDead);
+            throw e;
+          }
           ctx.logger.warn({ count: dead.length, first: dead[0]?.reason }, 'trades reported to dlq.trades');
         }
-        if (out.duplicates > 0) duplicateTrades().inc({ pair: 'all' }, out.duplicates);
+      } finally {
+        queued--;
       }
     };
+    queued++;
     chain = chain.then(job, job);
     return chain;
+  };
+
+  /** Until the outbox is empty and no publish is in flight (then the state matches what is published). */
+  const settle = async (): Promise<void> => {
+    while (queued > 0 || outCandles.length > 0 || outDead.length > 0) await flush();
+  };
+
+  const checkpoint = async (force: boolean): Promise<void> => {
+    const path = opts.checkpointPath;
+    if (!path) return;
+    const now = Date.now();
+    if (!force && now - lastCheckpointAt < checkpointEveryMs) return;
+    await settle();
+    const parts = stage.snapshotParts();
+    const event_ms: Record<string, number> = {};
+    for (const [pair, a] of arrivals) event_ms[pair] = a.eventMs;
+    writeCheckpointFile(path, { format: CHECKPOINT_FORMAT, interval_s: intervalS, grace_ms: graceMs, written_at_ms: now, event_ms, exchanges: parts.map((p) => p[0]) }, parts);
+    lastCheckpointAt = now;
+  };
+
+  const onBatch = async (trades: Trade[], metas: MessageMeta<'trades'>[]): Promise<void> => {
+    const first = metas[0] as MessageMeta<'trades'>;
+    const last = metas[metas.length - 1] as MessageMeta<'trades'>;
+    const id = `${first.topicName}/${first.partition}/${first.offset}-${last.offset}/${trades.length}`;
+    if (id !== lastBatch) {
+      const now = clock();
+      for (const t of trades) {
+        const a = arrivals.get(t.pair);
+        if (a === undefined) arrivals.set(t.pair, { eventMs: t.ts_ms, wallMs: now });
+        else {
+          if (t.ts_ms > a.eventMs) a.eventMs = t.ts_ms;
+          a.wallMs = now;
+        }
+      }
+      enqueue(stage.pushMany(trades));
+      lastBatch = id;
+    }
+    await flush();
+    await checkpoint(false); // before the batch's offsets commit
   };
 
   return {
     name: 'candles',
     async start(ctx) {
       ctxRef = ctx;
-      sub = await ctx.bus.consume({
+      if (opts.checkpointEveryMs === undefined && ctx.bus.kind === 'memory') checkpointEveryMs = 1000;
+      if (opts.checkpointPath) {
+        const cp = readCheckpointFile(opts.checkpointPath, intervalS, graceMs);
+        if (cp) {
+          stage = cp.stage;
+          const now = clock();
+          for (const [pair, eventMs] of Object.entries(cp.header.event_ms)) arrivals.set(pair, { eventMs, wallMs: now });
+          ctx.logger.info(
+            { checkpoint: opts.checkpointPath, written_at: new Date(cp.header.written_at_ms).toISOString(), pairs: Object.keys(cp.header.event_ms).length },
+            'candles service resumed its open windows from the checkpoint',
+          );
+        }
+      }
+      sub = await ctx.bus.consumeBatch({
         group: opts.group ?? 'candles',
         topics: ['trades'],
         fromBeginning: true,
-        handler: async (t: Trade) => {
-          arrivals.set(t.pair, { eventMs: Math.max(t.ts_ms, arrivals.get(t.pair)?.eventMs ?? 0), wallMs: clock() });
-          await emit(stage.push(t));
-        },
+        maxBatch: opts.maxBatch ?? 5000,
+        handler: onBatch,
       });
       const every = opts.quietCheckMs ?? 1000;
       if (every > 0) timer = setInterval(() => {
         const now = clock();
+        let closed = 0;
         for (const [pair, a] of arrivals) {
           const eventNow = a.eventMs + (now - a.wallMs);
-          const closed = stage.advance(eventNow - stage.graceMs, pair);
-          if (closed.length > 0) void emit({ candles: closed }).catch((err) => ctx.logger.error({ err }, 'publishing candles failed'));
+          const candles = stage.advance(eventNow - stage.graceMs, pair);
+          closed += candles.length;
+          if (candles.length > 0) enqueue({ candles });
         }
+        if (closed > 0 || outCandles.length > 0 || outDead.length > 0) void flush().catch((err) => ctx.logger.error({ err }, 'publishing candles failed (kept; retried with the next batch)'));
       }, every);
       timer?.unref();
-      ctx.logger.info({ interval_s: stage.intervalS, grace_ms: stage.graceMs }, 'candles service consuming trades');
+      ctx.logger.info({ interval_s: stage.intervalS, grace_ms: stage.graceMs, checkpoint: opts.checkpointPath ?? null }, 'candles service consuming trades');
     },
     async stop() {
       if (timer) clearInterval(timer);
       timer = null;
       await sub?.stop();
       sub = null;
-      await chain.catch(() => undefined);
+      try {
+        await settle();
+        await checkpoint(true);
+      } catch (err) {
+        ctxRef?.logger.error({ err }, 'candles service could not publish or checkpoint at stop');
+      }
       const s = stage.stats();
       ctxRef?.logger.info(s, 'candles service stopped');
     },

@@ -3,13 +3,23 @@
  * and the feature store (candles and feature rows, upserted by natural key,
  * so a replay or a restart never duplicates).
  *
+ * Batches: the bus hands the service the candles it has ready; each closed
+ * candle gives one feature row (one N-API call per candle), then the batch's
+ * candles are stored in one write and its rows in one write (SQLite: one
+ * transaction each, one prepared statement), and the rows are published.
+ * Stored before published, so whoever reads `features.technical` finds the
+ * row in the store. Rows computed but not stored yet wait in an outbox, so a
+ * failed write is retried without losing a row; a document the store rejects
+ * as invalid is dead-lettered (its candle, to dlq.candles, with the reason).
+ *
  * On the first candle of a pair it warms the pair's feature set with the
  * pair's stored candles before that candle, so features after a restart equal
  * those of an uninterrupted run.
  */
-import type { Candle } from '../contracts/messages.ts';
+import type { Candle, TechnicalFeatures } from '../contracts/messages.ts';
+import { Topics } from '../contracts/messages.ts';
 import type { Service, ServiceContext } from '../services/runner.ts';
-import type { Subscription } from '../bus/index.ts';
+import type { MessageMeta, Subscription } from '../bus/index.ts';
 import { FeatureStage, DEFAULT_FEATURES } from './feature-stage.ts';
 import { duplicateCandles, featureRows, lastFeatureEnd } from './metrics.ts';
 
@@ -17,47 +27,92 @@ export interface FeaturesServiceOptions {
   intervalS?: number;
   features?: readonly string[];
   group?: string;
+  /** Most candles per batch (default 1000). */
+  maxBatch?: number;
 }
 
 export function featuresService(opts: FeaturesServiceOptions = {}): Service {
   const stage = new FeatureStage(opts.intervalS ?? 60, opts.features ?? DEFAULT_FEATURES);
   let sub: Subscription | null = null;
   let ctxRef: ServiceContext | null = null;
+  // The outbox: candles to store, and rows (with their candle) to store then publish.
+  let outCandles: Candle[] = [];
+  let outRows: { row: TechnicalFeatures; candle: Candle }[] = [];
+  /** The batch last computed: a retry of it only stores and publishes what is left. */
+  let lastBatch = '';
 
-  async function onCandle(c: Candle): Promise<void> {
-    const ctx = ctxRef as ServiceContext;
-    const stores = await ctx.stores();
-    if (!stage.knows(c.pair)) {
-      const history = await stores.features.candles.range({ pair: c.pair, interval_s: c.interval_s }, { to_ms: c.window_end_ms - 1, order: 'asc' });
-      const fed = stage.warm(c.pair, history);
-      if (fed > 0) ctx.logger.info({ pair: c.pair, candles: fed }, 'feature set warmed from stored candles');
-    }
-    const res = await stores.features.candles.write([c]);
-    if (res.rejected.length > 0) throw new Error(`candle not stored: ${res.rejected[0]?.error.message}`);
-    const out = stage.onCandle(c);
-    if (out.kind === 'duplicate') {
-      duplicateCandles().inc({ pair: c.pair });
-      return;
-    }
-    if (out.kind === 'other_interval') return;
-    const row = out.row;
-    const w = await stores.features.technical.write([row]);
-    if (w.rejected.length > 0) throw new Error(`feature row not stored: ${w.rejected[0]?.error.message}`);
-    await ctx.bus.publish('featuresTechnical', [row]);
-    featureRows().inc({ pair: row.pair });
-    lastFeatureEnd().set({ pair: row.pair }, row.window_end_ms / 1000);
-    const ready = Object.values(row.features).filter((v) => v !== null).length;
-    ctx.logger.info(
-      { pair: row.pair, window_end: new Date(row.window_end_ms).toISOString(), ready: `${ready}/${stage.names.length}`, rsi_14: row.features['rsi_14'] ?? null },
-      'features stored',
+  const deadLetter = async (ctx: ServiceContext, entries: { candle: Candle; reason: string }[]): Promise<void> => {
+    if (entries.length === 0) return;
+    await ctx.bus.deadLetter(
+      Topics.candles.name,
+      entries.map((e) => ({ key: e.candle.pair, payload: JSON.stringify(e.candle), reason: e.reason, source: 'features' })),
     );
+    ctx.logger.warn({ count: entries.length, first: entries[0]?.reason }, 'candles reported to dlq.candles');
+  };
+
+  async function flush(ctx: ServiceContext): Promise<void> {
+    const stores = await ctx.stores();
+    if (outCandles.length > 0) {
+      const candles = outCandles;
+      const res = await stores.features.candles.write(candles); // throws (store down): kept, retried
+      const bad = new Set(res.rejected.map((r) => candles[r.index] as Candle));
+      await deadLetter(
+        ctx,
+        res.rejected.map((r) => ({ candle: candles[r.index] as Candle, reason: `handler: feature store rejected the candle: ${r.error.message}` })),
+      );
+      outCandles = [];
+      if (bad.size > 0) outRows = outRows.filter((r) => !bad.has(r.candle)); // not stored: no row either
+    }
+    if (outRows.length === 0) return;
+    const rows = outRows;
+    const w = await stores.features.technical.write(rows.map((r) => r.row));
+    const rejected = new Set(w.rejected.map((r) => r.index));
+    await deadLetter(
+      ctx,
+      w.rejected.map((r) => ({ candle: (rows[r.index] as (typeof rows)[number]).candle, reason: `handler: feature store rejected its feature row: ${r.error.message}` })),
+    );
+    const stored = rows.filter((_, i) => !rejected.has(i)).map((r) => r.row);
+    await ctx.bus.publish('featuresTechnical', stored);
+    outRows = [];
+    for (const row of stored) {
+      featureRows().inc({ pair: row.pair });
+      lastFeatureEnd().set({ pair: row.pair }, row.window_end_ms / 1000);
+      const ready = Object.values(row.features).filter((v) => v !== null).length;
+      ctx.logger.info(
+        { pair: row.pair, window_end: new Date(row.window_end_ms).toISOString(), ready: `${ready}/${stage.names.length}`, rsi_14: row.features['rsi_14'] ?? null },
+        'features stored',
+      );
+    }
+  }
+
+  async function onBatch(candles: Candle[], metas: MessageMeta<'candles'>[]): Promise<void> {
+    const ctx = ctxRef as ServiceContext;
+    const first = metas[0] as MessageMeta<'candles'>;
+    const last = metas[metas.length - 1] as MessageMeta<'candles'>;
+    const id = `${first.topicName}/${first.partition}/${first.offset}-${last.offset}/${candles.length}`;
+    if (id !== lastBatch) {
+      const stores = await ctx.stores();
+      for (const c of candles) {
+        if (!stage.knows(c.pair)) {
+          const history = await stores.features.candles.range({ pair: c.pair, interval_s: c.interval_s }, { to_ms: c.window_end_ms - 1, order: 'asc' });
+          const fed = stage.warm(c.pair, history);
+          if (fed > 0) ctx.logger.info({ pair: c.pair, candles: fed }, 'feature set warmed from stored candles');
+        }
+        outCandles.push(c);
+        const out = stage.onCandle(c);
+        if (out.kind === 'duplicate') duplicateCandles().inc({ pair: c.pair });
+        else if (out.kind === 'row') outRows.push({ row: out.row, candle: c });
+      }
+      lastBatch = id;
+    }
+    await flush(ctx);
   }
 
   return {
     name: 'features',
     async start(ctx) {
       ctxRef = ctx;
-      sub = await ctx.bus.consume({ group: opts.group ?? 'features', topics: ['candles'], fromBeginning: true, handler: onCandle });
+      sub = await ctx.bus.consumeBatch({ group: opts.group ?? 'features', topics: ['candles'], fromBeginning: true, maxBatch: opts.maxBatch ?? 1000, handler: onBatch });
       ctx.logger.info({ features: stage.names.length }, 'features service consuming candles');
     },
     async stop() {

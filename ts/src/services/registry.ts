@@ -63,7 +63,17 @@ export const registry: ReadonlyMap<string, ServiceFactory> = new Map<string, Ser
         ...(c.krakenRestUrl ? { krakenRestUrl: c.krakenRestUrl } : {}),
       }),
   ],
-  ['candles', (c) => candlesService({ intervalS: c.candleIntervalS, graceMs: c.candleGraceMs })],
+  [
+    'candles',
+    (c) =>
+      candlesService({
+        intervalS: c.candleIntervalS,
+        graceMs: c.candleGraceMs,
+        // On Kafka the trades outlive the process: the checkpoint plus the committed offsets resume exactly.
+        // The in-process bus starts empty and the offline replay restarts from its first trade, so no checkpoint there.
+        ...(c.bus === 'kafka' ? { checkpointPath: join(c.dataDir, 'candles.checkpoint') } : {}),
+      }),
+  ],
   ['features', (c) => featuresService({ intervalS: c.candleIntervalS, features: featureList(c) })],
   [
     'news',

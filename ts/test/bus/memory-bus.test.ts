@@ -258,3 +258,52 @@ test('a publisher waits while a consumer lags beyond the high-water mark (bounde
   assert.ok(maxLag <= 21, `lag stayed near the high-water mark (max ${maxLag})`);
   await bus.close();
 });
+
+test('batch consumers get batches in order; a bad payload is dead-lettered and a failing message alone is, after the batch retries', async () => {
+  const { bus } = await newBus();
+  const msgs = btc.slice(0, 40);
+  const poison = msgs[17]?.trade_id;
+  const batches: string[][] = [];
+  const done: string[] = [];
+  const dead: DeadLetter[] = [];
+  await bus.consumeDeadLetters({ group: 'batch-dlq', topics: ['trades'], handler: (dl) => void dead.push(dl) });
+  await bus.consumeBatch({
+    group: 'batch',
+    topics: ['trades'],
+    maxBatch: 16,
+    handler: (ts, metas) => {
+      assert.equal(ts.length, metas.length);
+      batches.push(ts.map((t) => t.trade_id));
+      if (ts.some((t) => t.trade_id === poison)) throw new Error('boom');
+      for (const t of ts) if (!done.includes(t.trade_id)) done.push(t.trade_id);
+    },
+  });
+  await bus.publish('trades', msgs.slice(0, 10));
+  await bus.publishRaw('trades', [{ key: 'BTC/USDT', value: '{"price":' }]);
+  await bus.publish('trades', msgs.slice(10));
+  await bus.drain();
+  assert.ok(batches.some((b) => b.length > 1), 'delivered in batches');
+  assert.ok(batches.every((b) => b.length <= 16), 'at most maxBatch per call');
+  assert.deepEqual(done, msgs.filter((t) => t.trade_id !== poison).map((t) => t.trade_id), 'every other message processed, in order');
+  assert.equal(dead.length, 2);
+  assert.match(dead[0]?.reason ?? '', /^malformed JSON/);
+  assert.match(dead[1]?.reason ?? '', /^handler: boom \(after 3 attempts\)$/);
+  assert.equal(JSON.parse(dead[1]?.payload ?? '{}').trade_id, poison, 'the dead letter holds the poison message');
+  await bus.close();
+});
+
+test('in-process: consumers get copies of what passed the schema; neither the publisher nor another group can change them', async () => {
+  const { bus } = await newBus();
+  const a: Trade[] = [];
+  const b: Trade[] = [];
+  await bus.consume({ group: 'a', topics: ['trades'], handler: (t) => { a.push({ ...t }); (t as { price: number }).price = -1; } });
+  await bus.consumeBatch({ group: 'b', topics: ['trades'], handler: (ts) => void b.push(...ts) });
+  const mine = btc.slice(0, 5).map((t) => ({ ...t }));
+  const sent = mine.map((t) => ({ ...t }));
+  await bus.publish('trades', mine);
+  for (const t of mine) t.price = Number.NaN; // the publisher reuses its objects
+  await bus.drain();
+  assert.deepStrictEqual(a, sent);
+  assert.deepStrictEqual(b, sent, 'group b sees neither the publisher\'s nor group a\'s change');
+  await bus.close();
+});
