@@ -7,8 +7,9 @@
 // ts/test/lightgbm/oracle.ts realFeatures; ~8,000 training rows x 8).
 // Measures: training time (fastest of BENCH_REPEAT, default 3) with 1 and 2
 // threads, ratio ours/Python (goal <= 1.2); prediction equality on the test
-// rows; single-row prediction from Node through the prepared fast predictor
-// (µs per call, goal < 10 µs) and batch prediction, against Python's
+// rows; single-row prediction from Node (µs per call, goal < 10 µs) through
+// our compiled predictor and, as a peer, through LightGBM's own
+// ...SingleRowFast in the same binding; batch prediction; against Python's
 // booster.predict on one row and on the whole test matrix.
 // Run: node --import tsx bench/lightgbm.ts
 import { performance } from 'node:perf_hooks';
@@ -41,30 +42,52 @@ export async function run(): Promise<void> {
     rows.push([`train ${data.train.rows}x${data.nFeatures}, 300 rounds, ${threads} thread(s)`, `${fmt(best * 1000)} ms`, `${fmt(py.train_seconds * 1000)} ms`, fmt(best / py.train_seconds), `max rel diff ${diff}`]);
   }
 
-  // Prediction: our prepared single-row predictor called from Node, our
-  // batch predict, and Python's booster.predict (one row / whole matrix),
-  // on the same model trained by each side, for two model sizes.
+  // Prediction, for two model sizes, on the same model trained by each
+  // side: our single-row predictor (fastPredictor: the model compiled to
+  // flat Rust arrays) called from Node; LightGBM's own
+  // LGBM_BoosterPredictForMatSingleRowFast through the same binding (the
+  // peer it replaces); our batch predict; Python's booster.predict on one row
+  // and on the whole test matrix. Single-row timings: fastest of `repeat`
+  // interleaved runs.
   const k = data.nFeatures;
   const testRows = Array.from({ length: data.test.rows }, (_, r) => data.test.x.slice(r * k, (r + 1) * k));
-  const calls = Number(process.env.BENCH_PREDICT_CALLS ?? 300_000);
+  const calls = Number(process.env.BENCH_PREDICT_CALLS ?? 200_000);
   let sink = 0;
+  let compiledEqual = true;
+  const timeCalls = (fast: { predict(row: Float64Array): number }, n: number): number => {
+    const t0 = performance.now();
+    for (let i = 0; i < n; i++) sink += fast.predict(testRows[i % testRows.length]!);
+    return ((performance.now() - t0) * 1000) / n;
+  };
   for (const [trees, leaves] of [[300, 31], [100, 15]] as const) {
     const params: TrainParams = { objective: 'regression', learning_rate: 0.05, num_leaves: leaves, num_iterations: trees, num_threads: 1, deterministic: true, force_col_wise: true, verbosity: -1 };
     const py = pythonLightgbm({ nFeatures: k, train: data.train, params, predictX: data.test.x, timePredict: true });
     const booster = Booster.train({ x: data.train.x, y: data.train.y, nFeatures: k, params });
-    const fast = booster.fastPredictor();
-    for (let i = 0; i < 20_000; i++) sink += fast.predict(testRows[i % testRows.length]!);
-    const t0 = performance.now();
-    for (let i = 0; i < calls; i++) sink += fast.predict(testRows[i % testRows.length]!);
-    const usPerCall = ((performance.now() - t0) * 1000) / calls;
+    const compiled = booster.fastPredictor();
+    const lightgbm = booster.lightgbmFastPredictor();
+    if (compiled.engine !== 'compiled') throw new Error(`bench model not compiled: ${compiled.fallbackReason}`);
+    const batch = booster.predict(data.test.x);
+    for (let r = 0; r < testRows.length; r++) {
+      if (!Object.is(compiled.predict(testRows[r]!), batch[r]) || !Object.is(lightgbm.predict(testRows[r]!), batch[r])) compiledEqual = false;
+    }
+    timeCalls(compiled, 20_000);
+    timeCalls(lightgbm, 5_000);
+    let usCompiled = Infinity;
+    let usLightgbm = Infinity;
+    for (let rep = 0; rep < repeat; rep++) {
+      usCompiled = Math.min(usCompiled, timeCalls(compiled, calls));
+      usLightgbm = Math.min(usLightgbm, timeCalls(lightgbm, Math.ceil(calls / 4)));
+    }
     const t1 = performance.now();
     const batchReps = 20;
     for (let i = 0; i < batchReps; i++) sink += booster.predict(data.test.x)[0]!;
     const usPerRowBatch = ((performance.now() - t1) * 1000) / (batchReps * data.test.rows);
     const pySingle = py.predict_single_us_per_call ?? NaN;
     const pyBatch = py.predict_batch_us_per_row ?? NaN;
-    rows.push([`single-row predict, ${trees} trees x ${leaves} leaves (ours: fastPredictor)`, `${fmt(usPerCall)} µs/call`, `${fmt(pySingle)} µs/call`, fmt(usPerCall / pySingle), `goal < 10 µs`]);
-    rows.push([`batch predict ${data.test.rows} rows, ${trees} trees x ${leaves} leaves`, `${fmt(usPerRowBatch)} µs/row`, `${fmt(pyBatch)} µs/row`, fmt(usPerRowBatch / pyBatch), '1 thread']);
+    const size = `${trees} trees x ${leaves} leaves`;
+    rows.push([`single-row predict, ${size}: ours compiled (fastPredictor)`, `${fmt(usCompiled)} µs/call`, `${fmt(pySingle)} µs/call`, fmt(usCompiled / pySingle), `goal < 10 µs; ${fmt(usCompiled / usLightgbm)} x LightGBM's fast path`]);
+    rows.push([`single-row predict, ${size}: LightGBM SingleRowFast via our binding (peer)`, `${fmt(usLightgbm)} µs/call`, `${fmt(pySingle)} µs/call`, fmt(usLightgbm / pySingle), 'num_threads=1']);
+    rows.push([`batch predict ${data.test.rows} rows, ${size}`, `${fmt(usPerRowBatch)} µs/row`, `${fmt(pyBatch)} µs/row`, fmt(usPerRowBatch / pyBatch), '1 thread']);
   }
   if (Number.isNaN(sink)) console.log('');
 
@@ -76,6 +99,7 @@ export async function run(): Promise<void> {
   console.log(widths.map((w) => '-'.repeat(w)).join('-|-'));
   for (const r of rows) console.log(line(r));
   console.log(`predictions equal to Python within 1e-9 relative: ${equal ? 'yes' : 'NO'}`);
+  console.log(`compiled and LightGBM single-row predictions equal LightGBM batch bit for bit on the test rows: ${compiledEqual ? 'yes' : 'NO'}`);
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

@@ -58,14 +58,40 @@ export declare class Booster {
    * is not a multiple of `numFeatures`.
    */
   predict(x: Float64Array): Float64Array
-  /** A prepared single-row predictor for serving (keeps this model alive). */
+  /**
+   * A prepared single-row predictor for serving. The model is compiled
+   * into a flat tree ensemble that predicts exactly what LightGBM does
+   * (`engine: 'compiled'`) when it can be; otherwise (categorical splits,
+   * linear trees, multiclass, some objectives, trees over 64 leaves) it
+   * is LightGBM's own single-row path (`engine: 'lightgbm'`, keeps this
+   * model alive) and `fallbackReason` says why.
+   */
   fastPredictor(): FastPredictor
+  /**
+   * LightGBM's own prepared single-row predictor
+   * (`LGBM_BoosterPredictForMatSingleRowFast`, one thread), even for a
+   * model that compiles: the reference for tests and benchmarks.
+   */
+  lightgbmFastPredictor(): FastPredictor
 }
 
-/** LightGBM's prepared single-row predictor (`...SingleRowFast`). */
+/**
+ * A prepared single-row predictor: the compiled model or LightGBM's
+ * `...SingleRowFast` (see `engine`).
+ */
 export declare class FastPredictor {
   /** Number of input features. */
   get numFeatures(): number
+  /**
+   * `'compiled'` (the model compiled to flat arrays) or `'lightgbm'`
+   * (LightGBM's `LGBM_BoosterPredictForMatSingleRowFast`).
+   */
+  get engine(): 'compiled' | 'lightgbm'
+  /**
+   * Why `Booster.fastPredictor()` could not compile the model (null when
+   * compiled, or from `lightgbmFastPredictor()`).
+   */
+  get fallbackReason(): string | null
   /**
    * The prediction for one row (`numFeatures` values) of a
    * single-output model. Throws `E_FEATURE_COUNT` for a row of another

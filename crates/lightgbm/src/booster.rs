@@ -4,6 +4,7 @@
 use std::ffi::CString;
 use std::sync::Arc;
 
+use crate::compiled_model::CompiledModel;
 use crate::error::{ErrorCode, LgbmError, Result};
 use crate::ffi::{self, BoosterPtr, DatasetPtr, FastConfigPtr};
 use crate::params::Params;
@@ -25,7 +26,7 @@ impl<'a> Matrix<'a> {
         if n_features == 0 {
             return Err(input_error("n_features must be at least 1"));
         }
-        if values.len() % n_features != 0 {
+        if !values.len().is_multiple_of(n_features) {
             return Err(input_error(format!(
                 "matrix length {} is not a multiple of n_features {n_features}",
                 values.len()
@@ -418,7 +419,7 @@ impl Booster {
     }
 
     fn check_row_width(&self, len: usize) -> Result<usize> {
-        if len % self.n_features != 0 {
+        if !len.is_multiple_of(self.n_features) {
             return Err(LgbmError::new(
                 ErrorCode::FeatureCount,
                 format!(
@@ -440,26 +441,80 @@ impl Booster {
         self.ptr.predict_mat(values, n_rows, self.n_features, self.n_outputs, &self.predict_params)
     }
 
-    /// A prepared single-row predictor (LightGBM's
-    /// `LGBM_BoosterPredictForMatSingleRowFast`), for serving. It keeps
-    /// this model alive and runs on one thread.
+    /// A prepared single-row predictor for serving, on one thread.
+    ///
+    /// The model is compiled into a flat tree ensemble
+    /// ([`CompiledModel`], equal to LightGBM bit for bit) when it can be;
+    /// otherwise (categorical splits, linear trees, multiclass, other
+    /// objectives) this is LightGBM's own
+    /// `LGBM_BoosterPredictForMatSingleRowFast`, and
+    /// [`FastPredictor::fallback_reason`] says why.
     pub fn fast_predictor(&self) -> Result<FastPredictor> {
+        let text = self.ptr.save_model_string(-1)?;
+        match CompiledModel::from_model_text(&text, self.n_features) {
+            Ok(model) if model.num_trees() == self.ptr.num_total_models()? && self.n_outputs == 1 => Ok(FastPredictor {
+                engine: Engine::Compiled(Box::new(model)),
+                fallback_reason: None,
+                n_features: self.n_features,
+                n_outputs: self.n_outputs,
+            }),
+            Ok(model) => {
+                let reason = format!("compiled {} trees, LightGBM holds {}", model.num_trees(), self.ptr.num_total_models()?);
+                self.lightgbm_predictor(Some(reason))
+            }
+            Err(reason) => self.lightgbm_predictor(Some(reason)),
+        }
+    }
+
+    /// LightGBM's own prepared single-row predictor
+    /// (`LGBM_BoosterPredictForMatSingleRowFast`, one thread) even when the
+    /// model could be compiled: the reference for tests and benchmarks. It
+    /// keeps this model alive.
+    pub fn lightgbm_fast_predictor(&self) -> Result<FastPredictor> {
+        self.lightgbm_predictor(None)
+    }
+
+    fn lightgbm_predictor(&self, fallback_reason: Option<String>) -> Result<FastPredictor> {
         let params = ffi::c_string("num_threads=1", "parameters")?;
         let config = self.ptr.fast_config(self.n_features, &params)?;
         Ok(FastPredictor {
-            config,
-            _booster: Arc::clone(&self.ptr),
+            engine: Engine::LightGbm { config, _booster: Arc::clone(&self.ptr) },
+            fallback_reason,
             n_features: self.n_features,
             n_outputs: self.n_outputs,
         })
     }
 }
 
+/// Which implementation a [`FastPredictor`] runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PredictorEngine {
+    /// The compiled tree ensemble ([`CompiledModel`]).
+    Compiled,
+    /// LightGBM's `LGBM_BoosterPredictForMatSingleRowFast`.
+    LightGbm,
+}
+
+impl PredictorEngine {
+    /// `"compiled"` or `"lightgbm"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PredictorEngine::Compiled => "compiled",
+            PredictorEngine::LightGbm => "lightgbm",
+        }
+    }
+}
+
+enum Engine {
+    Compiled(Box<CompiledModel>),
+    // Field order matters: the config is freed before the booster it uses.
+    LightGbm { config: FastConfigPtr, _booster: Arc<BoosterPtr> },
+}
+
 /// A prepared single-row predictor; see [`Booster::fast_predictor`].
 pub struct FastPredictor {
-    // Field order matters: the config is freed before the booster it uses.
-    config: FastConfigPtr,
-    _booster: Arc<BoosterPtr>,
+    engine: Engine,
+    fallback_reason: Option<String>,
     n_features: usize,
     n_outputs: usize,
 }
@@ -475,14 +530,33 @@ impl FastPredictor {
         self.n_outputs
     }
 
-    /// Writes the `num_outputs()` predictions for one row into `out`.
-    pub fn predict_into(&self, row: &[f64], out: &mut [f64]) -> Result<()> {
+    /// The implementation in use.
+    pub fn engine(&self) -> PredictorEngine {
+        match self.engine {
+            Engine::Compiled(_) => PredictorEngine::Compiled,
+            Engine::LightGbm { .. } => PredictorEngine::LightGbm,
+        }
+    }
+
+    /// Why [`Booster::fast_predictor`] fell back to LightGBM's predictor
+    /// (None when compiled, or from [`Booster::lightgbm_fast_predictor`]).
+    pub fn fallback_reason(&self) -> Option<&str> {
+        self.fallback_reason.as_deref()
+    }
+
+    fn check_row(&self, row: &[f64]) -> Result<()> {
         if row.len() != self.n_features {
             return Err(LgbmError::new(
                 ErrorCode::FeatureCount,
                 format!("row has {} values, the model {} features", row.len(), self.n_features),
             ));
         }
+        Ok(())
+    }
+
+    /// Writes the `num_outputs()` predictions for one row into `out`.
+    pub fn predict_into(&self, row: &[f64], out: &mut [f64]) -> Result<()> {
+        self.check_row(row)?;
         if out.len() != self.n_outputs {
             return Err(input_error(format!(
                 "output has room for {} values, the model gives {}",
@@ -490,20 +564,36 @@ impl FastPredictor {
                 self.n_outputs
             )));
         }
-        self.config.predict(row, out)
+        match &self.engine {
+            Engine::Compiled(model) => {
+                out[0] = self.compiled(model, row)?;
+                Ok(())
+            }
+            Engine::LightGbm { config, .. } => config.predict(row, out),
+        }
+    }
+
+    fn compiled(&self, model: &CompiledModel, row: &[f64]) -> Result<f64> {
+        model.predict(row).ok_or_else(|| input_error("row length differs from the compiled model's features"))
     }
 
     /// The prediction for one row of a single-output model (regression,
     /// binary); multiclass models use [`FastPredictor::predict_into`].
     pub fn predict(&self, row: &[f64]) -> Result<f64> {
-        let mut out = [0.0f64; 1];
         if self.n_outputs != 1 {
             return Err(input_error(format!(
                 "the model gives {} outputs per row; use predict_into",
                 self.n_outputs
             )));
         }
-        self.predict_into(row, &mut out)?;
-        Ok(out[0])
+        self.check_row(row)?;
+        match &self.engine {
+            Engine::Compiled(model) => self.compiled(model, row),
+            Engine::LightGbm { config, .. } => {
+                let mut out = [0.0f64; 1];
+                config.predict(row, &mut out)?;
+                Ok(out[0])
+            }
+        }
     }
 }

@@ -1,7 +1,10 @@
 //! A small safe wrapper over LightGBM 4.x for tickcast: train from a
 //! row-major f64 matrix with labels and validated JSON parameters (optional
 //! validation set and early stopping), save and load model text, batch
-//! prediction and a prepared single-row predictor for serving.
+//! prediction and a prepared single-row predictor for serving, which runs
+//! the model compiled into flat Rust arrays ([`CompiledModel`], equal to
+//! LightGBM bit for bit) or, for what that does not cover, LightGBM's own
+//! single-row path.
 //!
 //! LightGBM itself (4.7.0) comes from the `lightgbm3-sys` crate, which
 //! bundles its sources and builds them with cmake and g++. We wrap its C API
@@ -20,11 +23,13 @@
 //! panics on bad input.
 
 mod booster;
+mod compiled_model;
 mod error;
 mod ffi;
 mod params;
 
-pub use booster::{Booster, EvalHistory, FastPredictor, ImportanceType, LabeledData, Matrix};
+pub use booster::{Booster, EvalHistory, FastPredictor, ImportanceType, LabeledData, Matrix, PredictorEngine};
+pub use compiled_model::CompiledModel;
 pub use error::{ErrorCode, LgbmError, Result};
 pub use params::Params;
 

@@ -59,6 +59,7 @@ test('save/load round trip gives identical predictions; fast predictor equals ba
   assert.equal(loaded.modelText(), text);
   const fast = loaded.fastPredictor();
   assert.equal(fast.numFeatures, K);
+  assert.equal(fast.engine, 'compiled');
   const bits = new BigUint64Array(2);
   const f = new Float64Array(bits.buffer);
   for (let r = 0; r < 500; r++) {

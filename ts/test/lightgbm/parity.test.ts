@@ -51,9 +51,12 @@ test('real BTC-USD features, early stopping: same model as Python lightgbm', () 
 
   assertSamePredictions(ours.predict(data.test.x), py.predictions, 'batch predict');
   const fast = ours.fastPredictor();
+  assert.equal(fast.engine, 'compiled', `fast predictor not compiled: ${fast.fallbackReason}`);
   const fastPreds = new Float64Array(data.test.rows);
   for (let r = 0; r < data.test.rows; r++) fastPreds[r] = fast.predict(data.test.x.subarray(r * data.nFeatures, (r + 1) * data.nFeatures));
   assertSamePredictions(fastPreds, py.predictions, 'fast single-row predict');
+  // The compiled predictor is exact: same bits as Python's booster.predict.
+  for (let r = 0; r < data.test.rows; r++) assert.ok(Object.is(fastPreds[r], py.predictions[r]), `row ${r}: ${fastPreds[r]} vs ${py.predictions[r]}`);
 
   assertSamePredictions(ours.featureImportance('gain'), Float64Array.from(py.importance_gain), 'gain importance');
   assert.deepEqual(Array.from(ours.featureImportance('split')), py.importance_split, 'split importance');
@@ -69,6 +72,7 @@ test("Python's model text loads into our binding and predicts the same", () => {
   assert.equal(loaded.bestIteration, 0);
   assertSamePredictions(loaded.predict(data.test.x), py.predictions, 'loaded batch predict');
   const fast = loaded.fastPredictor();
+  assert.equal(fast.engine, 'compiled', `huber model not compiled: ${fast.fallbackReason}`);
   for (let r = 0; r < data.test.rows; r += 97) {
     const got = fast.predict(data.test.x.subarray(r * data.nFeatures, (r + 1) * data.nFeatures));
     assert.ok(Math.abs(got - py.predictions[r]!) <= REL_TOL * Math.max(Math.abs(py.predictions[r]!), 1e-12), `row ${r}: ${got} vs ${py.predictions[r]}`);

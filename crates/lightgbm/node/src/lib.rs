@@ -177,14 +177,28 @@ impl Booster {
         self.inner.predict(&x).map(Float64Array::new).map_err(js_error)
     }
 
-    /// A prepared single-row predictor for serving (keeps this model alive).
+    /// A prepared single-row predictor for serving. The model is compiled
+    /// into a flat tree ensemble that predicts exactly what LightGBM does
+    /// (`engine: 'compiled'`) when it can be; otherwise (categorical splits,
+    /// linear trees, multiclass, some objectives, trees over 64 leaves) it
+    /// is LightGBM's own single-row path (`engine: 'lightgbm'`, keeps this
+    /// model alive) and `fallbackReason` says why.
     #[napi]
     pub fn fast_predictor(&self) -> Result<FastPredictor, JsCodeError> {
         self.inner.fast_predictor().map(|inner| FastPredictor { inner }).map_err(js_error)
     }
+
+    /// LightGBM's own prepared single-row predictor
+    /// (`LGBM_BoosterPredictForMatSingleRowFast`, one thread), even for a
+    /// model that compiles: the reference for tests and benchmarks.
+    #[napi]
+    pub fn lightgbm_fast_predictor(&self) -> Result<FastPredictor, JsCodeError> {
+        self.inner.lightgbm_fast_predictor().map(|inner| FastPredictor { inner }).map_err(js_error)
+    }
 }
 
-/// LightGBM's prepared single-row predictor (`...SingleRowFast`).
+/// A prepared single-row predictor: the compiled model or LightGBM's
+/// `...SingleRowFast` (see `engine`).
 #[napi]
 pub struct FastPredictor {
     inner: CoreFastPredictor,
@@ -196,6 +210,20 @@ impl FastPredictor {
     #[napi(getter)]
     pub fn num_features(&self) -> u32 {
         u32::try_from(self.inner.num_features()).unwrap_or(u32::MAX)
+    }
+
+    /// `'compiled'` (the model compiled to flat arrays) or `'lightgbm'`
+    /// (LightGBM's `LGBM_BoosterPredictForMatSingleRowFast`).
+    #[napi(getter, ts_return_type = "'compiled' | 'lightgbm'")]
+    pub fn engine(&self) -> &'static str {
+        self.inner.engine().as_str()
+    }
+
+    /// Why `Booster.fastPredictor()` could not compile the model (null when
+    /// compiled, or from `lightgbmFastPredictor()`).
+    #[napi(getter)]
+    pub fn fallback_reason(&self) -> Option<String> {
+        self.inner.fallback_reason().map(str::to_owned)
     }
 
     /// The prediction for one row (`numFeatures` values) of a
