@@ -26,6 +26,8 @@ export const API_ERRORS = {
   NO_PREDICTION: 404,
   /** No model is in production (or no model registry is configured yet). */
   NO_PRODUCTION_MODEL: 404,
+  /** No monitoring data: no monitor runs in this process and the API has no prediction store. */
+  NO_MONITORING: 404,
   /** Per-client rate limit exceeded. */
   RATE_LIMITED: 429,
   /** A bug or an unexpected failure: details are logged, not returned. */

@@ -6,7 +6,8 @@
  *
  * Live data (latest prediction per pair, recent candles and errors) is served
  * from a LiveCache fed through `app.live` (the API service calls it from the
- * bus consumers); history comes from the prediction store.
+ * bus consumers); history comes from the prediction store; GET /v1/monitoring
+ * (the live prediction-error summary) from a MonitoringProvider (monitoring.ts).
  *
  * Access control (off unless configured; off in the embedded mode):
  *  - apiKeys: when non-empty, every /v1/ route (REST and websocket) needs the
@@ -42,6 +43,8 @@ import {
   HistoryReply,
   LatestQuery,
   LatestReply,
+  MonitoringQuery,
+  MonitoringReply,
   PairsReply,
   ProductionModelInfo,
   ReadyReply,
@@ -50,6 +53,7 @@ import {
 } from './schemas.ts';
 import type { TypeBoxProvider } from './type-provider.ts';
 import { WsHub } from './ws-hub.ts';
+import { monitoringSource, type MonitoringProvider } from './monitoring.ts';
 
 export interface RateLimitOptions {
   /** Requests per window per client. */
@@ -63,6 +67,8 @@ export interface ApiDeps {
   history: PredictionHistory;
   /** The model registry's view of the production model (default: none → 404). */
   models?: ProductionModelProvider;
+  /** Where GET /v1/monitoring reads (default: the monitor running in this process, if any; else 404 NO_MONITORING). */
+  monitoring?: MonitoringProvider;
   /** A latest prediction older than this is flagged `stale` (default 3 minutes). */
   staleAfterMs?: number;
   /** Clock (epoch ms) for ages; injectable for tests. */
@@ -134,6 +140,7 @@ const apiPluginImpl: FastifyPluginAsync<ApiDeps> = async (fastify, deps) => {
   const now = deps.now ?? Date.now;
   const staleAfterMs = deps.staleAfterMs ?? 180_000;
   const models = deps.models ?? noModelRegistry;
+  const monitoring = deps.monitoring ?? monitoringSource();
   const cache = deps.cache;
   const keys = (deps.apiKeys ?? []).filter((k) => k.length > 0).map(sha);
 
@@ -205,11 +212,11 @@ const apiPluginImpl: FastifyPluginAsync<ApiDeps> = async (fastify, deps) => {
       .send(errorBody('ROUTE_NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}; the API is described at /docs`));
   });
 
-  app.addHook('onResponse', async (req, reply) => {
-    httpRequestSeconds().observe(
-      { method: req.method, route: req.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) },
-      reply.elapsedTime / 1000,
-    );
+  // Callback style, not async: no promise per request on the hot path.
+  const requestSeconds = httpRequestSeconds();
+  app.addHook('onResponse', (req, reply, done) => {
+    requestSeconds.observe({ method: req.method, route: req.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) }, reply.elapsedTime / 1000);
+    done();
   });
 
   // ---- access control --------------------------------------------------------
@@ -253,6 +260,7 @@ const apiPluginImpl: FastifyPluginAsync<ApiDeps> = async (fastify, deps) => {
       tags: [
         { name: 'predictions', description: 'Latest and historical predictions' },
         { name: 'models', description: 'The production model' },
+        { name: 'monitoring', description: 'Live prediction errors: rolling MAE, direction accuracy, MAE vs the persistence baseline' },
         { name: 'ops', description: 'Health, readiness, metrics' },
       ],
       components: { securitySchemes: { apiKey: { type: 'apiKey', in: 'header', name: 'x-api-key' } } },
@@ -354,6 +362,33 @@ const apiPluginImpl: FastifyPluginAsync<ApiDeps> = async (fastify, deps) => {
         throw new ApiError('NO_PRODUCTION_MODEL', 'no production model: the model registry has none yet (train a model and promote it)');
       }
       return info;
+    },
+  );
+
+  app.get(
+    '/v1/monitoring',
+    {
+      schema: {
+        tags: ['monitoring'],
+        summary: 'The live prediction-error summary: rolling MAE, direction accuracy and MAE vs the persistence baseline per pair, model and window',
+        querystring: MonitoringQuery,
+        response: { 200: MonitoringReply, ...errorResponses },
+      },
+    },
+    async (req) => {
+      const q = req.query;
+      const pairs = q.pair !== undefined ? [checkPair(q.pair)] : cache.pairs;
+      const s = await monitoring.summary(pairs);
+      if (!s) {
+        throw new ApiError('NO_MONITORING', 'no monitoring data here: no monitor runs in this process and the API has no prediction store');
+      }
+      const wanted = new Set(pairs);
+      return {
+        ...s,
+        accuracy: s.accuracy.filter(
+          (a) => wanted.has(a.pair) && (q.window === undefined || a.window === q.window) && (q.model_version === undefined || a.model_version === q.model_version),
+        ),
+      };
     },
   );
 

@@ -16,6 +16,7 @@ import { LiveCache } from './live-cache.ts';
 import { historyFromStore } from './history.ts';
 import { loadApiSettings } from './api-config.ts';
 import { startApiServer, type ApiServer } from './api-server.ts';
+import { monitoringSource } from './monitoring.ts';
 import { noModelRegistry, type ProductionModelProvider } from './schemas.ts';
 import type { LiveFeed } from './api-plugin.ts';
 import type { Stores } from '../stores/types.ts';
@@ -60,6 +61,7 @@ export function apiService(opts: ApiServiceOptions = {}): Service {
           cache,
           history: historyFromStore(stores.predictions),
           models: opts.models ?? noModelRegistry,
+          monitoring: monitoringSource(stores.predictions),
           staleAfterMs: settings.staleAfterMs,
           readiness: { bus: () => ctx.bus.isReady() },
           apiKeys: settings.apiKeys,

@@ -6,6 +6,7 @@
  */
 import { Type, type Static, type TObject, type TProperties } from '@sinclair/typebox';
 import { Candle, Prediction, PredictionError } from '../contracts/messages.ts';
+import { AccuracyRow, UnresolvedSummary } from '../monitor/monitoring-snapshot.ts';
 
 /**
  * A contract schema inlined without its `$id`, so several routes can use it
@@ -127,6 +128,40 @@ export interface ProductionModelProvider {
 
 /** The provider to use until a model registry exists: there is never a production model. */
 export const noModelRegistry: ProductionModelProvider = { production: async () => null };
+
+export const MonitoringWindow = Type.Union([Type.Literal('1h'), Type.Literal('1d'), Type.Literal('7d')], {
+  description: 'Only this rolling window: 1h, 1d or 7d (default: all three)',
+});
+
+export const MonitoringQuery = Type.Object(
+  {
+    pair: Type.Optional(PairParam),
+    window: Type.Optional(MonitoringWindow),
+    model_version: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 128, description: 'Only this model version (baseline:persistence is the persistence baseline)' }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type MonitoringQuery = Static<typeof MonitoringQuery>;
+
+export const MonitoringReply = Type.Object(
+  {
+    source: Type.Union([Type.Literal('monitor'), Type.Literal('store')], {
+      description: "monitor: the live monitor of this process; store: recomputed from the prediction store's error rows",
+    }),
+    generated_at_ms: Type.Integer(),
+    windows_end_ms: Type.Union([Type.Integer(), Type.Null()], {
+      description: 'End of the rolling windows: the newest resolved target (event time) of any pair; null before the first',
+    }),
+    accuracy: Type.Array(AccuracyRow, { description: 'Per pair, model version (the baseline included) and window; sorted by pair, model, window' }),
+    unresolved: Type.Union([UnresolvedSummary, Type.Null()], {
+      description: 'Predictions of any pair whose target passed without a candle; null when the source is the store (only the monitor knows)',
+    }),
+  },
+  { additionalProperties: false, description: 'The live prediction-error summary' },
+);
+export type MonitoringReply = Static<typeof MonitoringReply>;
 
 export const HealthReply = Type.Object({ status: Type.Literal('ok'), uptime_s: Type.Integer() }, { additionalProperties: false });
 export const ReadyReply = Type.Object(

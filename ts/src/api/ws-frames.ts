@@ -86,3 +86,25 @@ export const WS_CLOSE = {
 } as const;
 
 export const WS_PATH = '/v1/ws';
+
+/**
+ * One unfragmented, unmasked server text frame (RFC 6455 section 5.2): FIN +
+ * opcode 1, the payload length in 7, 16 or 64 bits, then the UTF-8 payload.
+ * Built once per broadcast and written to every subscriber as is.
+ */
+export function textFrame(payload: Buffer): Buffer {
+  const n = payload.length;
+  const headLen = n < 126 ? 2 : n < 65_536 ? 4 : 10;
+  const out = Buffer.allocUnsafe(headLen + n);
+  out[0] = 0x81;
+  if (n < 126) out[1] = n;
+  else if (n < 65_536) {
+    out[1] = 126;
+    out.writeUInt16BE(n, 2);
+  } else {
+    out[1] = 127;
+    out.writeBigUInt64BE(BigInt(n), 2);
+  }
+  payload.copy(out, headLen);
+  return out;
+}

@@ -2,7 +2,8 @@
  * The websocket push API on /v1/ws, served on the same HTTP server as the
  * REST API (the `ws` package's handleUpgrade on fastify's server). Clients
  * subscribe per pair (see ws-frames.ts). Each published message is serialised
- * once and sent to the subscribers of its pair. A client whose send buffer
+ * and framed once, and that one buffer is written to the socket of every
+ * subscriber of its pair (see broadcast()). A client whose send buffer
  * passes `maxBufferedBytes` is disconnected (close 4000) instead of slowing
  * the others or growing memory; a client that misses a heartbeat ping is
  * dropped; an invalid client message gets an error frame.
@@ -15,7 +16,7 @@ import type { Candle, Prediction, PredictionError } from '../contracts/messages.
 import { validate } from '../contracts/codec.ts';
 import type { LiveCache } from './live-cache.ts';
 import { wsClients, wsDisconnects, wsFramesSent, wsInvalidMessages } from './api-metrics.ts';
-import { ClientFrame, WS_CLOSE, WS_PATH, type ServerFrame } from './ws-frames.ts';
+import { ClientFrame, WS_CLOSE, WS_PATH, textFrame, type ServerFrame } from './ws-frames.ts';
 
 export interface WsHubOptions {
   cache: LiveCache;
@@ -33,6 +34,9 @@ export interface WsHubOptions {
 }
 
 interface ClientState {
+  ws: WebSocket;
+  /** The connection's TCP socket (the one `ws` writes to): broadcasts write their pre-built frame here. */
+  socket: Duplex;
   alive: boolean;
   pairs: Set<string>;
   /** Why the server ended it (for the metric), if it did. */
@@ -45,7 +49,7 @@ export type DisconnectReason = 'client' | 'slow_consumer' | 'heartbeat' | 'shutd
 export class WsHub {
   private readonly wss: WebSocketServer;
   private readonly clients = new Map<WebSocket, ClientState>();
-  private readonly subscribers = new Map<string, Set<WebSocket>>();
+  private readonly subscribers = new Map<string, Set<ClientState>>();
   private readonly log: Logger;
   private readonly heartbeatMs: number;
   private readonly maxBuffered: number;
@@ -93,11 +97,11 @@ export class WsHub {
     if (path !== WS_PATH) return refuse('404 Not Found');
     if (this.closed) return refuse('503 Service Unavailable');
     if (this.opts.authorize && !this.opts.authorize(req)) return refuse('401 Unauthorized');
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, req));
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, req, socket));
   }
 
-  private onConnection(ws: WebSocket, req: IncomingMessage): void {
-    const state: ClientState = { alive: true, pairs: new Set(), endedBy: null, remote: `${req.socket.remoteAddress}:${req.socket.remotePort}` };
+  private onConnection(ws: WebSocket, req: IncomingMessage, socket: Duplex): void {
+    const state: ClientState = { ws, socket, alive: true, pairs: new Set(), endedBy: null, remote: `${req.socket.remoteAddress}:${req.socket.remotePort}` };
     this.clients.set(ws, state);
     wsClients().set(this.clients.size);
     ws.on('pong', () => {
@@ -138,7 +142,7 @@ export class WsHub {
     if (frame.op === 'subscribe') {
       for (const p of pairs) {
         state.pairs.add(p);
-        this.subscribers.get(p)?.add(ws);
+        this.subscribers.get(p)?.add(state);
       }
       this.send(ws, { type: 'subscribed', pairs });
       for (const p of pairs) {
@@ -148,7 +152,7 @@ export class WsHub {
     } else {
       for (const p of pairs) {
         state.pairs.delete(p);
-        this.subscribers.get(p)?.delete(ws);
+        this.subscribers.get(p)?.delete(state);
       }
       this.send(ws, { type: 'unsubscribed', pairs });
     }
@@ -178,18 +182,27 @@ export class WsHub {
     this.broadcast(e.pair, { type: 'prediction_error', pair: e.pair, data: e });
   }
 
+  /**
+   * Fan-out: the frame is serialised and framed once (one buffer: websocket
+   * header + JSON), then written to each subscriber's socket in one tight loop.
+   * `ws` itself would encode the string, frame it and cork/uncork per client;
+   * with permessage-deflate off its sender writes straight to the same socket,
+   * so frames sent through `ws` (hello, snapshot, error) and these stay in
+   * order. The slow-consumer rule is checked on the socket's unsent bytes
+   * (what `ws.bufferedAmount` reports) before each write.
+   */
   private broadcast(pair: string, frame: ServerFrame): void {
     const subs = this.subscribers.get(pair);
     if (!subs || subs.size === 0) return;
-    const text = JSON.stringify(frame);
+    const wire = textFrame(Buffer.from(JSON.stringify(frame), 'utf8'));
     let sent = 0;
-    for (const ws of subs) {
-      if (ws.readyState !== WebSocket.OPEN) continue;
-      if (ws.bufferedAmount > this.maxBuffered) {
-        this.drop(ws, 'slow_consumer', WS_CLOSE.SLOW_CONSUMER, `slow consumer: more than ${this.maxBuffered} bytes unsent`);
+    for (const c of subs) {
+      if (c.ws.readyState !== WebSocket.OPEN) continue;
+      if (c.socket.writableLength > this.maxBuffered) {
+        this.drop(c.ws, 'slow_consumer', WS_CLOSE.SLOW_CONSUMER, `slow consumer: more than ${this.maxBuffered} bytes unsent`);
         continue;
       }
-      ws.send(text);
+      c.socket.write(wire);
       sent++;
     }
     if (sent > 0) wsFramesSent().inc({ type: frame.type }, sent);
@@ -226,7 +239,7 @@ export class WsHub {
   }
 
   private unsubscribeAll(ws: WebSocket, state: ClientState): void {
-    for (const p of state.pairs) this.subscribers.get(p)?.delete(ws);
+    for (const p of state.pairs) this.subscribers.get(p)?.delete(state);
     state.pairs.clear();
   }
 

@@ -16,7 +16,7 @@ import { WebSocket } from 'ws';
 import { validatorOf } from '../contracts/codec.ts';
 import type { Candle, Prediction, PredictionError } from '../contracts/messages.ts';
 import type { ErrorBody } from '../api/api-error.ts';
-import type { HistoryReply, LatestReply, PairsReply, ProductionModelInfo } from '../api/schemas.ts';
+import type { HistoryReply, LatestReply, MonitoringQuery, MonitoringReply, PairsReply, ProductionModelInfo } from '../api/schemas.ts';
 import { ServerFrame, WS_PATH, type ErrorFrame, type SnapshotFrame } from '../api/ws-frames.ts';
 
 /** An error answer of the API: the HTTP status and the API's error code. */
@@ -100,6 +100,11 @@ export class TickcastClient {
 
   productionModel(): Promise<ProductionModelInfo> {
     return this.get('/v1/models/production');
+  }
+
+  /** The live prediction-error summary (rolling MAE, direction accuracy, MAE vs the persistence baseline). */
+  monitoring(q: MonitoringQuery = {}): Promise<MonitoringReply> {
+    return this.get('/v1/monitoring', { ...q });
   }
 
   stream(opts: Omit<StreamOptions, 'url' | 'apiKey'> = {}): TickcastStream {

@@ -7,24 +7,32 @@ import { Type, type Static, type TSchema } from '@sinclair/typebox';
 
 const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
 
+/** Rolling accuracy of one pair, model version and window (ts/src/monitor/rolling-aggregates.ts). */
+export const AccuracyRow = Type.Object({
+  pair: Type.String(),
+  model_version: Type.String({ description: 'The model version, or baseline:persistence (the price in 5 minutes equals the price now)' }),
+  window: Type.Union([Type.Literal('1h'), Type.Literal('1d'), Type.Literal('7d')], { description: 'Targets in (windows_end_ms - window, windows_end_ms]' }),
+  n: Type.Integer({ minimum: 0, description: 'Resolved predictions in the window' }),
+  mae: Nullable(Type.Number({ description: 'Mean absolute error (quote currency)' })),
+  direction_accuracy: Nullable(Type.Number({ description: 'Share of predictions that called the direction of the move, 0 to 1' })),
+  baseline_mae: Nullable(Type.Number({ description: "The persistence baseline's MAE over the same targets" })),
+  mae_vs_baseline: Nullable(Type.Number({ description: 'mae / baseline_mae over the same targets; above 1 is worse than the baseline' })),
+});
+
+/** Predictions whose target passed without a candle to resolve them. */
+export const UnresolvedSummary = Type.Object({
+  count: Type.Integer({ minimum: 0 }),
+  /** Up to 20, oldest target first. */
+  recent: Type.Array(Type.Object({ pair: Type.String(), model_version: Type.String(), made_at_ms: Type.Integer(), target_ms: Type.Integer() })),
+});
+
 export const MonitoringSnapshot = Type.Object(
   {
     generated_at_ms: Type.Integer(),
     /** The end of the rolling windows: the newest resolved target (event time), null before the first. */
     windows_end_ms: Type.Union([Type.Integer(), Type.Null()]),
     /** Per pair, model version (baseline:persistence included) and window (1h, 1d, 7d). */
-    accuracy: Type.Array(
-      Type.Object({
-        pair: Type.String(),
-        model_version: Type.String(),
-        window: Type.Union([Type.Literal('1h'), Type.Literal('1d'), Type.Literal('7d')]),
-        n: Type.Integer({ minimum: 0 }),
-        mae: Nullable(Type.Number()),
-        direction_accuracy: Nullable(Type.Number()),
-        baseline_mae: Nullable(Type.Number()),
-        mae_vs_baseline: Nullable(Type.Number()),
-      }),
-    ),
+    accuracy: Type.Array(AccuracyRow),
     /** Newest row per pair (coin for sentiment) and kind; age by the wall clock. */
     freshness: Type.Array(
       Type.Object({
@@ -34,11 +42,7 @@ export const MonitoringSnapshot = Type.Object(
         age_s: Nullable(Type.Number()),
       }),
     ),
-    unresolved: Type.Object({
-      count: Type.Integer({ minimum: 0 }),
-      /** Up to 20, oldest target first. */
-      recent: Type.Array(Type.Object({ pair: Type.String(), model_version: Type.String(), made_at_ms: Type.Integer(), target_ms: Type.Integer() })),
-    }),
+    unresolved: UnresolvedSummary,
     dead_letters: Type.Object({ total: Type.Integer({ minimum: 0 }), last_10m: Type.Integer({ minimum: 0 }), by_topic: Type.Record(Type.String(), Type.Integer()) }),
     consumer_lag_max: Nullable(Type.Number()),
     llm_errors_per_min: Nullable(Type.Number()),

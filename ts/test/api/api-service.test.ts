@@ -50,6 +50,15 @@ test('apiService: warm from the store, follow the streams, log the docs and dash
     assert.deepEqual((await api.latest('BTC/USD')).prediction, preds[preds.length - 1]);
     const health = await fetch(`${url}/readyz`);
     assert.equal(health.status, 200);
+    // No monitor in this process: the summary is recomputed from the store's error rows.
+    await tmp.stores.predictions.errors.write(errs);
+    const mon = await api.monitoring({ pair: 'BTC/USD', window: '7d', model_version: 'v1' });
+    assert.equal(mon.source, 'store');
+    assert.equal(mon.windows_end_ms, Math.max(...errs.map((e) => e.target_ms)));
+    assert.equal(mon.accuracy.length, 1);
+    assert.equal(mon.accuracy[0]!.n, errs.length);
+    const mae = errs.reduce((s, e) => s + Math.abs(e.predicted_price - e.actual_price), 0) / errs.length;
+    assert.ok(Math.abs((mon.accuracy[0]!.mae as number) - mae) < 1e-9 * mae);
     live.close();
   } finally {
     await runner.stop();

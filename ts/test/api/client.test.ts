@@ -33,6 +33,7 @@ test('REST: latest, paged history, pairs, and API errors as TickcastApiError wit
     assert.deepEqual(pairs.pairs.map((p) => p.pair), [...PAIRS]);
     await assert.rejects(api.latest('XRP/USD'), (e: unknown) => e instanceof TickcastApiError && e.status === 400 && e.code === 'UNKNOWN_PAIR');
     await assert.rejects(api.productionModel(), (e: unknown) => e instanceof TickcastApiError && e.status === 404 && e.code === 'NO_PRODUCTION_MODEL');
+    await assert.rejects(api.monitoring({ window: '1h' }), (e: unknown) => e instanceof TickcastApiError && e.status === 404 && e.code === 'NO_MONITORING');
     await assert.rejects(api.history({ pair: 'ETH/USD', from: 'soon' }), (e: unknown) => e instanceof TickcastApiError && e.code === 'INVALID_PARAMETER');
   } finally {
     await srv.close();

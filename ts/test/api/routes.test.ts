@@ -331,7 +331,7 @@ describe('other routes', () => {
       const result = await new Validator().validate(doc);
       assert.equal(result.valid, true, JSON.stringify(result.errors, null, 1));
       assert.equal(doc.openapi, '3.1.0');
-      for (const p of ['/v1/predictions/latest', '/v1/predictions', '/v1/pairs', '/v1/models/production', '/healthz', '/readyz', '/metrics']) {
+      for (const p of ['/v1/predictions/latest', '/v1/predictions', '/v1/pairs', '/v1/models/production', '/v1/monitoring', '/healthz', '/readyz', '/metrics']) {
         assert.ok(doc.paths[p]?.get, `path ${p} documented`);
       }
       assert.equal(doc.paths['/'], undefined, 'dashboard assets are not API routes');

@@ -11,7 +11,7 @@ import { WebSocket } from 'ws';
 import { startApiServer, type ApiServer } from '../../src/api/api-server.ts';
 import type { ApiDeps } from '../../src/api/api-plugin.ts';
 import { LiveCache } from '../../src/api/live-cache.ts';
-import type { ServerFrame } from '../../src/api/ws-frames.ts';
+import { textFrame, type ServerFrame } from '../../src/api/ws-frames.ts';
 import type { Prediction } from '../../src/contracts/messages.ts';
 import { PAIRS, errorsFrom, predictionsFrom, quietLogger, realCandles, until } from './helpers.ts';
 
@@ -325,4 +325,23 @@ describe('websocket /v1/ws', () => {
     const closed = await c.closed;
     assert.equal(closed.code, 1001);
   });
+});
+
+test('textFrame (the pre-built broadcast frame): 7-, 16- and 64-bit lengths read back by the ws package\'s own frame parser', async () => {
+  // ws's Receiver is an independent RFC 6455 parser (the one every `ws` client uses).
+  const { Receiver } = (await import('ws')) as unknown as { Receiver: new (o: object) => NodeJS.WritableStream & NodeJS.EventEmitter };
+  for (const n of [0, 1, 125, 126, 127, 65_535, 65_536, 200_000]) {
+    const text = 'é'.repeat(Math.floor(n / 2)) + 'x'.repeat(n % 2); // multi-byte UTF-8: n bytes
+    const payload = Buffer.from(text, 'utf8');
+    assert.equal(payload.length, n);
+    const receiver = new Receiver({ isServer: false, maxPayload: 0 });
+    const got = new Promise<{ data: Buffer; binary: boolean }>((resolve, reject) => {
+      receiver.on('message', (data: Buffer, binary: boolean) => resolve({ data, binary }));
+      receiver.on('error', reject);
+    });
+    receiver.write(textFrame(payload));
+    const m = await got;
+    assert.equal(m.binary, false, `${n} bytes: a text frame`);
+    assert.equal(m.data.toString('utf8'), text, `${n} bytes: payload`);
+  }
 });

@@ -1,0 +1,117 @@
+/**
+ * Fixtures of the GET /v1/monitoring tests: real BTC/USD minutes, two models
+ * and the persistence baseline written to a prediction store, and the summary
+ * recomputed naively from those rows (the reference the route is held to).
+ */
+import assert from 'node:assert/strict';
+import type { Prediction, PredictionError } from '../../src/contracts/messages.ts';
+import type { Stores } from '../../src/stores/index.ts';
+import type { FastifyInstance } from 'fastify';
+import { buildApi, type ApiDeps } from '../../src/api/api-plugin.ts';
+import { LiveCache } from '../../src/api/live-cache.ts';
+import { PAIRS, errorsFrom, predictionsFrom, quietLogger, realCandles } from './helpers.ts';
+
+export const BASELINE = 'baseline:persistence';
+export const WINDOW_MS = { '1h': 3_600_000, '1d': 86_400_000, '7d': 604_800_000 } as const;
+export type Window = keyof typeof WINDOW_MS;
+
+/** The API with the given dependencies (served pairs: BTC/USD, ETH/USD). */
+export async function make(over: Partial<ApiDeps> = {}): Promise<FastifyInstance> {
+  return buildApi({ logger: quietLogger(), cache: new LiveCache({ pairs: PAIRS }), history: { newestFirst: async () => [] }, ...over });
+}
+export const json = (r: { body: string }) => JSON.parse(r.body) as Record<string, any>;
+
+export interface Expected {
+  pair: string;
+  model_version: string;
+  window: Window;
+  n: number;
+  mae: number | null;
+  direction_accuracy: number | null;
+  baseline_mae: number | null;
+  mae_vs_baseline: number | null;
+}
+
+/**
+ * The summary of one pair, recomputed naively from the inserted rows: for
+ * each model and window, the rows with end − window < target ≤ end; MAE from
+ * |predicted − actual|; a direction hit when predicted and actual move the
+ * same way from the prediction's last close (the baseline "predicts" no
+ * move); the baseline's MAE over the model's targets that have a baseline row.
+ */
+export function expected(pair: string, errs: PredictionError[], preds: Prediction[], end: number): Expected[] {
+  const lastClose = new Map(preds.map((p) => [p.target_ms, p.last_close]));
+  const sign = (x: number) => Math.sign(x);
+  const models = [...new Set(errs.map((e) => e.model_version))].sort();
+  const out: Expected[] = [];
+  for (const model of models) {
+    for (const window of ['1h', '1d', '7d'] as Window[]) {
+      const inWindow = (e: PredictionError) => e.pair === pair && e.target_ms > end - WINDOW_MS[window] && e.target_ms <= end;
+      const rows = errs.filter((e) => e.model_version === model && inWindow(e));
+      const base = new Map(errs.filter((e) => e.model_version === BASELINE && inWindow(e)).map((e) => [e.target_ms, e]));
+      const abs = (e: PredictionError) => Math.abs(e.predicted_price - e.actual_price);
+      const hits = rows.map((e) => {
+        const last = lastClose.get(e.target_ms) as number;
+        return sign(e.predicted_price - last) === sign(e.actual_price - last);
+      });
+      const matched = rows.filter((e) => base.has(e.target_ms));
+      const baseSum = matched.reduce((s, e) => s + abs(base.get(e.target_ms)!), 0);
+      out.push({
+        pair,
+        model_version: model,
+        window,
+        n: rows.length,
+        mae: rows.length ? rows.reduce((s, e) => s + abs(e), 0) / rows.length : null,
+        direction_accuracy: rows.length ? hits.filter(Boolean).length / rows.length : null,
+        baseline_mae: matched.length ? baseSum / matched.length : null,
+        mae_vs_baseline: matched.length && baseSum > 0 ? matched.reduce((s, e) => s + abs(e), 0) / baseSum : null,
+      });
+    }
+  }
+  return out;
+}
+
+export function assertClose(actual: Record<string, unknown>[], want: Expected[]): void {
+  assert.equal(actual.length, want.length, 'one row per model and window');
+  const key = (r: { model_version: unknown; window: unknown }) => `${r.model_version}|${r.window}`;
+  const byKey = new Map(actual.map((r) => [key(r as { model_version: unknown; window: unknown }), r]));
+  for (const w of want) {
+    const a = byKey.get(key(w));
+    assert.ok(a, `row ${key(w)}`);
+    assert.equal(a.pair, w.pair);
+    assert.equal(a.n, w.n, `n of ${key(w)}`);
+    for (const f of ['mae', 'direction_accuracy', 'baseline_mae', 'mae_vs_baseline'] as const) {
+      const x = a[f] as number | null;
+      const y = w[f];
+      if (y === null) assert.equal(x, null, `${f} of ${key(w)}`);
+      else assert.ok(x !== null && Math.abs(x - y) <= 1e-9 * Math.max(1, Math.abs(y)), `${f} of ${key(w)}: ${x} vs ${y}`);
+    }
+  }
+}
+
+export interface MonitoringRows {
+  preds: Prediction[];
+  errs: PredictionError[];
+  /** The newest target of the error rows (where the windows end). */
+  end: number;
+}
+
+/**
+ * Write `minutes` real BTC/USD minutes' worth of rows: momentum predictions
+ * (v1), a drift model (v2) that predicted only every third target, their
+ * errors and the persistence baseline's errors.
+ */
+export async function writeMonitoringRows(stores: Stores, minutes: number): Promise<MonitoringRows> {
+  const candles = realCandles('BTC/USD', minutes);
+  const momentum = predictionsFrom(candles, 'v1');
+  const drift = momentum
+    .filter((_, i) => i % 3 === 0)
+    .map((p) => ({ ...p, model_version: 'v2', model_name: 'drift', predicted_price: p.last_close * 1.0005 }));
+  const preds = [...momentum, ...drift];
+  const baseline = momentum.map((p) => ({ ...p, predicted_price: p.last_close, model_version: BASELINE }));
+  const errs = [...errorsFrom(momentum, candles), ...errorsFrom(drift, candles), ...errorsFrom(baseline, candles)];
+  const wp = await stores.predictions.predictions.write(preds);
+  const we = await stores.predictions.errors.write(errs);
+  assert.equal(wp.rejected.length + we.rejected.length, 0);
+  return { preds, errs, end: Math.max(...errs.map((e) => e.target_ms)) };
+}

@@ -1,0 +1,160 @@
+/**
+ * GET /v1/monitoring through fastify inject: the summary recomputed from the
+ * prediction store (checked against a naive recomputation here from the rows
+ * inserted: real Coinbase candles, two models and the persistence baseline),
+ * the in-process monitor as the source when one runs, the filters, and every
+ * 400 / 404.
+ */
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import type { FastifyInstance } from 'fastify';
+import { monitoringSource } from '../../src/api/monitoring.ts';
+import { setMonitoringSource, type MonitoringSnapshot } from '../../src/monitor/monitoring-snapshot.ts';
+import type { Prediction, PredictionError } from '../../src/contracts/messages.ts';
+import { tempSqliteStores, type TempStores } from './helpers.ts';
+import { BASELINE, WINDOW_MS, assertClose, expected, json, make, writeMonitoringRows, type Expected, type Window } from './monitoring-fixtures.ts';
+
+describe('GET /v1/monitoring', () => {
+  let tmp: TempStores;
+  let preds: Prediction[];
+  let errs: PredictionError[];
+  let end: number;
+  let app: FastifyInstance;
+
+  before(async () => {
+    tmp = await tempSqliteStores();
+    // 27 hours of real BTC/USD minutes: the 1h, 1d and 7d windows all differ.
+    ({ preds, errs, end } = await writeMonitoringRows(tmp.stores, 1620));
+    app = await make({ monitoring: monitoringSource(tmp.stores.predictions, { cacheMs: 0 }) });
+  });
+  after(async () => {
+    await app.close();
+    await tmp.cleanup();
+  });
+
+  test('from the prediction store: every model and window equals a naive recomputation from the inserted rows', async () => {
+    const r = await app.inject('/v1/monitoring?pair=BTC/USD');
+    assert.equal(r.statusCode, 200, r.body);
+    const body = json(r);
+    assert.equal(body.source, 'store');
+    assert.equal(body.windows_end_ms, end);
+    assert.equal(body.unresolved, null, 'only the monitor knows unresolved predictions');
+    const want = expected('BTC/USD', errs, preds, end);
+    assert.equal(want.length, 9, 'v1, v2 and the baseline, three windows each');
+    assertClose(body.accuracy, want);
+    // The windows really differ (the data spans more than a day).
+    const n = (m: string, w: Window) => want.find((x) => x.model_version === m && x.window === w)!.n;
+    assert.ok(n('v1', '1h') > 0 && n('v1', '1h') < n('v1', '1d') && n('v1', '1d') < n('v1', '7d'), `${n('v1', '1h')} ${n('v1', '1d')} ${n('v1', '7d')}`);
+    // The baseline hits only on a flat close: its direction accuracy is the share of flat minutes.
+    const flat = errs.filter((e) => e.model_version === BASELINE && e.target_ms > end - WINDOW_MS['1d']);
+    const flatShare = flat.filter((e) => e.actual_price === preds.find((p) => p.target_ms === e.target_ms)!.last_close).length / flat.length;
+    const b1d = body.accuracy.find((a: Expected) => a.model_version === BASELINE && a.window === '1d');
+    assert.ok(Math.abs(b1d.direction_accuracy - flatShare) < 1e-12);
+    assert.equal(b1d.mae_vs_baseline, 1);
+  });
+
+  test('filters: window, model_version; no pair = every served pair; a pair without rows has none', async () => {
+    let body = json(await app.inject('/v1/monitoring?pair=BTC%2FUSD&window=1h&model_version=v2'));
+    assertClose(
+      body.accuracy,
+      expected('BTC/USD', errs, preds, end).filter((x) => x.window === '1h' && x.model_version === 'v2'),
+    );
+    body = json(await app.inject('/v1/monitoring?window=7d'));
+    assert.deepEqual(body.accuracy.map((a: Expected) => `${a.pair} ${a.model_version} ${a.window}`), [
+      `BTC/USD ${BASELINE} 7d`,
+      'BTC/USD v1 7d',
+      'BTC/USD v2 7d',
+    ]);
+    body = json(await app.inject('/v1/monitoring?pair=ETH/USD'));
+    assert.deepEqual(body.accuracy, []);
+    assert.equal(body.windows_end_ms, end, 'the windows end at the newest resolved target of any pair');
+  });
+
+  test('400 on bad parameters, with the parameter named', async () => {
+    for (const [q, code, re] of [
+      ['pair=btc-usd', 'INVALID_PARAMETER', /pair/],
+      ['pair=DOGE/USD', 'UNKNOWN_PAIR', /DOGE\/USD.*served: BTC\/USD, ETH\/USD/],
+      ['window=2h', 'INVALID_PARAMETER', /window/],
+      ['window=', 'INVALID_PARAMETER', /window/],
+      ['model_version=', 'INVALID_PARAMETER', /model_version/],
+      ['pairs=BTC/USD', 'INVALID_PARAMETER', /pairs|additional/],
+    ] as const) {
+      const r = await app.inject(`/v1/monitoring?${q}`);
+      assert.equal(r.statusCode, 400, q);
+      assert.equal(json(r).error.code, code, q);
+      assert.match(json(r).error.message, re, q);
+    }
+  });
+
+  test('an empty store: no windows yet', async () => {
+    const empty = await tempSqliteStores();
+    const a = await make({ monitoring: monitoringSource(empty.stores.predictions) });
+    try {
+      const body = json(await a.inject('/v1/monitoring'));
+      assert.equal(body.source, 'store');
+      assert.equal(body.windows_end_ms, null);
+      assert.deepEqual(body.accuracy, []);
+    } finally {
+      await a.close();
+      await empty.cleanup();
+    }
+  });
+});
+
+describe('GET /v1/monitoring with the monitor in this process', () => {
+  const row = (pair: string, model_version: string, window: Window, n: number) => ({
+    pair,
+    model_version,
+    window,
+    n,
+    mae: n ? 12.5 : null,
+    direction_accuracy: n ? 0.5 : null,
+    baseline_mae: n ? 10 : null,
+    mae_vs_baseline: n ? 1.25 : null,
+  });
+  const snapshot: MonitoringSnapshot = {
+    generated_at_ms: 1_700_000_000_000,
+    windows_end_ms: 1_699_999_980_000,
+    accuracy: [row('BTC/USD', 'v1', '1h', 60), row('BTC/USD', 'v1', '1d', 1440), row('ETH/USD', 'v1', '1h', 0), row('SOL/USD', 'v1', '1h', 3)],
+    freshness: [],
+    unresolved: { count: 1, recent: [{ pair: 'ETH/USD', model_version: 'v1', made_at_ms: 1_699_999_000_000, target_ms: 1_699_999_300_000 }] },
+    dead_letters: { total: 0, last_10m: 0, by_topic: {} },
+    consumer_lag_max: null,
+    llm_errors_per_min: null,
+    alerts: [],
+  };
+
+  test('the live snapshot is served (it wins over the store), filtered to the served pairs and the query', async () => {
+    const tmp = await tempSqliteStores();
+    const app = await make({ monitoring: monitoringSource(tmp.stores.predictions) });
+    setMonitoringSource(() => snapshot);
+    try {
+      let body = json(await app.inject('/v1/monitoring'));
+      assert.equal(body.source, 'monitor');
+      assert.equal(body.generated_at_ms, snapshot.generated_at_ms);
+      assert.equal(body.windows_end_ms, snapshot.windows_end_ms);
+      assert.deepEqual(body.accuracy, snapshot.accuracy.slice(0, 3), 'pairs the API does not serve are left out');
+      assert.deepEqual(body.unresolved, snapshot.unresolved);
+      body = json(await app.inject('/v1/monitoring?pair=BTC/USD&window=1d'));
+      assert.deepEqual(body.accuracy, [snapshot.accuracy[1]]);
+    } finally {
+      setMonitoringSource(null);
+      await app.close();
+      await tmp.cleanup();
+    }
+  });
+
+  test('no monitor here and no store: 404 NO_MONITORING', async () => {
+    const app = await make();
+    try {
+      const r = await app.inject('/v1/monitoring');
+      assert.equal(r.statusCode, 404);
+      assert.equal(json(r).error.code, 'NO_MONITORING');
+      setMonitoringSource(() => snapshot);
+      assert.equal((await app.inject('/v1/monitoring')).statusCode, 200, 'the default source is the in-process monitor');
+    } finally {
+      setMonitoringSource(null);
+      await app.close();
+    }
+  });
+});
