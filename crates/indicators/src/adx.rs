@@ -42,7 +42,7 @@ impl Indicator for Adx {
     type Input = Bar;
     type Output = f64;
 
-    #[inline]
+    #[inline(always)]
     fn update(&mut self, bar: Bar) -> Option<f64> {
         if !self.state.update(&bar) {
             return None;

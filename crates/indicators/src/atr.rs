@@ -28,7 +28,7 @@ impl Indicator for Atr {
     type Input = Bar;
     type Output = f64;
 
-    #[inline]
+    #[inline(always)]
     fn update(&mut self, bar: Bar) -> Option<f64> {
         let tr = self.tr.update(bar)?;
         if self.period == 1 {

@@ -63,7 +63,7 @@ impl Indicator for BollingerBands {
     type Input = f64;
     type Output = BollingerOutput;
 
-    #[inline]
+    #[inline(always)]
     fn update(&mut self, x: f64) -> Option<BollingerOutput> {
         let n = self.period as f64;
         self.sum += x;

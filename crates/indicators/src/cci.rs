@@ -30,7 +30,7 @@ impl Indicator for Cci {
     type Input = Bar;
     type Output = f64;
 
-    #[inline]
+    #[inline(always)]
     fn update(&mut self, bar: Bar) -> Option<f64> {
         let last = bar.typical();
         self.window.push(last);

@@ -21,7 +21,7 @@ pub(crate) struct MovementTracker {
 impl MovementTracker {
     /// `None` on the first bar. +DM when the high rises more than the low
     /// falls (and rises at all); -DM symmetrically; otherwise 0.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn next(&mut self, bar: &Bar) -> Option<Movement> {
         let out = self.prev.map(|(ph, pl, pc)| {
             let diff_p = bar.high - ph;
@@ -57,7 +57,7 @@ impl SmoothedMovement {
     }
 
     /// True once the smoothing (not just the seed sums) has run at least once.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn update(&mut self, bar: &Bar) -> bool {
         let Some(m) = self.tracker.next(bar) else { return false };
         if self.count + 1 < self.period {
@@ -81,7 +81,7 @@ impl SmoothedMovement {
 
     /// (+DI, -DI) in percent; `None` when the smoothed TR is ~0
     /// (TA-Lib's `TA_IS_ZERO`).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn di(&self) -> Option<(f64, f64)> {
         if is_zero(self.tr) {
             return None;
@@ -135,7 +135,7 @@ impl Indicator for DirectionalIndex {
     type Input = Bar;
     type Output = f64;
 
-    #[inline]
+    #[inline(always)]
     fn update(&mut self, bar: Bar) -> Option<f64> {
         if self.period == 1 {
             let m = self.state.tracker.next(&bar)?;

@@ -35,7 +35,7 @@ impl Indicator for Ema {
     type Input = f64;
     type Output = f64;
 
-    #[inline]
+    #[inline(always)]
     fn update(&mut self, x: f64) -> Option<f64> {
         if self.count >= self.period {
             self.value = (x - self.value) * self.k + self.value;

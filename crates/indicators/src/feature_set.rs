@@ -29,9 +29,9 @@
 //! `macd_12_26_9_hist`) share one instance. Price inputs are the close.
 
 use crate::{
-    Adx, Atr, Bar, BollingerBands, Cci, DirectionalIndex, DirectionalSide, Ema, Indicator, IndicatorError,
-    LogReturn, Macd, Mfi, Natr, Obv, RealizedVolatility, Roc, RollingVwap, Rsi, Sma, Stochastic,
-    StochasticRsi, WilliamsR, Wma,
+    Adx, Atr, Bar, BollingerBands, BollingerOutput, Cci, DirectionalIndex, DirectionalSide, Ema, Indicator,
+    IndicatorError, LogReturn, Macd, MacdOutput, Mfi, Natr, Obv, RealizedVolatility, Roc, RollingVwap, Rsi, Sma,
+    Stochastic, StochasticOutput, StochasticRsi, WilliamsR, Wma,
 };
 
 /// A parsed indicator configuration (one instance in a feature set).
@@ -205,16 +205,152 @@ enum Node {
     RealizedVol(RealizedVolatility),
 }
 
-fn put1(out: &mut [f64], v: Option<f64>) {
-    if let Some(slot) = out.first_mut() {
-        *slot = v.unwrap_or(f64::NAN);
+// One indicator output as a fixed array of values (NaN while warming up).
+// Streaming (`Node::update`) and batch (`Node::fold`) both go through these,
+// so the two paths lay out the same values in the same slots.
+
+#[inline(always)]
+fn scalar(v: Option<f64>) -> [f64; 1] {
+    [v.unwrap_or(f64::NAN)]
+}
+
+#[inline(always)]
+fn macd_values(v: Option<MacdOutput>) -> [f64; 3] {
+    v.map_or([f64::NAN; 3], |m| [m.line, m.signal, m.hist])
+}
+
+#[inline(always)]
+fn bollinger_values(v: Option<BollingerOutput>) -> [f64; 5] {
+    v.map_or([f64::NAN; 5], |b| [b.upper, b.middle, b.lower, b.width, b.percent_b])
+}
+
+#[inline(always)]
+fn stoch_values(v: Option<StochasticOutput>) -> [f64; 2] {
+    v.map_or([f64::NAN; 2], |s| [s.k, s.d])
+}
+
+#[inline(always)]
+fn put<const W: usize>(out: &mut [f64], values: [f64; W]) {
+    out.iter_mut().zip(values).for_each(|(o, v)| *o = v);
+}
+
+/// Where [`Node::fold`] writes one indicator's outputs: a row-major
+/// `rows x width` matrix, each row getting the indicator's output `slot` at
+/// `col` for each `(col, slot)` of `targets`.
+struct Sink<'o> {
+    out: &'o mut [f64],
+    width: usize,
+    targets: &'o [(usize, usize)],
+}
+
+/// The batch loop for one concrete indicator: `update` over the inputs of
+/// `rows` in order (the streaming update itself, monomorphised and inlined),
+/// each output spread by `values` and written to `sink`. Each row also says
+/// whether its bar passes [`check_bar`]; the result is true when every row
+/// did (a constant `true` compiles away). One function per indicator type
+/// (not inlined into the dispatch), a local copy of the indicator and no call
+/// in the loop: the loop gets its own registers and the indicator's scalar
+/// state lives in them.
+#[inline(never)]
+fn fold<T, I, const W: usize>(
+    indicator: &I,
+    rows: impl Iterator<Item = (T, bool)>,
+    values: impl Fn(Option<I::Output>) -> [f64; W],
+    sink: Sink<'_>,
+) -> bool
+where
+    I: Indicator<Input = T> + Clone,
+{
+    // A local copy (the caller's is a fresh, reset instance): its address
+    // never escapes, so the optimiser can keep its scalar state in registers.
+    let mut indicator = indicator.clone();
+    let Sink { out, width, targets } = sink;
+    let mut all_valid = true;
+    // Slots are below W by construction; clamping lets the compiler drop the
+    // per-row index check.
+    let clamp = |slot: usize| slot.min(W - 1);
+    match *targets {
+        [(_, slot)] if width == 1 => {
+            let slot = clamp(slot);
+            for (cell, (x, ok)) in out.iter_mut().zip(rows) {
+                all_valid &= ok;
+                *cell = values(indicator.update(x))[slot];
+            }
+        }
+        [(col, slot)] => {
+            let slot = clamp(slot);
+            for (row, (x, ok)) in out.chunks_exact_mut(width).zip(rows) {
+                all_valid &= ok;
+                row[col] = values(indicator.update(x))[slot];
+            }
+        }
+        _ => {
+            for (row, (x, ok)) in out.chunks_exact_mut(width).zip(rows) {
+                all_valid &= ok;
+                let v = values(indicator.update(x));
+                for &(col, slot) in targets {
+                    row[col] = v[clamp(slot)];
+                }
+            }
+        }
+    }
+    all_valid
+}
+
+/// [`fold`] for close-only indicators, reading the close column directly;
+/// with `CHECK`, each row's bar is checked from the columns ([`valid_rows`]).
+#[inline(always)]
+fn fold_close<I, const W: usize, const CHECK: bool>(
+    indicator: &I,
+    columns: &Columns<'_>,
+    values: impl Fn(Option<I::Output>) -> [f64; W],
+    sink: Sink<'_>,
+) -> bool
+where
+    I: Indicator<Input = f64> + Clone,
+{
+    let close = columns.close.iter().copied();
+    if CHECK {
+        fold(indicator, close.zip(valid_rows(columns)), values, sink)
+    } else {
+        fold(indicator, close.map(|c| (c, true)), values, sink)
     }
 }
 
-fn put(out: &mut [f64], values: Option<&[f64]>) {
-    match values {
-        Some(vs) => out.iter_mut().zip(vs).for_each(|(o, v)| *o = *v),
-        None => out.iter_mut().for_each(|o| *o = f64::NAN),
+/// [`fold`] for bar indicators: the bars are read from the columns (no
+/// per-row bounds checks; the lengths were checked by the caller); with
+/// `CHECK`, each bar is checked from the fields just read.
+#[inline(always)]
+fn fold_bars<I, const W: usize, const CHECK: bool>(
+    indicator: &I,
+    columns: &Columns<'_>,
+    values: impl Fn(Option<I::Output>) -> [f64; W],
+    sink: Sink<'_>,
+) -> bool
+where
+    I: Indicator<Input = Bar> + Clone,
+{
+    let ohlcv = columns.open.iter().zip(columns.high).zip(columns.low).zip(columns.close).zip(columns.volume);
+    let checked = |bar: Bar| (bar, !CHECK || bar_is_valid(&bar));
+    match columns.vwap {
+        None => fold(
+            indicator,
+            ohlcv.map(|((((&open, &high), &low), &close), &volume)| {
+                checked(Bar { open, high, low, close, volume, vwap: f64::NAN })
+            }),
+            values,
+            sink,
+        ),
+        Some(vwap) => fold(
+            indicator,
+            ohlcv
+                .zip(vwap)
+                .map(|(((((&open, &high), &low), &close), &volume), &vwap)| {
+                    checked(Bar { open, high, low, close, volume, vwap })
+                }),
+            values,
+            sink,
+        ),
     }
 }
 
@@ -258,29 +394,63 @@ impl Node {
     fn update(&mut self, bar: &Bar, out: &mut [f64]) {
         let c = bar.close;
         match self {
-            Self::Sma(i) => put1(out, i.update(c)),
-            Self::Ema(i) => put1(out, i.update(c)),
-            Self::Wma(i) => put1(out, i.update(c)),
-            Self::Rsi(i) => put1(out, i.update(c)),
-            Self::Macd(i) => put(out, i.update(c).map(|m| [m.line, m.signal, m.hist]).as_ref().map(|a| &a[..])),
-            Self::Bollinger(i) => put(
-                out,
-                i.update(c).map(|b| [b.upper, b.middle, b.lower, b.width, b.percent_b]).as_ref().map(|a| &a[..]),
-            ),
-            Self::Atr(i) => put1(out, i.update(*bar)),
-            Self::Natr(i) => put1(out, i.update(*bar)),
-            Self::Obv(i) => put1(out, i.update(*bar)),
-            Self::Stoch(i) => put(out, i.update(*bar).map(|s| [s.k, s.d]).as_ref().map(|a| &a[..])),
-            Self::StochRsi(i) => put(out, i.update(c).map(|s| [s.k, s.d]).as_ref().map(|a| &a[..])),
-            Self::Adx(i) => put1(out, i.update(*bar)),
-            Self::Di(i) => put1(out, i.update(*bar)),
-            Self::Cci(i) => put1(out, i.update(*bar)),
-            Self::Mfi(i) => put1(out, i.update(*bar)),
-            Self::Roc(i) => put1(out, i.update(c)),
-            Self::WillR(i) => put1(out, i.update(*bar)),
-            Self::Vwap(i) => put1(out, i.update(*bar)),
-            Self::LogReturn(i) => put1(out, i.update(c)),
-            Self::RealizedVol(i) => put1(out, i.update(c)),
+            Self::Sma(i) => put(out, scalar(i.update(c))),
+            Self::Ema(i) => put(out, scalar(i.update(c))),
+            Self::Wma(i) => put(out, scalar(i.update(c))),
+            Self::Rsi(i) => put(out, scalar(i.update(c))),
+            Self::Macd(i) => put(out, macd_values(i.update(c))),
+            Self::Bollinger(i) => put(out, bollinger_values(i.update(c))),
+            Self::Atr(i) => put(out, scalar(i.update(*bar))),
+            Self::Natr(i) => put(out, scalar(i.update(*bar))),
+            Self::Obv(i) => put(out, scalar(i.update(*bar))),
+            Self::Stoch(i) => put(out, stoch_values(i.update(*bar))),
+            Self::StochRsi(i) => put(out, stoch_values(i.update(c))),
+            Self::Adx(i) => put(out, scalar(i.update(*bar))),
+            Self::Di(i) => put(out, scalar(i.update(*bar))),
+            Self::Cci(i) => put(out, scalar(i.update(*bar))),
+            Self::Mfi(i) => put(out, scalar(i.update(*bar))),
+            Self::Roc(i) => put(out, scalar(i.update(c))),
+            Self::WillR(i) => put(out, scalar(i.update(*bar))),
+            Self::Vwap(i) => put(out, scalar(i.update(*bar))),
+            Self::LogReturn(i) => put(out, scalar(i.update(c))),
+            Self::RealizedVol(i) => put(out, scalar(i.update(c))),
+        }
+    }
+
+    /// [`Self::update`] over whole columns: dispatches once, then runs the
+    /// concrete indicator's own `update` in a tight loop (see [`fold`]), so
+    /// each indicator sees exactly the inputs, in the order, that streaming
+    /// would feed it. Close-only indicators read the close column directly.
+    /// With `CHECK`, the result says whether every bar passes [`check_bar`]
+    /// (see [`fold`]); without, it is true.
+    fn fold<const CHECK: bool>(&self, columns: &Columns<'_>, sink: Sink<'_>) -> bool {
+        match self {
+            Self::Sma(i) => fold_close::<_, _, CHECK>(i, columns, scalar, sink),
+            Self::Ema(i) => fold_close::<_, _, CHECK>(i, columns, scalar, sink),
+            Self::Wma(i) => fold_close::<_, _, CHECK>(i, columns, scalar, sink),
+            Self::Rsi(i) => fold_close::<_, _, CHECK>(i, columns, scalar, sink),
+            Self::Macd(i) => fold_close::<_, _, CHECK>(i, columns, macd_values, sink),
+            // Width and %B cost two divisions per row; when no feature asks
+            // for them, a three-value spread lets the compiler drop them.
+            Self::Bollinger(i) if sink.targets.iter().all(|&(_, slot)| slot < 3) => {
+                let bands = |v: Option<BollingerOutput>| bollinger_values(v).first_chunk().copied();
+                fold_close::<_, _, CHECK>(i, columns, move |v| bands(v).unwrap_or([f64::NAN; 3]), sink)
+            }
+            Self::Bollinger(i) => fold_close::<_, _, CHECK>(i, columns, bollinger_values, sink),
+            Self::Atr(i) => fold_bars::<_, _, CHECK>(i, columns, scalar, sink),
+            Self::Natr(i) => fold_bars::<_, _, CHECK>(i, columns, scalar, sink),
+            Self::Obv(i) => fold_bars::<_, _, CHECK>(i, columns, scalar, sink),
+            Self::Stoch(i) => fold_bars::<_, _, CHECK>(i, columns, stoch_values, sink),
+            Self::StochRsi(i) => fold_close::<_, _, CHECK>(i, columns, stoch_values, sink),
+            Self::Adx(i) => fold_bars::<_, _, CHECK>(i, columns, scalar, sink),
+            Self::Di(i) => fold_bars::<_, _, CHECK>(i, columns, scalar, sink),
+            Self::Cci(i) => fold_bars::<_, _, CHECK>(i, columns, scalar, sink),
+            Self::Mfi(i) => fold_bars::<_, _, CHECK>(i, columns, scalar, sink),
+            Self::Roc(i) => fold_close::<_, _, CHECK>(i, columns, scalar, sink),
+            Self::WillR(i) => fold_bars::<_, _, CHECK>(i, columns, scalar, sink),
+            Self::Vwap(i) => fold_bars::<_, _, CHECK>(i, columns, scalar, sink),
+            Self::LogReturn(i) => fold_close::<_, _, CHECK>(i, columns, scalar, sink),
+            Self::RealizedVol(i) => fold_close::<_, _, CHECK>(i, columns, scalar, sink),
         }
     }
 
@@ -427,9 +597,15 @@ impl FeatureSet {
     }
 
     /// Runs a fresh copy of this set (state reset, this instance untouched)
-    /// over columns and returns a row-major `rows x len()` matrix. Every bar is
-    /// checked first (as [`Self::update_checked`]); then each indicator folds
-    /// its update over the bars, so the result is bit-identical to streaming.
+    /// over columns and returns a row-major `rows x len()` matrix; each
+    /// indicator folds its own streaming `update` over the bars, so the result
+    /// is bit-identical to streaming.
+    ///
+    /// Every bar is checked as [`Self::update_checked`] checks it, and a bad
+    /// one fails the call with the error streaming gives for the first bad
+    /// bar, no matrix is returned and this instance is unchanged. The check
+    /// runs in the same pass as the first indicator (on the fresh copy, whose
+    /// values are then dropped; see [`fold`]).
     pub fn batch(&self, columns: &Columns<'_>) -> Result<Vec<f64>, IndicatorError> {
         let n = columns.close.len();
         let lens = [
@@ -442,44 +618,78 @@ impl FeatureSet {
         if let Some(&(column, len)) = lens.iter().find(|(_, len)| *len != n) {
             return Err(IndicatorError::LengthMismatch { column, len, expected: n });
         }
-        let bar_at = |i: usize| Bar {
+        let mut fresh = self.clone();
+        fresh.reset();
+        let Self { nodes, offsets, picks, scratch, .. } = fresh;
+        let width = picks.len();
+        // Every cell is written below (each column belongs to exactly one
+        // indicator, which writes every row), so the matrix starts zeroed: a
+        // fresh zeroed allocation needs no fill pass.
+        let mut out = vec![0.0; n * width];
+        // Indicators are independent, so the fold runs indicator by indicator
+        // (same update calls, same order per indicator, better locality).
+        for (k, node) in nodes.iter().enumerate() {
+            let start = offsets[k];
+            let end = offsets.get(k + 1).copied().unwrap_or(scratch.len());
+            let targets: Vec<(usize, usize)> = picks
+                .iter()
+                .enumerate()
+                .filter(|(_, &p)| (start..end).contains(&p))
+                .map(|(col, &p)| (col, p - start))
+                .collect();
+            let sink = Sink { out: &mut out, width, targets: &targets };
+            if k > 0 {
+                node.fold::<false>(columns, sink);
+            } else if !node.fold::<true>(columns, sink) {
+                // Some bar is bad: the error for the first one.
+                check_rows(columns)?;
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Per row, whether its bar passes [`check_bar`] (as [`bar_is_valid`]), for
+/// indicators that read only the close. The batch loop folds it in while the
+/// first indicator runs, so the check costs no pass of its own: next to a
+/// latency-bound indicator (RSI, ATR, ...) it is nearly free; next to the
+/// simplest ones it costs what streaming the four other columns from memory
+/// costs. Without a vwap column the close stands in for it (a finite close is
+/// not infinite: same verdict).
+fn valid_rows<'a>(columns: &Columns<'a>) -> impl Iterator<Item = bool> + 'a {
+    let vwap = columns.vwap.unwrap_or(columns.close);
+    columns.open.iter().zip(columns.high).zip(columns.low).zip(columns.close).zip(columns.volume).zip(vwap).map(
+        |(((((&open, &high), &low), &close), &volume), &vwap)| {
+            bar_is_valid(&Bar { open, high, low, close, volume, vwap })
+        },
+    )
+}
+
+/// Checks the bars in order with [`check_bar`]: the first bad one's error.
+fn check_rows(columns: &Columns<'_>) -> Result<(), IndicatorError> {
+    for i in 0..columns.close.len() {
+        check_bar(&Bar {
             open: columns.open[i],
             high: columns.high[i],
             low: columns.low[i],
             close: columns.close[i],
             volume: columns.volume[i],
             vwap: columns.vwap.map_or(f64::NAN, |v| v[i]),
-        };
-        for i in 0..n {
-            check_bar(&bar_at(i))?;
-        }
-        let mut fresh = self.clone();
-        fresh.reset();
-        let width = self.len();
-        let mut out = vec![f64::NAN; n * width];
-        // Indicators are independent, so the fold runs indicator by indicator
-        // (same update calls, same order per indicator, better locality).
-        let mut buf = [f64::NAN; 8];
-        for (k, node) in fresh.nodes.iter_mut().enumerate() {
-            let start = fresh.offsets[k];
-            let end = fresh.offsets.get(k + 1).copied().unwrap_or(fresh.scratch.len());
-            let targets: Vec<(usize, usize)> = fresh
-                .picks
-                .iter()
-                .enumerate()
-                .filter(|(_, &p)| (start..end).contains(&p))
-                .map(|(col, &p)| (col, p - start))
-                .collect();
-            let slots = &mut buf[..end - start];
-            for (i, row) in out.chunks_exact_mut(width).enumerate() {
-                node.update(&bar_at(i), slots);
-                for &(col, slot) in &targets {
-                    row[col] = slots[slot];
-                }
-            }
-        }
-        Ok(out)
+        })?;
     }
+    Ok(())
+}
+
+/// [`check_bar`] as a yes/no without a branch (for the batch loops; the
+/// error, when there is one, comes from `check_bar`).
+#[inline(always)]
+fn bar_is_valid(bar: &Bar) -> bool {
+    bar.open.is_finite()
+        & bar.high.is_finite()
+        & bar.low.is_finite()
+        & bar.close.is_finite()
+        & bar.volume.is_finite()
+        & !bar.vwap.is_infinite()
 }
 
 fn check_bar(bar: &Bar) -> Result<(), IndicatorError> {

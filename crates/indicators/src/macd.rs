@@ -57,7 +57,7 @@ impl Indicator for Macd {
     type Input = f64;
     type Output = MacdOutput;
 
-    #[inline]
+    #[inline(always)]
     fn update(&mut self, x: f64) -> Option<MacdOutput> {
         let slow = self.slow.update(x);
         let fast = if self.count < self.slow_period {

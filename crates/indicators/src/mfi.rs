@@ -38,7 +38,7 @@ impl Indicator for Mfi {
     type Input = Bar;
     type Output = f64;
 
-    #[inline]
+    #[inline(always)]
     fn update(&mut self, bar: Bar) -> Option<f64> {
         let typical = bar.typical();
         let prev = self.prev_typical.replace(typical)?;

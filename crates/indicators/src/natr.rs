@@ -25,7 +25,7 @@ impl Indicator for Natr {
     type Input = Bar;
     type Output = f64;
 
-    #[inline]
+    #[inline(always)]
     fn update(&mut self, bar: Bar) -> Option<f64> {
         let atr = self.atr.update(bar)?;
         Some(if is_zero(bar.close) { 0.0 } else { (atr / bar.close) * 100.0 })

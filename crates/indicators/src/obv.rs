@@ -24,7 +24,7 @@ impl Indicator for Obv {
     type Input = Bar;
     type Output = f64;
 
-    #[inline]
+    #[inline(always)]
     fn update(&mut self, bar: Bar) -> Option<f64> {
         match self.prev_close {
             None => self.value = bar.volume,

@@ -31,7 +31,7 @@ impl Indicator for RealizedVolatility {
     type Input = f64;
     type Output = f64;
 
-    #[inline]
+    #[inline(always)]
     fn update(&mut self, x: f64) -> Option<f64> {
         let prev = self.prev.replace(x)?;
         let r = (x / prev).ln();

@@ -34,8 +34,9 @@ impl Ring {
         if self.len == 0 {
             return None;
         }
-        let cap = self.buf.len();
-        let idx = (self.head + cap - self.len) % cap;
+        // `(head + cap - len) % cap` without the integer division (len <= cap,
+        // head < cap): this sits on every update of the windowed indicators.
+        let idx = if self.head >= self.len { self.head - self.len } else { self.head + self.buf.len() - self.len };
         Some(self.buf[idx])
     }
 

@@ -24,7 +24,7 @@ impl Indicator for Roc {
     type Input = f64;
     type Output = f64;
 
-    #[inline]
+    #[inline(always)]
     fn update(&mut self, x: f64) -> Option<f64> {
         self.window.push(x);
         if !self.window.is_full() {

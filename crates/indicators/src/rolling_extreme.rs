@@ -1,58 +1,90 @@
-//! Rolling maximum / minimum over a fixed window (monotonic deque in a ring).
+//! Rolling maximum / minimum over a fixed window.
 
-/// Rolling max (or min) of the last `period` values, amortised O(1) per
-/// update, memory `period` slots. The result is the exact max/min, so it is
-/// bit-identical to TA-Lib's rescanning approach.
+/// Rolling max (`MAX = true`) or min of the last `period` values, O(1) per
+/// update with no data-dependent branch, memory `2 * period` slots.
+///
+/// The van Herk / Gil-Werman scheme run as a stream: inputs are cut into
+/// blocks of `period`; within the current block a running prefix extreme is
+/// kept, and when a block completes its suffix extremes are computed (one
+/// pass of `period` steps, so O(1) amortised). A full window is the tail of
+/// the previous block plus the head of the current one, so its extreme is
+/// `extreme(suffix[k + 1], prefix)`. The result is the exact max/min, the
+/// same value TA-Lib's rescanning finds. (NaN: `f64::max` / `f64::min`
+/// ignore a NaN operand, so a NaN input is mostly skipped rather than
+/// propagated; the feature set rejects NaN before it gets here.)
 #[derive(Debug, Clone)]
-pub(crate) struct RollingExtreme {
-    is_max: bool,
-    period: usize,
-    // Deque of (sequence number, value) in a ring of `period` slots.
-    idx: Vec<u64>,
-    val: Vec<f64>,
-    front: usize,
-    len: usize,
-    seq: u64,
+pub(crate) struct RollingExtreme<const MAX: bool> {
+    /// The current block's values so far (slots `0..offset`).
+    block: Vec<f64>,
+    /// Suffix extremes of the previous complete block.
+    suffix: Vec<f64>,
+    /// Position in the current block (0..period).
+    offset: usize,
+    /// Extreme of the current block's values so far.
+    prefix: f64,
+    /// True once a whole block has been seen (the window is full).
+    full: bool,
 }
 
-impl RollingExtreme {
-    pub(crate) fn new(period: usize, is_max: bool) -> Self {
-        let cap = period.max(1);
-        Self { is_max, period: cap, idx: vec![0; cap], val: vec![0.0; cap], front: 0, len: 0, seq: 0 }
+impl<const MAX: bool> RollingExtreme<MAX> {
+    pub(crate) fn new(period: usize) -> Self {
+        let period = period.max(1);
+        Self { block: vec![0.0; period], suffix: vec![0.0; period], offset: 0, prefix: f64::NAN, full: false }
+    }
+
+    /// The extreme of two values: `f64::max` / `f64::min`, which compile to
+    /// `maxsd` / `minsd` without a branch (a data-dependent branch here
+    /// mispredicts on real prices). Equal values are the same number, so
+    /// which one is kept does not matter (short of the sign of a zero).
+    #[inline(always)]
+    fn pick(a: f64, b: f64) -> f64 {
+        if MAX {
+            a.max(b)
+        } else {
+            a.min(b)
+        }
     }
 
     /// Pushes `x`; returns the extreme over the last `period` values (fewer
     /// during warm-up).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn push(&mut self, x: f64) -> f64 {
-        let cap = self.period;
-        // Drop the expired front.
-        if self.len > 0 && self.idx[self.front] + cap as u64 <= self.seq {
-            self.front = (self.front + 1) % cap;
-            self.len -= 1;
+        let period = self.block.len();
+        let k = self.offset;
+        if let Some(slot) = self.block.get_mut(k) {
+            *slot = x;
         }
-        // Drop dominated back values (ties: keep the newest, like TA-Lib's
-        // `>=` / `<=` updates; the value is the same either way).
-        while self.len > 0 {
-            let back = (self.front + self.len - 1) % cap;
-            let v = self.val[back];
-            let dominated = if self.is_max { v <= x } else { v >= x };
-            if !dominated {
-                break;
-            }
-            self.len -= 1;
+        self.prefix = if k == 0 { x } else { Self::pick(self.prefix, x) };
+        // Window = previous block's slots k+1.. and this block's 0..=k.
+        let out = match self.suffix.get(k + 1) {
+            Some(&tail) if self.full => Self::pick(tail, self.prefix),
+            _ => self.prefix,
+        };
+        if k + 1 == period {
+            self.complete_block();
+        } else {
+            self.offset = k + 1;
         }
-        let slot = (self.front + self.len) % cap;
-        self.idx[slot] = self.seq;
-        self.val[slot] = x;
-        self.len += 1;
-        self.seq += 1;
-        self.val[self.front]
+        out
+    }
+
+    /// The current block is complete: its suffix extremes, newest first.
+    /// (Inlined: a call taking `&mut self` in the batch loop would force the
+    /// indicator's state out of registers.)
+    #[inline(always)]
+    fn complete_block(&mut self) {
+        let mut acc = f64::NAN;
+        for (i, (s, &v)) in self.suffix.iter_mut().zip(&self.block).enumerate().rev() {
+            acc = if i + 1 == self.block.len() { v } else { Self::pick(v, acc) };
+            *s = acc;
+        }
+        self.offset = 0;
+        self.full = true;
     }
 
     pub(crate) fn reset(&mut self) {
-        self.front = 0;
-        self.len = 0;
-        self.seq = 0;
+        self.offset = 0;
+        self.prefix = f64::NAN;
+        self.full = false;
     }
 }

@@ -46,11 +46,22 @@ pub(crate) fn is_zero(v: f64) -> bool {
     -TA_EPSILON < v && v < TA_EPSILON
 }
 
+/// TA-Lib's `if change < 0 { loss -= change } else { gain += change }`
+/// without the branch (which a price series mispredicts half the time): the
+/// other sum gets its exact identity (`x + -0.0 == x`, `x - 0.0 == x` for
+/// every x, signed zeros included), so the bits are the same.
+#[inline(always)]
+fn accumulate(gain: &mut f64, loss: &mut f64, change: f64) {
+    let falling = change < 0.0;
+    *gain += if falling { -0.0 } else { change };
+    *loss -= if falling { change } else { 0.0 };
+}
+
 impl Indicator for Rsi {
     type Input = f64;
     type Output = f64;
 
-    #[inline]
+    #[inline(always)]
     fn update(&mut self, x: f64) -> Option<f64> {
         let n = self.period as f64;
         self.count += 1;
@@ -61,19 +72,11 @@ impl Indicator for Rsi {
         let change = x - self.prev;
         self.prev = x;
         if self.count <= self.period {
-            if change < 0.0 {
-                self.loss -= change;
-            } else {
-                self.gain += change;
-            }
+            accumulate(&mut self.gain, &mut self.loss, change);
             return None;
         }
         if self.count == self.period + 1 {
-            if change < 0.0 {
-                self.loss -= change;
-            } else {
-                self.gain += change;
-            }
+            accumulate(&mut self.gain, &mut self.loss, change);
             self.loss /= n;
             self.gain /= n;
             return Some(self.value());
@@ -81,11 +84,7 @@ impl Indicator for Rsi {
         self.count = self.period + 2; // saturate: no overflow on endless streams
         self.loss *= n - 1.0;
         self.gain *= n - 1.0;
-        if change < 0.0 {
-            self.loss -= change;
-        } else {
-            self.gain += change;
-        }
+        accumulate(&mut self.gain, &mut self.loss, change);
         self.loss /= n;
         self.gain /= n;
         Some(self.value())

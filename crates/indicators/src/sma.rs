@@ -27,7 +27,7 @@ impl Indicator for Sma {
     type Input = f64;
     type Output = f64;
 
-    #[inline]
+    #[inline(always)]
     fn update(&mut self, x: f64) -> Option<f64> {
         self.sum += x;
         self.window.push(x);

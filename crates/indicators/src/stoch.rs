@@ -31,8 +31,8 @@ pub(crate) fn raw_k(close: f64, highest: f64, lowest: f64) -> f64 {
 /// bars give `None` (TA-Lib lookback); both outputs start together.
 #[derive(Debug, Clone)]
 pub struct Stochastic {
-    highest: RollingExtreme,
-    lowest: RollingExtreme,
+    highest: RollingExtreme<true>,
+    lowest: RollingExtreme<false>,
     fast_k: usize,
     count: usize,
     slow_k: Sma,
@@ -46,8 +46,8 @@ impl Stochastic {
         let slow_k = check_period("slow_k", slow_k, 1)?;
         let slow_d = check_period("slow_d", slow_d, 1)?;
         Ok(Self {
-            highest: RollingExtreme::new(fast_k, true),
-            lowest: RollingExtreme::new(fast_k, false),
+            highest: RollingExtreme::new(fast_k),
+            lowest: RollingExtreme::new(fast_k),
             fast_k,
             count: 0,
             slow_k: Sma::new(slow_k)?,
@@ -60,7 +60,7 @@ impl Indicator for Stochastic {
     type Input = Bar;
     type Output = StochasticOutput;
 
-    #[inline]
+    #[inline(always)]
     fn update(&mut self, bar: Bar) -> Option<StochasticOutput> {
         let hi = self.highest.push(bar.high);
         let lo = self.lowest.push(bar.low);

@@ -15,8 +15,8 @@ use crate::{check_period, Indicator, IndicatorError, Rsi, Sma};
 #[derive(Debug, Clone)]
 pub struct StochasticRsi {
     rsi: Rsi,
-    highest: RollingExtreme,
-    lowest: RollingExtreme,
+    highest: RollingExtreme<true>,
+    lowest: RollingExtreme<false>,
     fast_k: usize,
     count: usize,
     fast_d: Sma,
@@ -30,8 +30,8 @@ impl StochasticRsi {
         let fast_d = check_period("fast_d", fast_d, 1)?;
         Ok(Self {
             rsi: Rsi::new(period)?,
-            highest: RollingExtreme::new(fast_k, true),
-            lowest: RollingExtreme::new(fast_k, false),
+            highest: RollingExtreme::new(fast_k),
+            lowest: RollingExtreme::new(fast_k),
             fast_k,
             count: 0,
             fast_d: Sma::new(fast_d)?,
@@ -43,7 +43,7 @@ impl Indicator for StochasticRsi {
     type Input = f64;
     type Output = StochasticOutput;
 
-    #[inline]
+    #[inline(always)]
     fn update(&mut self, x: f64) -> Option<StochasticOutput> {
         let r = self.rsi.update(x)?;
         let hi = self.highest.push(r);

@@ -38,7 +38,7 @@ impl Indicator for TrueRange {
     type Input = Bar;
     type Output = f64;
 
-    #[inline]
+    #[inline(always)]
     fn update(&mut self, bar: Bar) -> Option<f64> {
         let out = self.prev_close.map(|pc| true_range(bar.high, bar.low, pc));
         self.prev_close = Some(bar.close);

@@ -43,7 +43,7 @@ impl Indicator for RollingVwap {
     type Input = Bar;
     type Output = f64;
 
-    #[inline]
+    #[inline(always)]
     fn update(&mut self, bar: Bar) -> Option<f64> {
         let price = bar_price(&bar);
         let pv = price * bar.volume;

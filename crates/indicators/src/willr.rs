@@ -9,8 +9,8 @@ use crate::{check_period, Bar, Indicator, IndicatorError};
 /// Warm-up: `period - 1` bars give `None` (TA-Lib lookback `period - 1`).
 #[derive(Debug, Clone)]
 pub struct WilliamsR {
-    highest: RollingExtreme,
-    lowest: RollingExtreme,
+    highest: RollingExtreme<true>,
+    lowest: RollingExtreme<false>,
     period: usize,
     count: usize,
 }
@@ -20,8 +20,8 @@ impl WilliamsR {
     pub fn new(period: usize) -> Result<Self, IndicatorError> {
         let period = check_period("period", period, 2)?;
         Ok(Self {
-            highest: RollingExtreme::new(period, true),
-            lowest: RollingExtreme::new(period, false),
+            highest: RollingExtreme::new(period),
+            lowest: RollingExtreme::new(period),
             period,
             count: 0,
         })
@@ -32,7 +32,7 @@ impl Indicator for WilliamsR {
     type Input = Bar;
     type Output = f64;
 
-    #[inline]
+    #[inline(always)]
     fn update(&mut self, bar: Bar) -> Option<f64> {
         let hi = self.highest.push(bar.high);
         let lo = self.lowest.push(bar.low);

@@ -32,7 +32,7 @@ impl Indicator for Wma {
     type Input = f64;
     type Output = f64;
 
-    #[inline]
+    #[inline(always)]
     fn update(&mut self, x: f64) -> Option<f64> {
         if self.period == 1 {
             self.window.push(x);

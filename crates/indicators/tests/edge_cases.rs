@@ -300,3 +300,65 @@ fn shared_instances_and_names() {
     let c = closes(&random_bars(200, 10.0, 8));
     assert_eq!(run(&mut Macd::new(26, 12, 9).unwrap(), c.iter().copied()), run(&mut Macd::new(12, 26, 9).unwrap(), c.iter().copied()));
 }
+
+#[test]
+fn batch_rejects_a_bad_bar_with_the_streaming_error() {
+    let bars = random_bars(5000, 40_000.0, 9);
+    let clean = columns_of(&bars);
+    fn as_columns(c: &[Vec<f64>; 6]) -> Columns<'_> {
+        Columns { open: &c[0], high: &c[1], low: &c[2], close: &c[3], volume: &c[4], vwap: Some(&c[5]) }
+    }
+    // The check runs with the first indicator: one reading the close, one
+    // reading whole bars, one with several outputs, every family at once.
+    let bands = ["bb_20_2_upper", "bb_20_2_lower", "rsi_14"];
+    for names in [&["sma_20"][..], &["atr_14", "sma_5"][..], &bands[..], ALL_FEATURES] {
+        let set = FeatureSet::new(names).unwrap();
+        let before = set.batch(&as_columns(&clean)).unwrap();
+        // Without a vwap column, a bad close or volume is still caught.
+        for (column, field) in [(3, "close"), (4, "volume")] {
+            let mut cols = clean.clone();
+            cols[column][777] = f64::INFINITY;
+            let without_vwap = Columns { vwap: None, ..as_columns(&cols) };
+            assert_eq!(set.batch(&without_vwap).unwrap_err(), IndicatorError::NonFiniteInput { field });
+        }
+        for (column, field) in ["open", "high", "low", "close", "volume", "vwap"].into_iter().enumerate() {
+            let cases = [f64::NAN, f64::INFINITY, f64::NEG_INFINITY].into_iter().flat_map(|b| [(b, false), (b, true)]);
+            for (bad, later) in cases {
+                if field == "vwap" && bad.is_nan() {
+                    continue; // NaN vwap means unknown: allowed
+                }
+                let mut cols = clean.clone();
+                cols[column][3210] = bad;
+                if later {
+                    // A later bad bar in another field: the first bad bar decides.
+                    cols[(column + 1) % 5][4000] = f64::NAN;
+                }
+                let err = set.batch(&as_columns(&cols)).unwrap_err();
+                assert_eq!(err, IndicatorError::NonFiniteInput { field }, "{names:?}: {field} = {bad}");
+                // The same error as streaming gives for the first bad bar.
+                let mut streaming = FeatureSet::new(names).unwrap();
+                let mut row = vec![0.0; streaming.len()];
+                let streamed = (0..bars.len())
+                    .find_map(|i| {
+                        let bar = Bar {
+                            open: cols[0][i],
+                            high: cols[1][i],
+                            low: cols[2][i],
+                            close: cols[3][i],
+                            volume: cols[4][i],
+                            vwap: cols[5][i],
+                        };
+                        streaming.update_checked(&bar, &mut row).err()
+                    })
+                    .unwrap();
+                assert_eq!(err, streamed);
+            }
+        }
+        // Unknown vwap everywhere is fine; a rejected call left nothing behind.
+        let mut unknown = clean.clone();
+        unknown[5].iter_mut().for_each(|w| *w = f64::NAN);
+        assert!(set.batch(&as_columns(&unknown)).is_ok());
+        let after = set.batch(&as_columns(&clean)).unwrap();
+        assert!(after.iter().zip(&before).all(|(a, b)| same_bits(*a, *b)));
+    }
+}

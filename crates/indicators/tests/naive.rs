@@ -50,3 +50,38 @@ fn rolling_vwap_log_return_realized_vol_bollinger_extras() {
         }
     }
 }
+
+/// The rolling max/min behind the stochastics and Williams %R against a
+/// rescan of the window, bit for bit, for periods around and across its block
+/// boundaries, on prices with many ties (halves).
+#[test]
+fn rolling_extremes_against_rescans() {
+    let bars: Vec<Bar> = random_bars(3000, 100.0, 21)
+        .into_iter()
+        .map(|b| Bar::new(b.open, (b.high * 2.0).round() / 2.0, (b.low * 2.0).round() / 2.0, b.close, b.volume))
+        .collect();
+    for p in [1, 2, 3, 5, 13, 14, 15, 64, 100, 2999, 3000, 3001] {
+        // Slowing 1: %K is the raw %K itself (an SMA of one value is exact).
+        let st = batch::run(&mut Stochastic::new(p, 1, 1).unwrap(), bars.iter().copied());
+        let wr = (p >= 2).then(|| run_f64(&mut WilliamsR::new(p).unwrap(), bars.iter().copied()));
+        for (i, bar) in bars.iter().enumerate() {
+            if i + 1 < p {
+                assert!(st[i].is_none());
+                continue;
+            }
+            let window = &bars[i + 1 - p..=i];
+            let hi = window.iter().map(|b| b.high).fold(f64::NEG_INFINITY, f64::max);
+            let lo = window.iter().map(|b| b.low).fold(f64::INFINITY, f64::min);
+            let range = (hi - lo) / 100.0;
+            let k = if range != 0.0 { (bar.close - lo) / range } else { 0.0 };
+            let got = st[i].unwrap();
+            assert_eq!(got.k.to_bits(), k.to_bits(), "stoch %K, period {p}, row {i}");
+            assert_eq!(got.d.to_bits(), k.to_bits(), "stoch %D, period {p}, row {i}");
+            if let Some(wr) = &wr {
+                let range = (hi - lo) / -100.0;
+                let want = if range != 0.0 { (hi - bar.close) / range } else { 0.0 };
+                assert_eq!(wr[i].to_bits(), want.to_bits(), "willr, period {p}, row {i}");
+            }
+        }
+    }
+}
