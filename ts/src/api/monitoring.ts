@@ -13,11 +13,9 @@
  *    on a restart). Unresolved predictions are known only to the monitor:
  *    `unresolved` is null from this source. Results are kept `cacheMs`.
  */
-import type { Prediction } from '../contracts/messages.ts';
 import type { PredictionStore } from '../stores/types.ts';
 import { monitoringSnapshot, type MonitoringSnapshot } from '../monitor/monitoring-snapshot.ts';
-import { BASELINE_MODEL_VERSION, directionHit } from '../monitor/error-resolution.ts';
-import { RollingAggregates, WINDOWS, type ErrorRecord } from '../monitor/rolling-aggregates.ts';
+import { RollingAggregates, WINDOWS, recordsOfStored, type ErrorRecord } from '../monitor/rolling-aggregates.ts';
 
 export interface MonitoringSummary {
   /** 'monitor': the live monitor of this process; 'store': recomputed from the prediction store. */
@@ -53,22 +51,7 @@ async function recordsOf(store: PredictionStore, pair: string, from: number, to:
     store.errors.range({ pair }, { from_ms: from + 1, to_ms: to }),
     store.predictions.range({ pair }, { from_ms: from - MAX_HORIZON_MS, to_ms: to }),
   ]);
-  const byKey = new Map<string, Prediction>();
-  const lastCloseAt = new Map<number, number>();
-  for (const p of preds) {
-    byKey.set(`${p.model_version}|${p.target_ms}`, p);
-    lastCloseAt.set(p.target_ms, p.last_close);
-  }
-  return errs.map((e) => {
-    const last = e.model_version === BASELINE_MODEL_VERSION ? lastCloseAt.get(e.target_ms) : byKey.get(`${e.model_version}|${e.target_ms}`)?.last_close;
-    return {
-      pair,
-      model_version: e.model_version,
-      target_ms: e.target_ms,
-      abs_error: Math.abs(e.error),
-      direction_hit: last === undefined ? null : directionHit(e.predicted_price, e.actual_price, last),
-    };
-  });
+  return recordsOfStored(pair, errs, preds);
 }
 
 /**

@@ -118,6 +118,35 @@ function countProcessed(metas: readonly MessageMeta[], group: string): void {
   for (const [t, n] of by) messagesProcessed().inc({ topic: t, group }, n);
 }
 
+function metaOf<K extends TopicKey>(topic: K, rec: RawDelivery): MessageMeta<K> {
+  return { topic, topicName: rec.topic, partition: rec.partition, offset: rec.offset, key: rec.key, timestamp_ms: rec.timestamp_ms };
+}
+
+/**
+ * Runs `run` until it resolves, retrying at most `retries` times with
+ * exponential backoff (base `baseMs`, capped at 5 s; `onRetry` is told before
+ * each wait). Returns null on success, else the error of the last attempt.
+ */
+async function withRetries(
+  run: () => void | Promise<void>,
+  retries: number,
+  baseMs: number,
+  onRetry: (err: Error, attempt: number, delayMs: number) => void,
+): Promise<Error | null> {
+  for (let n = 0; ; n++) {
+    try {
+      await run();
+      return null;
+    } catch (e) {
+      const err = e instanceof Error ? e : new Error(String(e));
+      if (n >= retries) return err;
+      const delay = Math.min(5000, baseMs * 2 ** n);
+      onRetry(err, n + 1, delay);
+      await sleep(delay);
+    }
+  }
+}
+
 export class Bus {
   private readonly log: Logger;
   private readonly retries: number;
@@ -202,32 +231,13 @@ export class Bus {
         await this.reject(rec, decoded.reason, group, log);
         return;
       }
-      const meta: MessageMeta<K> = {
-        topic,
-        topicName: rec.topic,
-        partition: rec.partition,
-        offset: rec.offset,
-        key: rec.key,
-        timestamp_ms: rec.timestamp_ms,
-      };
-      for (let attempt = 0; ; attempt++) {
-        try {
-          await handler(decoded.value as MessageOf<K>, meta);
-          messagesProcessed().inc({ topic: rec.topic, group });
-          return;
-        } catch (e) {
-          const err = e as Error;
-          if (attempt < retries) {
-            handlerRetries().inc({ topic: rec.topic, group });
-            const delay = Math.min(5000, base * 2 ** attempt);
-            log.warn({ err, topic: rec.topic, offset: rec.offset, attempt: attempt + 1, delay_ms: delay }, 'handler failed, retrying');
-            await sleep(delay);
-            continue;
-          }
-          await this.reject(rec, `handler: ${err?.message ?? String(e)} (after ${attempt + 1} attempts)`, group, log);
-          return;
-        }
-      }
+      const meta = metaOf(topic, rec);
+      const err = await withRetries(() => handler(decoded.value as MessageOf<K>, meta), retries, base, (e, attempt, delay) => {
+        handlerRetries().inc({ topic: rec.topic, group });
+        log.warn({ err: e, topic: rec.topic, offset: rec.offset, attempt, delay_ms: delay }, 'handler failed, retrying');
+      });
+      if (err === null) messagesProcessed().inc({ topic: rec.topic, group });
+      else await this.reject(rec, `handler: ${err.message} (after ${retries + 1} attempts)`, group, log);
     };
 
     const sub = await this.transport.subscribe({ group, topics: names, fromBeginning: opts.fromBeginning ?? false, eachRecord });
@@ -243,21 +253,11 @@ export class Bus {
     const names = opts.topics.map((k) => Topics[k].name);
 
     /** Run the handler on messages with bounded retries; the error of the last attempt, or null. */
-    const attempt = async (msgs: MessageOf<K>[], metas: MessageMeta<K>[]): Promise<Error | null> => {
-      for (let n = 0; ; n++) {
-        try {
-          await handler(msgs, metas);
-          return null;
-        } catch (e) {
-          const err = e instanceof Error ? e : new Error(String(e));
-          if (n >= retries) return err;
-          for (const m of metas) handlerRetries().inc({ topic: m.topicName, group });
-          const delay = Math.min(5000, base * 2 ** n);
-          log.warn({ err, topic: metas[0]?.topicName, offset: metas[0]?.offset, messages: msgs.length, attempt: n + 1, delay_ms: delay }, 'batch handler failed, retrying');
-          await sleep(delay);
-        }
-      }
-    };
+    const attempt = (msgs: MessageOf<K>[], metas: MessageMeta<K>[]): Promise<Error | null> =>
+      withRetries(() => handler(msgs, metas), retries, base, (err, n, delay) => {
+        for (const m of metas) handlerRetries().inc({ topic: m.topicName, group });
+        log.warn({ err, topic: metas[0]?.topicName, offset: metas[0]?.offset, messages: msgs.length, attempt: n, delay_ms: delay }, 'batch handler failed, retrying');
+      });
 
     const eachBatch = async (recs: RawDelivery[]): Promise<void> => {
       const msgs: MessageOf<K>[] = [];
@@ -274,7 +274,7 @@ export class Bus {
           continue;
         }
         msgs.push(decoded.value as MessageOf<K>);
-        metas.push({ topic, topicName: rec.topic, partition: rec.partition, offset: rec.offset, key: rec.key, timestamp_ms: rec.timestamp_ms });
+        metas.push(metaOf(topic, rec));
         raws.push(rec);
       }
       for (const [t, n] of inByTopic) messagesIn().inc({ topic: t, group }, n);

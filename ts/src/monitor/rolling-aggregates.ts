@@ -9,7 +9,8 @@
  * as live. A window holds targets with now - length < target_ms <= now.
  * Records are keyed by (pair, model, target_ms): adding one twice keeps one.
  */
-import { BASELINE_MODEL_VERSION, type Resolution } from './error-resolution.ts';
+import type { Prediction, PredictionError } from '../contracts/messages.ts';
+import { BASELINE_MODEL_VERSION, directionHit, type Resolution } from './error-resolution.ts';
 
 export const WINDOWS = { '1h': 3_600_000, '1d': 86_400_000, '7d': 604_800_000 } as const;
 export type WindowName = keyof typeof WINDOWS;
@@ -43,6 +44,31 @@ export function recordsOf(r: Resolution): ErrorRecord[] {
     { pair: r.error.pair, model_version: r.error.model_version, target_ms: r.error.target_ms, abs_error: Math.abs(r.error.error), direction_hit: r.direction_hit },
     { pair: r.baseline.pair, model_version: BASELINE_MODEL_VERSION, target_ms: r.baseline.target_ms, abs_error: Math.abs(r.baseline.error), direction_hit: r.baseline_direction_hit },
   ];
+}
+
+/**
+ * The records of one pair's stored error rows (a restart, or a reader without
+ * the monitor). The direction needs the last close of the prediction behind a
+ * row: its own prediction for a model's row; for a baseline row, any
+ * prediction for the same target (they share the close). Unknown: null.
+ */
+export function recordsOfStored(pair: string, errs: readonly PredictionError[], preds: readonly Prediction[]): ErrorRecord[] {
+  const lastCloseOf = new Map<string, number>();
+  const lastCloseAt = new Map<number, number>();
+  for (const p of preds) {
+    lastCloseOf.set(`${p.model_version}|${p.target_ms}`, p.last_close);
+    lastCloseAt.set(p.target_ms, p.last_close);
+  }
+  return errs.map((e) => {
+    const last = e.model_version === BASELINE_MODEL_VERSION ? lastCloseAt.get(e.target_ms) : lastCloseOf.get(`${e.model_version}|${e.target_ms}`);
+    return {
+      pair,
+      model_version: e.model_version,
+      target_ms: e.target_ms,
+      abs_error: Math.abs(e.error),
+      direction_hit: last === undefined ? null : directionHit(e.predicted_price, e.actual_price, last),
+    };
+  });
 }
 
 export class RollingAggregates {

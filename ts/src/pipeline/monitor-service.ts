@@ -18,8 +18,8 @@ import { Topics, type TopicKey } from '../contracts/messages.ts';
 import type { Service, ServiceContext } from '../services/runner.ts';
 import type { Subscription } from '../bus/index.ts';
 import type { Stores } from '../stores/types.ts';
-import { ErrorResolver, BASELINE_MODEL_VERSION, directionHit, type Resolution } from '../monitor/error-resolution.ts';
-import { RollingAggregates, recordsOf, type ErrorRecord, type RollingAggregate } from '../monitor/rolling-aggregates.ts';
+import { ErrorResolver, BASELINE_MODEL_VERSION, type Resolution } from '../monitor/error-resolution.ts';
+import { RollingAggregates, recordsOf, recordsOfStored, type RollingAggregate } from '../monitor/rolling-aggregates.ts';
 import { AlertEngine, DEFAULT_RULES, type AlertRule, type Signal } from '../monitor/alert-rules.ts';
 import { Notifier, type NotifierOptions } from '../monitor/notifiers.ts';
 import { readFreshness, counterTotal, maxConsumerLag, RateOf, type Freshness } from '../monitor/health.ts';
@@ -190,19 +190,7 @@ export function monitorService(opts: MonitorServiceOptions): MonitorService {
         stores.predictions.errors.range({ pair }, { from_ms: from }),
       ]);
       const errKeys = new Set(errs.map((e) => `${e.model_version}|${e.target_ms}`));
-      const predOf = new Map(preds.map((p) => [`${p.model_version}|${p.target_ms}`, p]));
-      const lastCloseAt = new Map(preds.map((p) => [p.target_ms, p.last_close]));
-      const records: ErrorRecord[] = errs.map((e) => {
-        const p = predOf.get(`${e.model_version}|${e.target_ms}`);
-        const last = e.model_version === BASELINE_MODEL_VERSION ? lastCloseAt.get(e.target_ms) : p?.last_close;
-        return {
-          pair,
-          model_version: e.model_version,
-          target_ms: e.target_ms,
-          abs_error: Math.abs(e.error),
-          direction_hit: last === undefined ? null : directionHit(e.predicted_price, e.actual_price, last),
-        };
-      });
+      const records = recordsOfStored(pair, errs, preds);
       aggregates.add(records);
       for (const e of errs) if (e.model_version === BASELINE_MODEL_VERSION) baselineDone.add(`${pair}|${e.target_ms}`);
       const open: Prediction[] = [];

@@ -14,6 +14,7 @@ import { walkForwardFolds, type Fold } from './walk-forward.ts';
 import { evaluateWalkForward, fitModel, type CurrentModel, type Evaluation } from './walk-forward-eval.ts';
 import { libraryVersions, type ModelKind, type ModelParams, type Regressor } from './regressor.ts';
 import type { ModelMeta } from '../registry/model-meta.ts';
+import { mulberry32 } from '../util/rng.ts';
 
 export const DEFAULT_LGBM_PARAMS: ModelParams = {
   objective: 'regression',
@@ -71,17 +72,6 @@ export interface TrainResult {
   meta: ModelMeta;
   evaluation: Evaluation;
   folds: Fold[];
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 export function codeCommit(): string {
