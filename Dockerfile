@@ -42,6 +42,8 @@ COPY package.json package-lock.json ./
 COPY crates/ crates/
 RUN npm ci --no-audit --no-fund
 COPY Cargo.toml Cargo.lock tsconfig.json ./
+# A workspace member (the fan-out benchmark's load generator): cargo reads every member's manifest.
+COPY bench/wsload/ bench/wsload/
 COPY bin/ bin/
 COPY ts/ ts/
 COPY data/ data/

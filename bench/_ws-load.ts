@@ -1,7 +1,9 @@
 /**
- * The websocket load generator of bench/api.ts: N real websocket clients in
- * one process, written over raw TCP (RFC 6455) so that the clients' own
- * per-message work stays small next to the server's.
+ * The Node websocket load generator of bench/api.ts (BENCH_WS_LOAD=node; the
+ * default is its native twin bench/wsload, which does the same at a fraction
+ * of the CPU): N real websocket clients in one process, written over raw TCP
+ * (RFC 6455) so that the clients' own per-message work stays small next to
+ * the server's.
  *
  * Each client does what any client of /v1/ws does: the HTTP upgrade (the
  * server's Sec-WebSocket-Accept is checked), a masked text frame

@@ -6,27 +6,41 @@
  *    measured in the same run. Each server runs in its own child process;
  *    autocannon runs here. Goal: at least half the hello-world rate, p99
  *    under 10 ms.
- * 2. Websocket fan-out: 5,000 subscribed clients (lean RFC 6455 clients over
- *    raw TCP, bench/_ws-load.ts, spread over BENCH_WS_PROCS child processes
- *    so the server does not measure itself); the time from a prediction's
- *    publication to its arrival at each client (one machine-wide monotonic
- *    clock), p50 / p99 / max over all deliveries, the time until the LAST
- *    client has it, the time and CPU spent in the send loop. Peer: a bare
- *    `ws` server broadcasting the same frame with ws.send to the same load
- *    generator. Goal: p99 under 50 ms.
+ * 2. Websocket fan-out: 5,000 subscribed clients spread over BENCH_WS_PROCS
+ *    load-generator processes, so the server does not measure itself; the
+ *    time from a prediction's publication to its arrival at each client (one
+ *    machine-wide monotonic clock), p50 / p99 / max over all deliveries, the
+ *    time until the LAST client has it, the time and CPU spent in the send
+ *    loop. Peer: a bare `ws` server broadcasting the same frame with ws.send
+ *    to the same load generator. Goal: p99 under 50 ms.
+ *    The load generator (BENCH_WS_LOAD): `native` (default) is bench/wsload,
+ *    the Rust binary `tickcast-wsload` (raw RFC 6455 clients over TCP, one
+ *    thread and one epoll per process), built here first with
+ *    `cargo build --release -p tickcast-wsload` into CARGO_TARGET_DIR (the
+ *    Makefile's default when unset) and driven over its stdin / stdout (see
+ *    its --help). `node` is the same clients in Node (bench/_ws-load.ts) in
+ *    children forked from this file, driven over IPC; they cost two to four
+ *    times the CPU per delivery, which on a small machine is taken from the
+ *    server being measured. The table prints the clients' CPU per delivery.
  *
  * Run: node --import tsx bench/api.ts [rest|ws]
- *   env BENCH_API_SECONDS (8), BENCH_API_CONNECTIONS (10,50), BENCH_WS_CLIENTS (5000), BENCH_WS_PROCS (2)
+ *   env BENCH_API_SECONDS (8), BENCH_API_CONNECTIONS (10,50), BENCH_WS_CLIENTS (5000), BENCH_WS_PROCS (2),
+ *       BENCH_WS_LOAD (native | node)
  */
-import { fork, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { fork, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
+import { homedir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { WebSocketServer } from 'ws';
 import type { Prediction } from '../ts/src/contracts/messages.ts';
 import { monotonicMs, openClients } from './_ws-load.ts';
 
 const SELF = fileURLToPath(import.meta.url);
+const ROOT = resolve(dirname(SELF), '..');
 const SECONDS = Number(process.env.BENCH_API_SECONDS ?? 8);
 const CLIENTS = Number(process.env.BENCH_WS_CLIENTS ?? 5000);
 const MESSAGES = 30;
@@ -34,6 +48,8 @@ const MESSAGES = 30;
 const CONNECTIONS = (process.env.BENCH_API_CONNECTIONS ?? '10,50').split(',').map(Number);
 /** Child processes the websocket clients are spread over. */
 const WS_PROCS = Math.max(1, Number(process.env.BENCH_WS_PROCS ?? 2));
+/** Websocket load generator: `native` (bench/wsload) or `node` (bench/_ws-load.ts). */
+const WS_LOAD = process.env.BENCH_WS_LOAD || 'native';
 
 const silent = pino({ level: 'silent' });
 
@@ -69,7 +85,7 @@ async function serveHello(): Promise<number> {
   return (app.server.address() as AddressInfo).port;
 }
 
-/** Child: N lean websocket clients (bench/_ws-load.ts); reports the arrival of every prediction frame. */
+/** Child (BENCH_WS_LOAD=node): N lean websocket clients (bench/_ws-load.ts); reports the arrival of every prediction frame. */
 async function runClients(url: string, n: number, subscribe: boolean): Promise<void> {
   const load = await openClients(url, n, subscribe ? ['BTC/USD'] : null);
   let cpu0 = process.cpuUsage();
@@ -99,17 +115,64 @@ async function runClients(url: string, n: number, subscribe: boolean): Promise<v
 function child(args: string[]): ChildProcess {
   return fork(SELF, args, { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
 }
-const nextMessage = <T>(c: ChildProcess, kind: string): Promise<T> =>
+/** The next message of `kind` from a child (its IPC messages, or those given by `messages`); rejects if it exits first. */
+const nextMessage = <T>(c: ChildProcess, kind: string, messages: EventEmitter = c): Promise<T> =>
   new Promise((resolve, reject) => {
+    const onExit = (code: number | null) => reject(new Error(`child exited (${code}) before "${kind}"`));
     const on = (m: { kind: string } & T) => {
       if (m.kind === kind) {
-        c.off('message', on);
+        messages.off('message', on);
+        c.off('exit', onExit);
         resolve(m);
       }
     };
-    c.on('message', on);
-    c.once('exit', (code) => reject(new Error(`child exited (${code}) before "${kind}"`)));
+    messages.on('message', on);
+    c.once('exit', onExit);
   });
+
+/** One websocket load-generator process: its messages (`ready`, `arrivals`) and its commands. */
+interface LoadProcess {
+  next<T>(kind: string): Promise<T>;
+  send(command: 'start' | 'report' | 'exit'): void;
+}
+type LoadSpawner = (url: string, clients: number, subscribe: boolean) => LoadProcess;
+
+/** BENCH_WS_LOAD=node: a child forked from this file (runClients), over IPC. */
+const nodeLoad: LoadSpawner = (url, clients, subscribe) => {
+  const c = child(['--clients', url, String(clients), subscribe ? 'subscribe' : 'plain']);
+  return { next: (kind) => nextMessage(c, kind), send: (command) => c.send({ kind: command }) };
+};
+
+/**
+ * BENCH_WS_LOAD=native: builds bench/wsload (release; CARGO_TARGET_DIR as the
+ * Makefile sets it) and returns a spawner of `tickcast-wsload` processes, which
+ * take commands on stdin and print one JSON message per line on stdout.
+ */
+function nativeLoad(): LoadSpawner {
+  const cache = process.env.TICKCAST_CACHE || join(homedir(), '.cache', 'tickcast');
+  const targetDir = resolve(ROOT, process.env.CARGO_TARGET_DIR || join(cache, 'cargo-target'));
+  const build = spawnSync('cargo', ['build', '--release', '-p', 'tickcast-wsload'], {
+    cwd: ROOT,
+    stdio: 'inherit',
+    env: { ...process.env, CARGO_TARGET_DIR: targetDir },
+  });
+  if (build.status !== 0) throw new Error(`cargo build --release -p tickcast-wsload failed (${build.error?.message ?? `exit ${build.status}`})`);
+  const bin = join(targetDir, 'release', 'tickcast-wsload');
+  return (url, clients, subscribe) => {
+    const args = ['--url', url, '--clients', String(clients), ...(subscribe ? ['--subscribe', 'BTC/USD'] : [])];
+    const c = spawn(bin, args, { stdio: ['pipe', 'pipe', 'inherit'] });
+    const messages = new EventEmitter();
+    createInterface({ input: c.stdout }).on('line', (line) => {
+      try {
+        messages.emit('message', JSON.parse(line));
+      } catch {
+        console.error(`tickcast-wsload printed a line that is not JSON: ${line.slice(0, 200)}`);
+      }
+    });
+    c.stdin.on('error', () => {}); // EPIPE after it exited: next() reports the exit
+    return { next: (kind) => nextMessage(c, kind, messages), send: (command) => c.stdin.write(`${command}\n`) };
+  };
+}
 
 interface Load {
   rps: number;
@@ -180,7 +243,7 @@ interface FanOut {
   problems: number;
 }
 
-async function fanOut(kind: 'ours' | 'bare'): Promise<FanOut> {
+async function fanOut(kind: 'ours' | 'bare', spawnLoad: LoadSpawner): Promise<FanOut> {
   let publish: (p: Prediction) => void;
   let close: () => Promise<void>;
   let url: string;
@@ -209,12 +272,12 @@ async function fanOut(kind: 'ours' | 'bare'): Promise<FanOut> {
     url = `ws://127.0.0.1:${(wss.address() as AddressInfo).port}/`;
   }
   const per = Array.from({ length: WS_PROCS }, (_, i) => Math.floor(CLIENTS / WS_PROCS) + (i < CLIENTS % WS_PROCS ? 1 : 0));
-  const kids = per.map((n) => child(['--clients', url, String(n), kind === 'ours' ? 'subscribe' : 'plain']));
+  const kids = per.map((n) => spawnLoad(url, n, kind === 'ours'));
   try {
-    const readies = await Promise.all(kids.map((c) => nextMessage<{ clients: number }>(c, 'ready')));
+    const readies = await Promise.all(kids.map((c) => c.next<{ clients: number }>('ready')));
     const clients = readies.reduce((a, r) => a + r.clients, 0);
     await new Promise((r) => setTimeout(r, 500)); // let the connection burst settle
-    for (const c of kids) c.send({ kind: 'start' });
+    for (const c of kids) c.send('start');
     await new Promise((r) => setTimeout(r, 100));
     const published = new Map<number, number>();
     const loops: number[] = [];
@@ -233,8 +296,8 @@ async function fanOut(kind: 'ours' | 'bare'): Promise<FanOut> {
     await new Promise((r) => setTimeout(r, 1000));
     const reports = await Promise.all(
       kids.map((c) => {
-        const m = nextMessage<{ made: number[]; at: number[]; errorFrames: number; closes: number; protocolErrors: number; cpuUs: number }>(c, 'arrivals');
-        c.send({ kind: 'report' });
+        const m = c.next<{ made: number[]; at: number[]; errorFrames: number; closes: number; protocolErrors: number; cpuUs: number }>('arrivals');
+        c.send('report');
         return m;
       }),
     );
@@ -272,17 +335,23 @@ async function fanOut(kind: 'ours' | 'bare'): Promise<FanOut> {
       problems,
     };
   } finally {
-    for (const c of kids) c.send({ kind: 'exit' });
+    for (const c of kids) c.send('exit');
     await close();
   }
 }
 
 async function wsBench(): Promise<void> {
+  if (WS_LOAD !== 'native' && WS_LOAD !== 'node') throw new Error(`BENCH_WS_LOAD=${WS_LOAD}: expected native or node`);
+  const spawnLoad = WS_LOAD === 'native' ? nativeLoad() : nodeLoad;
+  const loadName =
+    WS_LOAD === 'native'
+      ? `native clients: bench/wsload (tickcast-wsload, Rust, one epoll thread each), in ${WS_PROCS} process(es)`
+      : `Node clients: bench/_ws-load.ts, in ${WS_PROCS} child process(es)`;
   const rows: [string, FanOut][] = [];
-  rows.push(['bare ws broadcast (peer)', await fanOut('bare')]);
-  rows.push(['/v1/ws (ours)', await fanOut('ours')]);
+  rows.push(['bare ws broadcast (peer)', await fanOut('bare', spawnLoad)]);
+  rows.push(['/v1/ws (ours)', await fanOut('ours', spawnLoad)]);
   console.log(
-    `\nWebsocket fan-out: ${CLIENTS} clients (lean RFC 6455 clients over raw TCP, bench/_ws-load.ts, in ${WS_PROCS} child process(es)), ` +
+    `\nWebsocket fan-out: ${CLIENTS} clients (lean RFC 6455 clients over raw TCP; load generator BENCH_WS_LOAD=${WS_LOAD}: ${loadName}), ` +
       `${MESSAGES} predictions 200 ms apart, server in this process.\n` +
       'Latency = arrival at a client − publication, both read from the machine-wide monotonic clock (process.hrtime, CLOCK_MONOTONIC): ' +
       'publication = just before publish() on the server; arrival = when the client process reads the socket chunk holding the frame ' +

@@ -44,3 +44,13 @@ export function wsInvalidMessages(): Counter {
     new Counter({ name: 'tickcast_api_ws_invalid_messages_total', help: 'Invalid client websocket messages answered with an error frame' }),
   );
 }
+
+export function wsFanoutWrites(): Counter<'path'> {
+  return once('tickcast_api_ws_fanout_writes_total', () =>
+    new Counter({
+      name: 'tickcast_api_ws_fanout_writes_total',
+      help: 'Broadcast frames written per socket, per path: direct (whole frame sent by the native fan-out), buffered (through the socket\'s own queue: TLS, bytes already queued, or a send buffer that was full)',
+      labelNames: ['path'],
+    }),
+  );
+}

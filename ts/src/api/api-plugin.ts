@@ -79,8 +79,8 @@ export interface ApiDeps {
   apiKeys?: readonly string[];
   /** Per-client rate limit; absent = none. */
   rateLimit?: RateLimitOptions | null;
-  /** Websocket tuning (heartbeat, slow-consumer limit). */
-  ws?: { heartbeatMs?: number; maxBufferedBytes?: number; closeGraceMs?: number };
+  /** Websocket tuning (heartbeat, slow-consumer limit, native fan-out threads). */
+  ws?: { heartbeatMs?: number; maxBufferedBytes?: number; closeGraceMs?: number; fanoutThreads?: number };
   /** Version shown in the OpenAPI document. */
   version?: string;
 }

@@ -3,19 +3,24 @@
  * REST API (the `ws` package's handleUpgrade on fastify's server). Clients
  * subscribe per pair (see ws-frames.ts). Each published message is serialised
  * and framed once, and that one buffer is written to the socket of every
- * subscriber of its pair (see broadcast()). A client whose send buffer
+ * subscriber of its pair (see broadcast(): the writes themselves are made by
+ * the native fan-out of @tickcast/fanout, over a few threads, for every plain
+ * TCP socket with nothing queued). A client whose send buffer
  * passes `maxBufferedBytes` is disconnected (close 4000) instead of slowing
  * the others or growing memory; a client that misses a heartbeat ping is
  * dropped; an invalid client message gets an error frame.
  */
 import type { IncomingMessage, Server } from 'node:http';
+import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { TLSSocket } from 'node:tls';
+import { defaultThreads, writeToSockets } from '@tickcast/fanout';
 import type { Logger } from 'pino';
 import { WebSocketServer, WebSocket, type RawData } from 'ws';
 import type { Candle, Prediction, PredictionError } from '../contracts/messages.ts';
 import { validate } from '../contracts/codec.ts';
 import type { LiveCache } from './live-cache.ts';
-import { wsClients, wsDisconnects, wsFramesSent, wsInvalidMessages } from './api-metrics.ts';
+import { wsClients, wsDisconnects, wsFanoutWrites, wsFramesSent, wsInvalidMessages } from './api-metrics.ts';
 import { ClientFrame, WS_CLOSE, WS_PATH, textFrame, type ServerFrame } from './ws-frames.ts';
 
 export interface WsHubOptions {
@@ -31,6 +36,28 @@ export interface WsHubOptions {
   closeGraceMs?: number;
   /** Decides whether an upgrade request may connect (API keys); default: everyone. */
   authorize?: (req: IncomingMessage) => boolean;
+  /**
+   * Threads the native fan-out may use to write one broadcast (default: the
+   * CPUs this process may use, at most 4; it uses one per 256 sockets at
+   * most). 0 turns the native fan-out off: every frame goes through each
+   * socket's own write queue.
+   */
+  fanoutThreads?: number;
+}
+
+/** The libuv stream handle behind a net.Socket (undocumented; `fd` is -1 or absent where there is none). */
+type WithHandle = { _handle?: { fd?: number } | null };
+
+/**
+ * The descriptor a broadcast may be written to directly: a plain TCP socket
+ * (not TLS: the bytes would bypass the encryption), open, with nothing queued
+ * in Node (so a direct write cannot overtake earlier bytes). Else -1.
+ */
+function directFd(socket: Duplex): number {
+  if (!(socket instanceof Socket) || socket instanceof TLSSocket) return -1;
+  if (socket.destroyed || !socket.writable || socket.writableLength !== 0) return -1;
+  const fd = (socket as unknown as WithHandle)._handle?.fd;
+  return typeof fd === 'number' && fd >= 0 ? fd : -1;
 }
 
 interface ClientState {
@@ -56,12 +83,18 @@ export class WsHub {
   private readonly closeGraceMs: number;
   private heartbeat: NodeJS.Timeout | null = null;
   private closed = false;
+  private readonly fanoutThreads: number;
+  /** Scratch space of the native fan-out, grown to the largest broadcast. */
+  private fds = new Int32Array(256);
+  private outcomes = new Int32Array(256);
+  private direct: Duplex[] = [];
 
   constructor(private readonly opts: WsHubOptions) {
     this.log = opts.logger.child({ component: 'ws-hub' });
     this.heartbeatMs = opts.heartbeatMs ?? 30_000;
     this.maxBuffered = opts.maxBufferedBytes ?? 4 * 1024 * 1024;
     this.closeGraceMs = opts.closeGraceMs ?? 5_000;
+    this.fanoutThreads = Math.max(0, Math.floor(opts.fanoutThreads ?? defaultThreads()));
     this.wss = new WebSocketServer({
       noServer: true,
       clientTracking: false,
@@ -184,27 +217,67 @@ export class WsHub {
 
   /**
    * Fan-out: the frame is serialised and framed once (one buffer: websocket
-   * header + JSON), then written to each subscriber's socket in one tight loop.
-   * `ws` itself would encode the string, frame it and cork/uncork per client;
-   * with permessage-deflate off its sender writes straight to the same socket,
-   * so frames sent through `ws` (hello, snapshot, error) and these stay in
-   * order. The slow-consumer rule is checked on the socket's unsent bytes
-   * (what `ws.bufferedAmount` reports) before each write.
+   * header + JSON). Sockets with something already queued in Node, or that
+   * are not plain TCP, get it through `socket.write` (their own queue keeps
+   * the order). The others (nearly all, nearly always) are written by the
+   * native fan-out in one synchronous call, split over `fanoutThreads`
+   * threads: almost all of a broadcast's cost is the kernel's send path, one
+   * socket at a time, so it is the part worth spreading over the cores. The
+   * JS thread waits for that call, so nothing else writes to those sockets
+   * meanwhile; a socket whose send buffer was full (or that failed) gets the
+   * rest of the frame through `socket.write` right after, so the bytes stay
+   * in order and an error surfaces through the socket's usual error path.
+   * Frames sent through `ws` (hello, snapshot, error) go to the same socket
+   * (permessage-deflate is off), so they stay in order with these. The
+   * slow-consumer rule is checked on the socket's unsent bytes (what
+   * `ws.bufferedAmount` reports) before each write.
    */
   private broadcast(pair: string, frame: ServerFrame): void {
     const subs = this.subscribers.get(pair);
     if (!subs || subs.size === 0) return;
     const wire = textFrame(Buffer.from(JSON.stringify(frame), 'utf8'));
+    const native = this.fanoutThreads > 0;
+    if (native && this.fds.length < subs.size) {
+      this.fds = new Int32Array(subs.size);
+      this.outcomes = new Int32Array(subs.size);
+    }
+    const direct = this.direct;
+    direct.length = 0;
     let sent = 0;
+    let buffered = 0;
     for (const c of subs) {
       if (c.ws.readyState !== WebSocket.OPEN) continue;
       if (c.socket.writableLength > this.maxBuffered) {
         this.drop(c.ws, 'slow_consumer', WS_CLOSE.SLOW_CONSUMER, `slow consumer: more than ${this.maxBuffered} bytes unsent`);
         continue;
       }
-      c.socket.write(wire);
       sent++;
+      const fd = native ? directFd(c.socket) : -1;
+      if (fd < 0) {
+        c.socket.write(wire);
+        buffered++;
+        continue;
+      }
+      this.fds[direct.length] = fd;
+      direct.push(c.socket);
     }
+    if (direct.length > 0) {
+      const n = direct.length;
+      const out = this.outcomes;
+      const whole = writeToSockets(wire, this.fds.subarray(0, n), out.subarray(0, n), this.fanoutThreads);
+      if (whole < n) {
+        for (let i = 0; i < n; i++) {
+          const written = out[i] as number;
+          if (written === wire.length) continue;
+          // Full send buffer (written >= 0) or a failed send (-errno, nothing written).
+          (direct[i] as Duplex).write(written > 0 ? wire.subarray(written) : wire);
+          buffered++;
+        }
+      }
+      direct.length = 0;
+      wsFanoutWrites().inc({ path: 'direct' }, whole);
+    }
+    if (buffered > 0) wsFanoutWrites().inc({ path: 'buffered' }, buffered);
     if (sent > 0) wsFramesSent().inc({ type: frame.type }, sent);
   }
 
