@@ -75,8 +75,12 @@ test-node: setup pyenv deploy-tools
 
 test: setup pyenv typecheck check-generated test-rust test-node
 
+# The benchmarks that need no server run with nothing else on the machine (an
+# idle Kafka and Elasticsearch still take CPU from the measures); then both are
+# started for the pipeline's production part alone.
 bench: setup pyenv
-	bash scripts/services/with-services.sh node --import tsx bench/run.ts
+	BENCH_PIPELINE_PARTS=embedded node --import tsx bench/run.ts
+	BENCH_PIPELINE_PARTS=kafka bash scripts/services/with-services.sh node --import tsx bench/pipeline.ts
 
 services-up:
 	bash scripts/services/with-services.sh --keep

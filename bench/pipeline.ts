@@ -8,6 +8,9 @@
  *      that closes its window being published to its feature row stored.
  * Data: the real Binance BTCUSDT + ETHUSDT trades (MIT; ../shared/data),
  * repeated with shifted times and ids.
+ * BENCH_PIPELINE_PARTS=embedded,kafka (default: both) picks the parts; `make
+ * bench` runs the embedded part with no server on the machine, then starts
+ * Kafka and Elasticsearch for the kafka part alone.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -101,6 +104,13 @@ export async function run(): Promise<void> {
   const trades = await loadTrades(Number(process.env.BENCH_PIPELINE_REPEAT ?? 15));
   console.log(`pipeline: ${trades.length} real Binance trades (BTCUSDT+ETHUSDT, repeated with shifted times)`);
 
+  const parts = (process.env.BENCH_PIPELINE_PARTS ?? 'embedded,kafka').split(',');
+  if (parts.includes('embedded')) await embedded(trades);
+  if (parts.includes('kafka')) await production(trades);
+}
+
+/** Part 1: in-process bus + SQLite. */
+async function embedded(trades: Trade[]): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'tickcast-bench-'));
   try {
     const bus = new Bus(new MemoryTransport({ logger: log }), { logger: log });
@@ -113,11 +123,14 @@ export async function run(): Promise<void> {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
 
+/** Part 2: the real Kafka broker + Elasticsearch, when the environment names them. */
+async function production(trades: Trade[]): Promise<void> {
   const brokers = process.env.TICKCAST_TEST_KAFKA_BROKERS;
   const es = process.env.TICKCAST_TEST_ES_URL;
   if (!brokers || !es) {
-    console.log('  kafka + elasticsearch: not measured (run `make bench`, which starts both, or set TICKCAST_TEST_KAFKA_BROKERS and TICKCAST_TEST_ES_URL)');
+    console.log('  kafka + elasticsearch: not measured (needs TICKCAST_TEST_KAFKA_BROKERS and TICKCAST_TEST_ES_URL: `make bench` starts both for this part, or run it under scripts/services/with-services.sh)');
     return;
   }
   const n = Math.min(trades.length, Number(process.env.BENCH_PIPELINE_KAFKA_TRADES ?? 200_000));
