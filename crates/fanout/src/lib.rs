@@ -31,6 +31,7 @@ pub type Outcome = i32;
 /// Sends as much of `buf` as each socket accepts without blocking, retrying
 /// on `EINTR` and partial sends until the socket would block. Returns the
 /// bytes written, or `-errno` if the first send failed.
+#[allow(unsafe_code)] // the libc send: see the SAFETY note
 fn send_one(fd: i32, buf: &[u8]) -> Outcome {
     let mut done = 0usize;
     while done < buf.len() {
