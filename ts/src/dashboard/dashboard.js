@@ -1,5 +1,6 @@
 // tickcast dashboard: live candles, predictions at their target time, and the
-// prediction error as it becomes known, from the websocket /v1/ws.
+// prediction error as it becomes known, from the websocket /v1/ws; the rolling
+// accuracy of each model against the persistence baseline from GET /v1/monitoring.
 // Plain script, no build step; charts by lightweight-charts (Apache-2.0).
 // window.__tickcast exposes counters for tests and debugging.
 (function () {
@@ -20,6 +21,8 @@
     seriesLengths: () => ({ candles: candleSeries.data().length, predictions: predSeries.data().length, errors: errSeries.data().length }),
     selected: null,
     lastError: null,
+    /** GET /v1/monitoring: requests answered, the last HTTP status, rows shown. */
+    monitoring: { fetches: 0, status: null, rows: 0 },
   };
   window.__tickcast = stats;
 
@@ -147,6 +150,77 @@
   }
   setInterval(renderAges, 1000);
 
+  // ---- model accuracy (GET /v1/monitoring) -------------------------------------------
+  const MONITOR_EVERY_MS = 15000;
+  let monWindow = '1h';
+  let monTimer = null;
+  const fmtPct = (v) => (v * 100).toFixed(1) + '%';
+  const modelLabel = (m) => (m === 'baseline:persistence' ? 'persistence baseline' : m);
+
+  function renderMonitoring(body, problem) {
+    const rows = body ? body.accuracy.filter((a) => a.pair === stats.selected && a.window === monWindow) : [];
+    // The models first (newest version name last), the baseline at the bottom.
+    rows.sort((a, b) => (a.model_version === 'baseline:persistence') - (b.model_version === 'baseline:persistence') || (a.model_version < b.model_version ? -1 : 1));
+    stats.monitoring.rows = rows.length;
+    document.querySelector('#mon-table tbody').replaceChildren(...rows.map((a) => {
+      const tr = document.createElement('tr');
+      tr.dataset.model = a.model_version;
+      const cells = [
+        ['model', modelLabel(a.model_version), ''],
+        ['n', String(a.n), ''],
+        ['mae', a.mae === null ? '–' : fmtDelta(a.mae), ''],
+        ['direction', a.direction_accuracy === null ? '–' : fmtPct(a.direction_accuracy), ''],
+        ['vs', a.mae_vs_baseline === null ? '–' : a.mae_vs_baseline.toFixed(3), a.mae_vs_baseline === null || a.model_version === 'baseline:persistence' ? '' : a.mae_vs_baseline < 1 ? 'better' : 'worse'],
+      ];
+      for (const [name, text, cls] of cells) {
+        const td = document.createElement('td');
+        td.className = [name, cls].filter(Boolean).join(' ');
+        td.textContent = text;
+        tr.appendChild(td);
+      }
+      return tr;
+    }));
+    const note = $('mon-note');
+    if (problem) note.textContent = problem;
+    else if (rows.length === 0) note.textContent = `no resolved predictions for ${stats.selected} in the last ${monWindow}`;
+    else note.textContent = `targets up to ${new Date(body.windows_end_ms).toISOString().slice(0, 16).replace('T', ' ')} UTC · from the ${body.source === 'monitor' ? 'live monitor' : 'prediction store'}`;
+  }
+
+  /** Ask the API again now (and then every MONITOR_EVERY_MS); a late answer for another pair or window is dropped. */
+  async function refreshMonitoring() {
+    clearTimeout(monTimer);
+    monTimer = setTimeout(refreshMonitoring, MONITOR_EVERY_MS);
+    const pair = stats.selected;
+    const win = monWindow;
+    if (!pair) return;
+    const key = new URLSearchParams(location.search).get('api_key');
+    try {
+      const r = await fetch(`/v1/monitoring?${new URLSearchParams({ pair, window: win })}`, key ? { headers: { 'x-api-key': key } } : undefined);
+      const body = await r.json().catch(() => null);
+      stats.monitoring.fetches++;
+      stats.monitoring.status = r.status;
+      if (pair !== stats.selected || win !== monWindow) return;
+      if (r.ok && body) renderMonitoring(body, null);
+      else renderMonitoring(null, (body && body.error && body.error.message) || `GET /v1/monitoring answered ${r.status}`);
+    } catch (err) {
+      stats.monitoring.status = 'unreachable';
+      if (pair === stats.selected) renderMonitoring(null, `GET /v1/monitoring failed: ${err}`);
+    }
+  }
+  for (const b of document.querySelectorAll('#mon-windows button')) {
+    b.onclick = () => {
+      monWindow = b.dataset.window;
+      for (const o of document.querySelectorAll('#mon-windows button')) o.classList.toggle('active', o === b);
+      refreshMonitoring();
+    };
+  }
+  /** New errors change the figures: ask again soon, once for a burst of them. */
+  let monSoon = null;
+  function monitoringSoon() {
+    if (monSoon) return;
+    monSoon = setTimeout(() => { monSoon = null; refreshMonitoring(); }, 2000);
+  }
+
   // ---- pairs ----------------------------------------------------------------------
   function setPairs(pairs) {
     const nav = $('pairs');
@@ -163,6 +237,7 @@
     stats.selected = pair;
     for (const b of document.querySelectorAll('#pairs button')) b.classList.toggle('active', b.dataset.pair === pair);
     redraw();
+    refreshMonitoring();
   }
 
   // ---- frames ---------------------------------------------------------------------
@@ -204,7 +279,7 @@
       }
       case 'candle': onCandle(f.data, true); break;
       case 'prediction': onPrediction(f.data, true); break;
-      case 'prediction_error': onError(f.data, true); break;
+      case 'prediction_error': onError(f.data, true); if (f.pair === stats.selected) monitoringSoon(); break;
       case 'error': stats.lastError = `${f.code}: ${f.message}`; break;
       default: break;
     }

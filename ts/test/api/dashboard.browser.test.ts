@@ -2,7 +2,9 @@
  * The dashboard in a real headless Chromium: the API on 127.0.0.1 (port 0)
  * with an in-memory live cache and a SQLite store; the page loads, connects
  * to /v1/ws, and draws the candles, predictions and errors pushed through the
- * server's live feed. Saves a screenshot to ${TICKCAST_ARTIFACTS:-artifacts}/dashboard.png.
+ * server's live feed; the model accuracy panel shows GET /v1/monitoring's
+ * rolling figures (27 h of real BTC/USD minutes in the store) for the window
+ * picked. Saves a screenshot to ${TICKCAST_ARTIFACTS:-artifacts}/dashboard.png.
  * Needs Debian's Chromium at /usr/bin/chromium (`apt-get install -y chromium`).
  */
 import { test } from 'node:test';
@@ -14,9 +16,11 @@ import { chromium } from 'playwright-core';
 import { startApiServer } from '../../src/api/api-server.ts';
 import { LiveCache } from '../../src/api/live-cache.ts';
 import { historyFromStore } from '../../src/api/history.ts';
+import { monitoringSource } from '../../src/api/monitoring.ts';
 import type { Candle } from '../../src/contracts/messages.ts';
 import { REPO_ROOT } from '../fixtures/paths.ts';
 import { PAIRS, errorsFrom, predictionsFrom, quietLogger, realCandles, tempSqliteStores } from './helpers.ts';
+import { BASELINE, expected, writeMonitoringRows, type Window } from './monitoring-fixtures.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ARGS = [
@@ -40,9 +44,17 @@ interface PageStats {
 test('dashboard: live candles, predictions at target time and errors arrive over the websocket and are drawn', async () => {
   assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: install Debian's Chromium with \`apt-get install -y chromium\``);
   const tmp = await tempSqliteStores();
+  // Resolved predictions of two models and the baseline, for the accuracy panel.
+  const mon = await writeMonitoringRows(tmp.stores, 1620);
   const cache = new LiveCache({ pairs: PAIRS });
   const srv = await startApiServer(
-    { logger: quietLogger(), cache, history: historyFromStore(tmp.stores.predictions), ws: { heartbeatMs: 5_000 } },
+    {
+      logger: quietLogger(),
+      cache,
+      history: historyFromStore(tmp.stores.predictions),
+      monitoring: monitoringSource(tmp.stores.predictions, { cacheMs: 0 }),
+      ws: { heartbeatMs: 5_000 },
+    },
     { host: '127.0.0.1', port: 0 },
   );
   const profile = mkdtempSync(join(tmpdir(), 'tickcast-chromium-'));
@@ -114,6 +126,44 @@ test('dashboard: live candles, predictions at target time and errors arrive over
     assert.ok(Math.abs(shownPrice - latest.predicted_price) < 0.01, 'latest prediction on the panel');
     assert.match((await page.textContent('#age-candle')) ?? '', /s ago|min ago/);
     assert.equal(await page.getAttribute('#age-candle', 'class'), 'fresh');
+
+    // The accuracy panel, for each window: every model's figures as recomputed naively from the stored rows.
+    // (No helper functions inside the page callback: tsx would wrap them in a __name the page lacks.)
+    const panel = async () =>
+      (
+        await page.$$eval('#mon-table tbody tr', (trs) =>
+          trs.map((tr) => ({
+            model: (tr as HTMLElement).dataset.model,
+            cells: Array.from(tr.querySelectorAll('td'), (td) => td.textContent ?? ''),
+            vsClass: tr.querySelector('td.vs')?.className ?? '',
+          })),
+        )
+      ).map(({ model, cells, vsClass }) => {
+        const [, n, mae, direction, vs] = cells.map((c) => c.replace(/,/g, ''));
+        return { model, n: n ?? '', mae: mae ?? '', direction: direction ?? '', vs: vs ?? '', vsClass };
+      });
+    for (const [window, label] of [['1h', '1 h'], ['1d', '1 day']] as [Window, string][]) {
+      if (window !== '1h') await page.click(`#mon-windows button[data-window="${window}"]`);
+      const want = expected('BTC/USD', mon.errs, mon.preds, mon.end).filter((x) => x.window === window);
+      assert.equal(want.length, 3, 'v1, v2 and the baseline');
+      await page.waitForFunction(
+        (n) => document.querySelector('#mon-table tbody tr[data-model="v1"] td.n')?.textContent === String(n),
+        want.find((x) => x.model_version === 'v1')!.n,
+        { timeout: 20_000 },
+      );
+      const shown = await panel();
+      assert.deepEqual(shown.map((r) => r.model), ['v1', 'v2', BASELINE], `${label}: models first, the baseline last`);
+      for (const w of want) {
+        const r = shown.find((x) => x.model === w.model_version)!;
+        assert.equal(Number(r.n), w.n, `${label} ${w.model_version}: n`);
+        assert.ok(Math.abs(Number(r.mae) - w.mae!) <= Math.max(0.005, Math.abs(w.mae!) * 5e-4), `${label} ${w.model_version}: MAE ${r.mae} vs ${w.mae}`);
+        assert.ok(Math.abs(Number(r.direction.replace('%', '')) - w.direction_accuracy! * 100) <= 0.05 + 1e-9, `${label} ${w.model_version}: direction ${r.direction} vs ${w.direction_accuracy}`);
+        assert.ok(Math.abs(Number(r.vs) - w.mae_vs_baseline!) <= 0.0005 + 1e-12, `${label} ${w.model_version}: vs baseline ${r.vs} vs ${w.mae_vs_baseline}`);
+        if (w.model_version !== BASELINE) assert.match(r.vsClass, w.mae_vs_baseline! < 1 ? /better/ : /worse/);
+      }
+    }
+    assert.match((await page.textContent('#mon-note')) ?? '', /prediction store/);
+    assert.equal(await page.evaluate(() => (window as any).__tickcast.monitoring.status), 200);
     assert.deepEqual(consoleErrors, []);
 
     const dir = resolve(REPO_ROOT, process.env.TICKCAST_ARTIFACTS ?? 'artifacts');
