@@ -15,7 +15,15 @@ export type { RawRecord, Transport } from './transport.ts';
 
 type BusConfig = Pick<
   Config,
-  'bus' | 'kafkaBrokers' | 'kafkaClientId' | 'kafkaPartitions' | 'kafkaReplicationFactor' | 'kafkaTopicPrefix' | 'lagIntervalMs' | 'handlerRetries'
+  | 'bus'
+  | 'kafkaBrokers'
+  | 'kafkaClientId'
+  | 'kafkaPartitions'
+  | 'kafkaReplicationFactor'
+  | 'kafkaSessionTimeoutMs'
+  | 'kafkaTopicPrefix'
+  | 'lagIntervalMs'
+  | 'handlerRetries'
 >;
 
 /** The Kafka transport of a configuration (also used by `tickcast topics create`). */
@@ -27,6 +35,7 @@ export function kafkaTransport(config: BusConfig, logger: Logger): KafkaTranspor
     partitions: config.kafkaPartitions,
     replicationFactor: config.kafkaReplicationFactor,
     topicPrefix: config.kafkaTopicPrefix,
+    sessionTimeoutMs: config.kafkaSessionTimeoutMs,
     lagIntervalMs: config.lagIntervalMs,
   });
 }

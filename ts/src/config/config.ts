@@ -59,6 +59,18 @@ export const ConfigSchema = Type.Object(
       default: -1,
       ...m({ env: 'TICKCAST_KAFKA_REPLICATION_FACTOR', form: 'an integer from 1 to 32, or -1 for the broker default' }),
     }),
+    /**
+     * How long the broker waits for a consumer's heartbeat before giving its
+     * partitions to the others: the longest pause after a consumer dies
+     * without leaving its group (SIGKILL, a lost node). The broker accepts
+     * 6 s to 5 min by default.
+     */
+    kafkaSessionTimeoutMs: Type.Integer({
+      minimum: 6000,
+      maximum: 300_000,
+      default: 30_000,
+      ...m({ env: 'TICKCAST_KAFKA_SESSION_TIMEOUT_MS', form: 'milliseconds from 6000 to 300000 (a dead consumer\'s partitions move after this)' }),
+    }),
     /** Prepended to every topic name (tests isolate themselves with it). */
     kafkaTopicPrefix: Type.String({
       maxLength: 100,
