@@ -197,6 +197,7 @@ TICKCAST_KAFKA_BROKERS: {{ join "," $v.kafka.brokers | quote }}
 TICKCAST_KAFKA_CLIENT_ID: {{ $v.kafka.clientId | quote }}
 TICKCAST_KAFKA_PARTITIONS: {{ $v.kafka.partitions | quote }}
 TICKCAST_KAFKA_REPLICATION_FACTOR: {{ $v.kafka.replicationFactor | quote }}
+TICKCAST_KAFKA_SESSION_TIMEOUT_MS: {{ $v.kafka.sessionTimeoutMs | quote }}
 {{- with $v.kafka.topicPrefix }}
 TICKCAST_KAFKA_TOPIC_PREFIX: {{ . | quote }}
 {{- end }}
