@@ -93,8 +93,9 @@ function technicalIndicators(c: Cols): Record<string, () => unknown> {
 function tradingSignals(c: Cols): Record<string, () => unknown> {
   const n = c.close.length;
   const candles: Candle[] = Array.from({ length: n }, (_, i) => ({ open: c.open[i]!, high: c.high[i]!, low: c.low[i]!, close: c.close[i]!, volume: c.volume[i]! }));
-  const onClose = (make: () => { update(x: number): unknown }) => () => { const ind = make(); for (let i = 0; i < n; i++) ind.update(c.close[i]!); };
-  const onCandle = (make: () => { update(x: Candle): unknown }) => () => { const ind = make(); for (let i = 0; i < n; i++) ind.update(candles[i]!); };
+  // update(value, replace = false): append, as a live feed does.
+  const onClose = (make: () => { update(x: number, replace: boolean): unknown }) => () => { const ind = make(); for (let i = 0; i < n; i++) ind.update(c.close[i]!, false); };
+  const onCandle = (make: () => { update(x: Candle, replace: boolean): unknown }) => () => { const ind = make(); for (let i = 0; i < n; i++) ind.update(candles[i]!, false); };
   return {
     'SMA(20)': onClose(() => new ts.SMA(20)),
     'EMA(20)': onClose(() => new ts.EMA(20)),
@@ -104,7 +105,7 @@ function tradingSignals(c: Cols): Record<string, () => unknown> {
     'BBANDS(20,2)': onClose(() => new ts.BollingerBands(20, 2)),
     'ATR(14)': onCandle(() => new ts.ATR(14)),
     'NATR(14)': onCandle(() => new ts.NATR(14)),
-    'STOCH(14,3,3)': onCandle(() => new ts.StochasticOscillator(14, 3, 3)),
+    'STOCH(14,3,3)': onCandle(() => new ts.StochasticOscillator({ kPeriod: 14, kSlowingPeriod: 3, dPeriod: 3 })),
     'STOCHRSI(14,14,3)': onClose(() => new ts.StochasticRSI(14)),
     'ADX(14)': onCandle(() => new ts.ADX(14)),
     'CCI(20)': onCandle(() => new ts.CCI(20)),
