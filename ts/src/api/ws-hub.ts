@@ -48,14 +48,16 @@ export interface WsHubOptions {
 /** The libuv stream handle behind a net.Socket (undocumented; `fd` is -1 or absent where there is none). */
 type WithHandle = { _handle?: { fd?: number } | null };
 
+/** A plain TCP socket: one the native fan-out may write to (not TLS: the bytes would bypass the encryption). */
+const isPlainTcp = (socket: Duplex): boolean => socket instanceof Socket && !(socket instanceof TLSSocket);
+
 /**
  * The descriptor a broadcast may be written to directly: a plain TCP socket
- * (not TLS: the bytes would bypass the encryption), open, with nothing queued
- * in Node (so a direct write cannot overtake earlier bytes). Else -1.
+ * (`plainTcp`, decided once per connection), open, with nothing queued in
+ * Node (so a direct write cannot overtake earlier bytes). Else -1.
  */
-function directFd(socket: Duplex): number {
-  if (!(socket instanceof Socket) || socket instanceof TLSSocket) return -1;
-  if (socket.destroyed || !socket.writable || socket.writableLength !== 0) return -1;
+function directFd(socket: Duplex, plainTcp: boolean): number {
+  if (!plainTcp || socket.destroyed || !socket.writable || socket.writableLength !== 0) return -1;
   const fd = (socket as unknown as WithHandle)._handle?.fd;
   return typeof fd === 'number' && fd >= 0 ? fd : -1;
 }
@@ -64,6 +66,8 @@ interface ClientState {
   ws: WebSocket;
   /** The connection's TCP socket (the one `ws` writes to): broadcasts write their pre-built frame here. */
   socket: Duplex;
+  /** The socket is plain TCP: broadcasts may go through the native fan-out. */
+  plainTcp: boolean;
   alive: boolean;
   pairs: Set<string>;
   /** Why the server ended it (for the metric), if it did. */
@@ -134,7 +138,7 @@ export class WsHub {
   }
 
   private onConnection(ws: WebSocket, req: IncomingMessage, socket: Duplex): void {
-    const state: ClientState = { ws, socket, alive: true, pairs: new Set(), endedBy: null, remote: `${req.socket.remoteAddress}:${req.socket.remotePort}` };
+    const state: ClientState = { ws, socket, plainTcp: isPlainTcp(socket), alive: true, pairs: new Set(), endedBy: null, remote: `${req.socket.remoteAddress}:${req.socket.remotePort}` };
     this.clients.set(ws, state);
     wsClients().set(this.clients.size);
     ws.on('pong', () => {
@@ -252,7 +256,7 @@ export class WsHub {
         continue;
       }
       sent++;
-      const fd = native ? directFd(c.socket) : -1;
+      const fd = native ? directFd(c.socket, c.plainTcp) : -1;
       if (fd < 0) {
         c.socket.write(wire);
         buffered++;

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { Aggregator, type BatchResult } from '@tickcast/aggregator';
 import { Candle, type Trade } from '../../src/contracts/messages.ts';
 import { validate } from '../../src/contracts/codec.ts';
+import { mulberry32 as rng } from '../fixtures/rng.ts';
 
 const DATA = join(process.env.TICKCAST_SHARED_DATA ?? `${SHARED_DATA}`, 'trades');
 const KRAKEN = join(DATA, 'kraken_XBTUSD_trades_20190701T0000-0100.csv');
@@ -245,18 +246,6 @@ function assertSameCandles(actual: Candle[], expected: Candle[], what: string): 
     // deepEqual compares numbers with Object.is: bit for bit.
     list.forEach((c, i) => assert.deepEqual(got[i], c, `${what}: ${pair} candle ${i}`));
   }
-}
-
-/** seeded mulberry32 */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Each trade arrives no later than `graceMs` of event time after its neighbours: none is late. */

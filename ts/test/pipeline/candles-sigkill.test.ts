@@ -12,29 +12,21 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Candle, Trade } from '../../src/contracts/messages.ts';
 import { Bus, KafkaTransport } from '../../src/bus/index.ts';
 import { CandleStage } from '../../src/pipeline/candle-stage.ts';
 import { readTradeCsv } from '../../src/sources/index.ts';
 import { silentLogger } from '../sources/helpers.ts';
 import { esUrl } from '../stores/es-test-env.ts';
-import { SHARED_DATA } from '../fixtures/paths.ts';
+import { REPO_ROOT, SHARED_DATA } from '../fixtures/paths.ts';
+import { cleanEnv } from '../fixtures/env.ts';
+import { until } from '../api/helpers.ts';
 
 const HOW = 'start the test servers: bash scripts/services/with-services.sh node --import tsx --test ts/test/pipeline/candles-sigkill.test.ts';
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const BIN = join(ROOT, 'bin/tickcast.js');
+const BIN = join(REPO_ROOT, 'bin/tickcast.js');
 const GRACE_MS = 5000;
 
 const key = (c: Candle) => `${c.pair}|${c.window_start_ms}`;
-
-async function until(cond: () => boolean, what: string, timeoutMs: number): Promise<void> {
-  const t0 = Date.now();
-  while (!cond()) {
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 test('candles service killed with SIGKILL mid-window on Kafka, restarted: exactly the candles of an uninterrupted run', { timeout: 300_000 }, async () => {
   const brokers = process.env.TICKCAST_TEST_KAFKA_BROKERS;
@@ -70,12 +62,9 @@ test('candles service killed with SIGKILL mid-window on Kafka, restarted: exactl
   const dead: unknown[] = [];
   const children: ChildProcess[] = [];
   const service = (): { child: ChildProcess; exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>; stderr: () => string } => {
-    const env: NodeJS.ProcessEnv = {};
-    for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('TICKCAST_')) env[k] = v;
     const child = spawn(process.execPath, [BIN, 'run', 'candles'], {
-      cwd: ROOT,
-      env: {
-        ...env,
+      cwd: REPO_ROOT,
+      env: cleanEnv({
         TICKCAST_MODE: 'production',
         TICKCAST_KAFKA_BROKERS: brokers,
         TICKCAST_KAFKA_TOPIC_PREFIX: prefix,
@@ -88,7 +77,7 @@ test('candles service killed with SIGKILL mid-window on Kafka, restarted: exactl
         TICKCAST_HTTP_HOST: '127.0.0.1',
         TICKCAST_HTTP_PORT: '0',
         TICKCAST_CANDLE_GRACE_MS: String(GRACE_MS),
-      },
+      }),
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     children.push(child);
