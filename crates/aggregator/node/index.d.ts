@@ -107,13 +107,13 @@ export interface Candle {
   window_start_ms: number
   /** Window end, exclusive (ms). */
   window_end_ms: number
-  /** First price (by event time, then trade id). */
+  /** First price (by event time, then numeric trade id, else arrival order). */
   open: number
   /** Highest price. */
   high: number
   /** Lowest price. */
   low: number
-  /** Last price (by event time, then trade id). */
+  /** Last price (by event time, then numeric trade id, else arrival order). */
   close: number
   /** Total quantity. */
   volume: number

@@ -47,7 +47,9 @@ impl SideIn<'_> {
 ///   key, so the numeric and the string forms of one id agree;
 /// - any other string (1..=256 bytes) is hashed with 64-bit FNV-1a and the top
 ///   bit is set, so it never meets a numeric key. Two distinct string ids with
-///   the same hash would be taken for duplicates (probability ~ n²/2^64).
+///   the same hash would be taken for duplicates (probability ~ n²/2^64). A
+///   hash carries no order: trades with such ids and the same event time keep
+///   their arrival order in a candle (see the window's order key).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum TradeIdIn<'a> {
     /// The contract's string id.
@@ -58,7 +60,8 @@ pub enum TradeIdIn<'a> {
     F64(f64),
 }
 
-const HASHED_BIT: u64 = 1 << 63;
+/// Set in the key of a hashed (non-numeric) string id; never in a numeric one.
+pub(crate) const HASHED_BIT: u64 = 1 << 63;
 const MAX_SAFE_F64_ID: f64 = 9_007_199_254_740_992.0; // 2^53
 
 impl TradeIdIn<'_> {

@@ -2,14 +2,20 @@
 
 use crate::candle::{Candle, PairId};
 use crate::id_set::IdSet;
-use crate::trade::Side;
+use crate::trade::{Side, HASHED_BIT};
 
 /// Accumulates the trades of one open window of one pair.
 ///
-/// Open and close are chosen by (event time, trade key), not by arrival, so
-/// out-of-order arrival within the grace period yields the same open, high,
-/// low, close and count; sums are added in arrival order (so they are
-/// reproducible bit for bit for one arrival order).
+/// Open and close are chosen by (event time, order key): the order key of a
+/// numeric trade id is the id itself (exchanges number trades in their order),
+/// so out-of-order arrival within the grace period yields the same open, high,
+/// low, close and count. A string id that is not a number is only a hash and
+/// says nothing of order: such a trade's order key is its arrival index in the
+/// window (with the top bit set, after every numeric id of the same ms), so
+/// trades of the same event time keep the order the source gave them (file
+/// order, or the exchange's sequence; a pair's stream is ordered end to end).
+/// Sums are added in arrival order (so they are reproducible bit for bit for
+/// one arrival order).
 #[derive(Clone, Debug)]
 pub(crate) struct WindowAcc {
     pub(crate) start_ms: i64,
@@ -31,14 +37,15 @@ pub(crate) struct WindowAcc {
 
 impl WindowAcc {
     pub(crate) fn first(start_ms: i64, ts_ms: i64, key: u64, price: f64, qty: f64, side: Side) -> Self {
+        let at = (ts_ms, order_key(key, 0));
         let mut w = Self {
             start_ms,
             open: price,
-            open_at: (ts_ms, key),
+            open_at: at,
             high: price,
             low: price,
             close: price,
-            close_at: (ts_ms, key),
+            close_at: at,
             volume: 0.0,
             buy_volume: 0.0,
             sell_volume: 0.0,
@@ -51,7 +58,7 @@ impl WindowAcc {
     }
 
     pub(crate) fn add(&mut self, ts_ms: i64, key: u64, price: f64, qty: f64, side: Side) {
-        let at = (ts_ms, key);
+        let at = (ts_ms, order_key(key, self.trade_count));
         if at < self.open_at {
             self.open = price;
             self.open_at = at;
@@ -97,6 +104,18 @@ impl WindowAcc {
             trade_count: self.trade_count,
             filled: false,
         }
+    }
+}
+
+/// The tie-break between trades of the same event time (see [`WindowAcc`]):
+/// a numeric id (top bit clear) is its own order; a hashed string id takes
+/// the trade's arrival index in its window, top bit set.
+#[inline]
+fn order_key(key: u64, arrival: u64) -> u64 {
+    if key & HASHED_BIT == 0 {
+        key
+    } else {
+        HASHED_BIT | arrival
     }
 }
 

@@ -129,6 +129,57 @@ fn out_of_order_within_grace_is_merged_and_open_close_follow_event_time() {
     assert_eq!((c.open, c.high, c.low, c.close, c.trade_count), (99.0, 101.0, 98.0, 98.0, 3));
 }
 
+/// Pushes a trade with a string id that is not a number (as files without ids get).
+fn push_str(a: &mut Aggregator, id: &str, price: f64, ts: i64) -> Vec<Candle> {
+    let mut out = Vec::new();
+    let t = TradeIn {
+        exchange: None,
+        pair: "BTC/USD",
+        trade_id: TradeIdIn::Str(id),
+        price,
+        qty: 1.0,
+        side: SideIn::Name("unknown"),
+        ts_ms: ts as f64,
+    };
+    assert_eq!(a.push(&t, &mut out), Ok(Outcome::Accepted), "{id}");
+    out
+}
+
+#[test]
+fn same_time_trades_with_hashed_ids_keep_arrival_order() {
+    // The ids' hashes order differently from the names: whatever they hash to,
+    // the first trade of the ms opens and the last one closes.
+    for names in [["f.csv:0", "f.csv:1", "f.csv:2"], ["f.csv:2", "f.csv:1", "f.csv:0"], ["zz", "a", "m"]] {
+        let mut a = agg(5_000);
+        push_str(&mut a, names[0], 2.72, T0 + 4_000);
+        push_str(&mut a, names[1], 2.90, T0 + 4_000);
+        push_str(&mut a, names[2], 3.00, T0 + 4_000);
+        let out = advance(&mut a, None, T0 + MIN);
+        assert_eq!((out[0].open, out[0].close, out[0].trade_count), (2.72, 3.00, 3), "{names:?}");
+    }
+    // Earlier event time still wins over arrival; a duplicate does not move the order.
+    let mut a = agg(5_000);
+    push_str(&mut a, "x:1", 5.0, T0 + 2_000);
+    push_str(&mut a, "x:0", 4.0, T0 + 1_000);
+    push_str(&mut a, "x:2", 6.0, T0 + 2_000);
+    let mut out = Vec::new();
+    let dup = TradeIn { exchange: None, pair: "BTC/USD", trade_id: TradeIdIn::Str("x:1"), price: 5.0, qty: 1.0, side: SideIn::Name("unknown"), ts_ms: (T0 + 2_000) as f64 };
+    assert_eq!(a.push(&dup, &mut out), Ok(Outcome::Duplicate));
+    let out = advance(&mut a, None, T0 + MIN);
+    assert_eq!((out[0].open, out[0].close), (4.0, 6.0));
+}
+
+#[test]
+fn hashed_id_order_survives_snapshot_restore() {
+    let mut a = agg(5_000);
+    push_str(&mut a, "f:0", 2.72, T0 + 4_000);
+    push_str(&mut a, "f:1", 2.80, T0 + 4_000);
+    let mut b = Aggregator::restore(&a.snapshot()).unwrap();
+    push_str(&mut b, "f:2", 3.00, T0 + 4_000);
+    let out = advance(&mut b, None, T0 + MIN);
+    assert_eq!((out[0].open, out[0].close, out[0].trade_count), (2.72, 3.00, 3));
+}
+
 #[test]
 fn late_trades_are_reported_counted_and_not_merged() {
     let mut a = agg(1_000);

@@ -121,13 +121,13 @@ pub struct Candle {
     /// Window end, exclusive (ms).
     #[napi(js_name = "window_end_ms")]
     pub window_end_ms: f64,
-    /// First price (by event time, then trade id).
+    /// First price (by event time, then numeric trade id, else arrival order).
     pub open: f64,
     /// Highest price.
     pub high: f64,
     /// Lowest price.
     pub low: f64,
-    /// Last price (by event time, then trade id).
+    /// Last price (by event time, then numeric trade id, else arrival order).
     pub close: f64,
     /// Total quantity.
     pub volume: f64,
