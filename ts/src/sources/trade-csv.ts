@@ -16,7 +16,9 @@
  * name (override with `fileKey`) and n is the 0-based index of the row among the file's data
  * rows of that pair (rejected rows count too). Re-importing the same file therefore yields the
  * same ids, so idempotent stores never duplicate a row; two different files of the same pair
- * give different ids. Time given as decimal seconds is read from the text (no float rounding):
+ * give different ids. Such an id is not a number, so it carries no order: the aggregator keeps
+ * trades of the same event time in the order they arrive, which is file order (the exchange's
+ * order), since every path delivers a file's trades in file order. Time given as decimal seconds is read from the text (no float rounding):
  * ts_ms = whole seconds * 1000 + the first three fraction digits.
  */
 import { createReadStream } from 'node:fs';
