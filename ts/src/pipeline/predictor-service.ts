@@ -13,8 +13,14 @@
  *   reason (counted, logged, dead-lettered to dlq.features.technical), never
  *   predicted on. A row still warming up (null values) is skipped and counted.
  * - No production model for the pair yet: logged once, counted, skipped.
+ * - The other targets (volatility, range, direction: model/targets.ts) are
+ *   predicted on the same row with their own production model of the pair
+ *   when there is one; their values are logged and exported as the gauge
+ *   `tickcast_forecast_value` (the prediction messages carry them from
+ *   issue 18 on). Their context features come from the pair's last closes
+ *   (kept from the rows seen, filled from the feature store after a gap).
  */
-import { Counter, register } from 'prom-client';
+import { Counter, Gauge, register } from 'prom-client';
 import type { Prediction, TechnicalFeatures } from '../contracts/messages.ts';
 import { Topics } from '../contracts/messages.ts';
 import type { Subscription } from '../bus/index.ts';
@@ -22,8 +28,10 @@ import type { Service, ServiceContext } from '../services/runner.ts';
 import type { ModelRegistry } from '../registry/model-registry.ts';
 import type { ModelMeta } from '../registry/model-meta.ts';
 import { registryOf } from '../registry/index.ts';
-import { loadRegressor, type Regressor } from '../training/regressor.ts';
-import { featureVector, priceFromOutput } from '../training/dataset.ts';
+import { aliasKey } from '../registry/model-meta.ts';
+import { families } from '../model/targets.ts';
+import { TargetPredictor } from '../model/target-predictor.ts';
+import { CONTEXT_RETURNS, CloseHistory } from '../model/context-features.ts';
 
 export interface PredictorServiceOptions {
   /** Default: the registry of the configuration (folder or Elasticsearch). */
@@ -40,43 +48,43 @@ function counter(name: string, help: string, labelNames: string[]): Counter<stri
 const predictionsMade = () => counter('tickcast_predictions_total', 'Predictions written', ['pair']);
 const rowsSkipped = () => counter('tickcast_predictor_rows_skipped_total', 'Feature rows not predicted on, by reason', ['pair', 'reason']);
 const modelsLoaded = () => counter('tickcast_predictor_models_loaded_total', 'Production models loaded (start and hot swaps)', ['pair']);
+const forecastValue = () =>
+  (register.getSingleMetric('tickcast_forecast_value') as Gauge<string> | undefined) ??
+  new Gauge({ name: 'tickcast_forecast_value', help: 'Latest published value of each non-price target (volatility, range bounds, p_up)', labelNames: ['pair', 'target', 'name'] });
 
 interface Loaded {
   meta: ModelMeta;
-  regressor: Regressor;
-  buf: Float64Array;
+  predictor: TargetPredictor;
 }
 
-/** The production model of each pair, re-read from the registry at most every pollMs. */
+/** The production model of each pair (and target family), re-read from the registry at most every pollMs. */
 export class ProductionModels {
   private readonly byPair = new Map<string, { loaded: Loaded | null; checkedMs: number }>();
   constructor(
     private readonly registry: ModelRegistry,
     private readonly pollMs: number,
     private readonly clock: () => number,
-    private readonly onSwap: (pair: string, from: string | null, to: string | null) => void,
+    private readonly onSwap: (pair: string, from: string | null, to: string | null, family: string) => void,
   ) {}
 
-  async get(pair: string): Promise<Loaded | null> {
+  async get(pair: string, family = 'price'): Promise<Loaded | null> {
     const now = this.clock();
-    const cur = this.byPair.get(pair);
+    const key = aliasKey(pair, family);
+    const cur = this.byPair.get(key);
     if (cur && now - cur.checkedMs < this.pollMs) return cur.loaded;
-    const version = await this.registry.production(pair);
+    const version = await this.registry.production(pair, family);
     const was = cur?.loaded ?? null;
     if (was?.meta.version === version) {
-      this.byPair.set(pair, { loaded: was, checkedMs: now });
+      this.byPair.set(key, { loaded: was, checkedMs: now });
       return was;
     }
     let loaded: Loaded | null = null;
     if (version !== null) {
       const stored = await this.registry.load(version);
-      if (stored) {
-        const regressor = loadRegressor(stored.meta.kind, stored.modelText, stored.meta.feature_names);
-        loaded = { meta: stored.meta, regressor, buf: new Float64Array(stored.meta.feature_names.length) };
-      }
+      if (stored) loaded = { meta: stored.meta, predictor: new TargetPredictor(stored.meta, stored.modelText) };
     }
-    this.byPair.set(pair, { loaded, checkedMs: now });
-    this.onSwap(pair, was?.meta.version ?? null, loaded?.meta.version ?? null);
+    this.byPair.set(key, { loaded, checkedMs: now });
+    if (cur !== undefined || loaded !== null || family === 'price') this.onSwap(pair, was?.meta.version ?? null, loaded?.meta.version ?? null, family);
     return loaded;
   }
 }
@@ -108,16 +116,58 @@ export function predictorService(opts: PredictorServiceOptions = {}): Service {
       registry = opts.registry ?? registryOf(ctx.config);
       ownRegistry = !opts.registry;
       const log = ctx.logger;
-      const models = new ProductionModels(registry, opts.pollMs ?? 10_000, clock, (pair, from, to) => {
+      const models = new ProductionModels(registry, opts.pollMs ?? 10_000, clock, (pair, from, to, family) => {
         if (to !== null) {
           modelsLoaded().inc({ pair });
-          noModelLogged.delete(pair);
+          if (family === 'price') noModelLogged.delete(pair);
         }
-        log.info({ pair, from, to }, to === null ? 'no production model' : from === null ? 'production model loaded' : 'production model swapped');
+        log.info({ pair, from, to, ...(family === 'price' ? {} : { target: family }) }, to === null ? 'no production model' : from === null ? 'production model loaded' : 'production model swapped');
       });
       const skip = (pair: string, reason: string) => rowsSkipped().inc({ pair, reason });
+      const others = families().filter((t) => t.family !== 'price');
+      const histories = new Map<string, CloseHistory>();
+      const filledAt = new Map<string, number>();
+
+      /** The closes for the context features at row time, from the rows seen (after a gap: from the feature store). */
+      const closesFor = async (row: TechnicalFeatures): Promise<Float64Array | null> => {
+        const h = histories.get(row.pair) as CloseHistory;
+        let c = h.closes(row.window_end_ms);
+        if (c === null && filledAt.get(row.pair) !== row.window_end_ms) {
+          filledAt.set(row.pair, row.window_end_ms);
+          const from = row.window_end_ms - CONTEXT_RETURNS * row.interval_s * 1000;
+          const past = await (await ctx.stores()).features.technical.range({ pair: row.pair, interval_s: row.interval_s }, { from_ms: from, to_ms: row.window_end_ms });
+          for (const p of past) if (p.window_end_ms >= from && p.window_end_ms <= row.window_end_ms) h.add(p.window_end_ms, p.close);
+          c = h.closes(row.window_end_ms);
+        }
+        return c;
+      };
+
+      const onOtherTargets = async (row: TechnicalFeatures): Promise<void> => {
+        if (!histories.has(row.pair)) histories.set(row.pair, new CloseHistory(row.interval_s));
+        histories.get(row.pair)!.add(row.window_end_ms, row.close);
+        let closes: Float64Array | null | undefined;
+        for (const t of others) {
+          const m = await models.get(row.pair, t.family);
+          if (!m) continue;
+          if (featureMismatch(row, m.meta)) {
+            skip(row.pair, 'feature_mismatch');
+            continue;
+          }
+          let sentiment = null;
+          if (m.meta.sentiment_features.length > 0) sentiment = await (await ctx.stores()).features.sentiment.asOf({ coin: m.meta.sentiment_coin ?? row.pair.split('/')[0] ?? '' }, row.window_end_ms);
+          if (m.predictor.usesContext && closes === undefined) closes = await closesFor(row);
+          const r = m.predictor.predict(row, sentiment, closes ?? null);
+          if (r.kind !== 'ok') {
+            skip(row.pair, r.kind);
+            continue;
+          }
+          for (const [name, v] of Object.entries(r.values)) forecastValue().set({ pair: row.pair, target: t.family, name }, v);
+          log.debug({ pair: row.pair, target: t.family, made_at: new Date(row.window_end_ms).toISOString(), values: r.values, version: m.meta.version }, 'forecast');
+        }
+      };
 
       const onRow = async (row: TechnicalFeatures): Promise<void> => {
+        await onOtherTargets(row);
         const m = await models.get(row.pair);
         if (!m) {
           skip(row.pair, 'no_model');
@@ -139,13 +189,13 @@ export function predictorService(opts: PredictorServiceOptions = {}): Service {
           const coin = m.meta.sentiment_coin ?? row.pair.split('/')[0] ?? '';
           sentiment = await (await ctx.stores()).features.sentiment.asOf({ coin }, row.window_end_ms);
         }
-        const x = featureVector(row, m.meta.technical_features, sentiment, m.meta.sentiment_features, m.buf);
-        if (!x) {
+        const r = m.predictor.predict(row, sentiment, null);
+        if (r.kind === 'warming_up') {
           skip(row.pair, 'warming_up');
           return;
         }
-        const out = m.regressor.predict(x);
-        const price = priceFromOutput(m.meta.target, row.close, out);
+        const out = r.kind === 'bad_output' ? r.outputs[0] : r.kind === 'ok' ? r.values.predicted_price : Number.NaN;
+        const price = r.kind === 'ok' ? (r.values.predicted_price as number) : Number.NaN;
         if (!(Number.isFinite(price) && price > 0)) {
           skip(row.pair, 'bad_output');
           log.error({ pair: row.pair, output: out, version: m.meta.version }, 'model output is not a usable price');

@@ -1,6 +1,6 @@
 /**
  * The trainer service of the embedded run: when a pair has no production
- * model, train one in the background (from the feature store when it holds
+ * model (of a target: price, volatility, range, direction), train one in the background (from the feature store when it holds
  * enough history, else from the bundled real candle sample) and promote it if
  * it beats the persistence baseline. The predictor picks it up without a
  * restart. In production the trainer runs as `tickcast train` (CronJob/Job).
@@ -9,7 +9,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Service } from '../services/runner.ts';
 import type { Config } from '../config/config.ts';
-import { bootstrapModel } from '../training/bootstrap.ts';
+import { bootstrapAllTargets } from '../training/bootstrap.ts';
 import { registryOf } from '../registry/index.ts';
 
 export const BUNDLED_CANDLES = resolve(dirname(fileURLToPath(import.meta.url)), '../../../data/sample/candles');
@@ -26,8 +26,8 @@ export function trainerService(config: Config): Service {
           for (const pair of config.pairs) {
             if (ctx.signal.aborted) return;
             ctx.logger.info({ pair }, 'checking for a production model (training one on the bundled sample if none)');
-            const out = await bootstrapModel({ registry, stores, pair, sampleDir: BUNDLED_CANDLES, logger: ctx.logger });
-            ctx.logger.info({ pair, outcome: out.kind, ...(out.kind === 'trained' ? { production: out.production } : {}), ...(out.kind === 'exists' ? { version: out.version } : {}), ...(out.kind === 'no_data' ? { reason: out.reason } : {}) }, 'model bootstrap done');
+            const production = await bootstrapAllTargets({ registry, stores, pair, sampleDir: BUNDLED_CANDLES, logger: ctx.logger });
+            ctx.logger.info({ pair, production }, 'model bootstrap done');
           }
         } catch (err) {
           ctx.logger.error({ err }, 'model bootstrap failed');

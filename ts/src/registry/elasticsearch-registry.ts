@@ -1,13 +1,14 @@
 /**
  * The production registry backend: one Elasticsearch index `<prefix>models`.
  * A version is the document with id = version; the production alias of a
- * pair is the document with id `production|<pair>` (doc_type `alias`).
+ * pair is the document with id `production|<pair>` (doc_type `alias`); of a
+ * (pair, target family) other than the price, `production|<pair>#<family>`.
  * The model text, meta and report are stored (not indexed) in an object with
  * `enabled: false`; a few fields are indexed for listing.
  * Writes use refresh: 'wait_for', so a promotion is visible to the next read.
  */
 import { Client, errors } from '@elastic/elasticsearch';
-import type { ModelMeta, ProductionAlias } from './model-meta.ts';
+import { aliasKey, type ModelMeta, type ProductionAlias } from './model-meta.ts';
 import { checkMeta, ModelRegistry, type RegistryBackend } from './model-registry.ts';
 
 export interface EsRegistryOptions {
@@ -18,7 +19,7 @@ export interface EsRegistryOptions {
   client?: Client;
 }
 
-const aliasId = (pair: string) => `production|${pair}`;
+const aliasId = (key: string) => `production|${key}`;
 
 interface VersionDoc {
   doc_type: 'version';
@@ -142,15 +143,15 @@ export class EsRegistryBackend implements RegistryBackend {
     return out;
   }
 
-  async getAlias(pair: string): Promise<ProductionAlias | null> {
-    const d = await this.getDoc<AliasDoc>(aliasId(pair));
+  async getAlias(key: string): Promise<ProductionAlias | null> {
+    const d = await this.getDoc<AliasDoc>(aliasId(key));
     return d && d.doc_type === 'alias' ? d.blob.alias : null;
   }
 
   async putAlias(alias: ProductionAlias): Promise<void> {
     await this.ensure();
     const doc: AliasDoc = { doc_type: 'alias', pair: alias.pair, blob: { alias } };
-    await this.client.index({ index: this.index, id: aliasId(alias.pair), document: doc, refresh: 'wait_for' });
+    await this.client.index({ index: this.index, id: aliasId(aliasKey(alias.pair, alias.target)), document: doc, refresh: 'wait_for' });
   }
 
   async close(): Promise<void> {

@@ -1,13 +1,13 @@
 /**
  * The embedded registry backend: a folder.
  *   <dataDir>/models/<version>/model.txt | meta.json | report.html
- *   <dataDir>/models/production.json   (the alias of every pair)
+ *   <dataDir>/models/production.json   (the alias of every pair and target family, by aliasKey)
  * Every file is written to a temporary name then renamed, so a reader never
  * sees half a file.
  */
 import { mkdir, readFile, readdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ProductionAlias, type ModelMeta } from './model-meta.ts';
+import { aliasKey, ProductionAlias, type ModelMeta } from './model-meta.ts';
 import { Value } from '@sinclair/typebox/value';
 import { checkMeta, ModelRegistry, RegistryError, type RegistryBackend } from './model-registry.ts';
 
@@ -89,15 +89,15 @@ export class FolderRegistryBackend implements RegistryBackend {
     return t === null ? {} : (JSON.parse(t) as Record<string, ProductionAlias>);
   }
 
-  async getAlias(pair: string): Promise<ProductionAlias | null> {
-    const a = (await this.aliases())[pair];
+  async getAlias(key: string): Promise<ProductionAlias | null> {
+    const a = (await this.aliases())[key];
     return a && Value.Check(ProductionAlias, a) ? a : null;
   }
 
   async putAlias(alias: ProductionAlias): Promise<void> {
     await mkdir(this.root, { recursive: true });
     const all = await this.aliases();
-    all[alias.pair] = alias;
+    all[aliasKey(alias.pair, alias.target)] = alias;
     await writeAtomic(join(this.root, 'production.json'), JSON.stringify(all, null, 2));
   }
 

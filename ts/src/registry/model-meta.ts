@@ -19,6 +19,9 @@ const ByContender = Type.Object({
   current: Type.Optional(Metrics),
 });
 
+/** Metrics of a non-price target by contender (`model` and each baseline), by metric name. */
+const Scores = Type.Record(Type.String(), Type.Record(Type.String(), Type.Union([Type.Number(), Type.Null()])));
+
 export const ModelStatus = Type.Union([
   Type.Literal('candidate'),
   Type.Literal('production'),
@@ -42,9 +45,12 @@ export const ModelMeta = Type.Object(
     feature_names: Type.Array(Type.String()),
     technical_features: Type.Array(Type.String()),
     sentiment_features: Type.Array(Type.String()),
+    /** Context features appended after them (model/context-features.ts), for the targets that use them. */
+    context_features: Type.Optional(Type.Array(Type.String())),
     /** Coin whose sentiment is joined (when sentiment_features is not empty). */
     sentiment_coin: Type.Optional(Type.String()),
-    target: Type.Union([Type.Literal('log_return'), Type.Literal('price')]),
+    /** A target of the target registry (model/targets.ts): log_return, price, volatility, range, direction. */
+    target: Type.String({ pattern: '^[a-z][a-z0-9_]{0,63}$' }),
     horizon_s: Type.Integer({ minimum: 1 }),
     interval_s: Type.Integer({ minimum: 1 }),
     params: Type.Record(Type.String(), Type.Union([Type.String(), Type.Number(), Type.Boolean()])),
@@ -68,15 +74,28 @@ export const ModelMeta = Type.Object(
           test_rows: Type.Integer(),
           iterations: Type.Union([Type.Integer(), Type.Null()]),
           metrics: ByContender,
+          scores: Type.Optional(Scores),
           current_mode: Type.Optional(Type.String()),
         }),
       ),
       overall: ByContender,
+      /** Targets other than the price: their metrics by contender (the price target uses `overall`). */
+      scores: Type.Optional(Scores),
       /** The production version the candidate was compared with, if any. */
       compared_with: Type.Union([Type.String(), Type.Null()]),
       current_note: Type.Optional(Type.String()),
     }),
-    search: Type.Optional(Type.Object({ trials: Type.Integer(), elapsed_ms: Type.Number(), best_rmse: Type.Number() })),
+    search: Type.Optional(
+      Type.Object({
+        trials: Type.Integer(),
+        elapsed_ms: Type.Number(),
+        best_rmse: Type.Number(),
+        /** Non-price targets: each candidate parameter set with its rank (lower is better) and scores. */
+        candidates: Type.Optional(
+          Type.Array(Type.Object({ params: Type.Record(Type.String(), Type.Union([Type.String(), Type.Number(), Type.Boolean()])), rank: Type.Number(), scores: Type.Record(Type.String(), Type.Union([Type.Number(), Type.Null()])) })),
+        ),
+      }),
+    ),
     library_versions: Type.Record(Type.String(), Type.String()),
     code_commit: Type.String(),
   },
@@ -84,10 +103,12 @@ export const ModelMeta = Type.Object(
 );
 export type ModelMeta = Static<typeof ModelMeta>;
 
-/** The production alias of one pair, with the previous production versions (for rollback). */
+/** The production alias of one (pair, target family), with the previous production versions (for rollback). */
 export const ProductionAlias = Type.Object(
   {
     pair: Type.String(),
+    /** Target family (absent = price, the aliases written before targets existed). */
+    target: Type.Optional(Type.String()),
     version: Type.Union([Type.String(), Type.Null()]),
     /** Earlier production versions, oldest first. */
     history: Type.Array(Type.String()),
@@ -96,3 +117,8 @@ export const ProductionAlias = Type.Object(
   { additionalProperties: false },
 );
 export type ProductionAlias = Static<typeof ProductionAlias>;
+
+/** The storage key of the alias of (pair, family): the pair alone for the price family. */
+export function aliasKey(pair: string, family = 'price'): string {
+  return family === 'price' ? pair : `${pair}#${family}`;
+}

@@ -1,11 +1,17 @@
 /**
  * The model registry: versions (model text + meta + report) and a
- * `production` alias per pair, over a small storage backend (a folder, or an
+ * `production` alias per (pair, target family), over a small storage backend (a folder, or an
  * Elasticsearch index). Promotion rules live in promotion.ts; this class
  * only moves the alias and the statuses.
  */
 import { Value } from '@sinclair/typebox/value';
-import { ModelMeta, type ModelStatus, type ProductionAlias } from './model-meta.ts';
+import { aliasKey, ModelMeta, type ModelStatus, type ProductionAlias } from './model-meta.ts';
+import { targetOf } from '../model/targets.ts';
+
+/** The family of a version's target (one production model per pair and family). */
+export function familyOf(meta: Pick<ModelMeta, 'target'>): string {
+  return targetOf(meta.target).family;
+}
 
 export interface StoredModel {
   meta: ModelMeta;
@@ -21,7 +27,8 @@ export interface RegistryBackend {
   getModelText(version: string): Promise<string | null>;
   getReport(version: string): Promise<string | null>;
   listMeta(): Promise<ModelMeta[]>;
-  getAlias(pair: string): Promise<ProductionAlias | null>;
+  /** The alias stored under aliasKey(pair, family). */
+  getAlias(key: string): Promise<ProductionAlias | null>;
   putAlias(alias: ProductionAlias): Promise<void>;
   close(): Promise<void>;
 }
@@ -74,15 +81,16 @@ export class ModelRegistry {
     return this.backend.getReport(version);
   }
 
-  /** Versions, newest first (of one pair when given). */
-  async list(pair?: string): Promise<ModelMeta[]> {
+  /** Versions, newest first (of one pair and one target family when given). */
+  async list(pair?: string, family?: string): Promise<ModelMeta[]> {
     const all = await this.backend.listMeta();
-    return all.filter((m) => pair === undefined || m.pair === pair).sort((a, b) => b.created_ms - a.created_ms || (a.version < b.version ? 1 : -1));
+    return all
+      .filter((m) => (pair === undefined || m.pair === pair) && (family === undefined || familyOf(m) === family)).sort((a, b) => b.created_ms - a.created_ms || (a.version < b.version ? 1 : -1));
   }
 
-  /** The production version of a pair, or null. */
-  async production(pair: string): Promise<string | null> {
-    return (await this.backend.getAlias(pair))?.version ?? null;
+  /** The production version of a pair for a target family (default: the price), or null. */
+  async production(pair: string, family = 'price'): Promise<string | null> {
+    return (await this.backend.getAlias(aliasKey(pair, family)))?.version ?? null;
   }
 
   async setStatus(version: string, status: ModelStatus, reason: string): Promise<ModelMeta> {
@@ -93,31 +101,33 @@ export class ModelRegistry {
     return next;
   }
 
-  /** Make `version` the production model of its pair (the previous one is retired, kept in the history). */
+  /** Make `version` the production model of its pair and target family (the previous one is retired, kept in the history). */
   async promote(version: string, reason: string, now_ms = Date.now()): Promise<ModelMeta> {
     const meta = await this.backend.getMeta(version);
     if (!meta) throw new RegistryError('NOT_FOUND', `no model version ${version}`);
-    const alias = (await this.backend.getAlias(meta.pair)) ?? { pair: meta.pair, version: null, history: [], updated_ms: 0 };
+    const family = familyOf(meta);
+    const target = family === 'price' ? {} : { target: family };
+    const alias = (await this.backend.getAlias(aliasKey(meta.pair, family))) ?? { pair: meta.pair, ...target, version: null, history: [], updated_ms: 0 };
     if (alias.version === version) return meta;
     if (alias.version) {
       await this.setStatus(alias.version, 'retired', `replaced by ${version}`);
       alias.history.push(alias.version);
     }
     const next = await this.setStatus(version, 'production', reason);
-    await this.backend.putAlias({ pair: meta.pair, version, history: alias.history.filter((v) => v !== version), updated_ms: now_ms });
+    await this.backend.putAlias({ pair: meta.pair, ...target, version, history: alias.history.filter((v) => v !== version), updated_ms: now_ms });
     return next;
   }
 
-  /** Put the previous production version of a pair back; the current one becomes rolled_back. */
-  async rollback(pair: string, now_ms = Date.now()): Promise<{ from: string; to: string }> {
-    const alias = await this.backend.getAlias(pair);
-    if (!alias?.version) throw new RegistryError('NO_PREVIOUS', `no production model for ${pair}`);
+  /** Put the previous production version of a pair (and target family) back; the current one becomes rolled_back. */
+  async rollback(pair: string, now_ms = Date.now(), family = 'price'): Promise<{ from: string; to: string }> {
+    const alias = await this.backend.getAlias(aliasKey(pair, family));
+    if (!alias?.version) throw new RegistryError('NO_PREVIOUS', `no production model for ${pair}${family === 'price' ? '' : ` (${family})`}`);
     const history = [...alias.history];
     const to = history.pop();
     if (to === undefined) throw new RegistryError('NO_PREVIOUS', `${pair}: no earlier production model to roll back to (current ${alias.version})`);
     await this.setStatus(alias.version, 'rolled_back', `rolled back to ${to}`);
     await this.setStatus(to, 'production', `restored by rollback from ${alias.version}`);
-    await this.backend.putAlias({ pair, version: to, history, updated_ms: now_ms });
+    await this.backend.putAlias({ ...alias, version: to, history, updated_ms: now_ms });
     return { from: alias.version, to };
   }
 

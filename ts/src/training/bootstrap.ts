@@ -4,6 +4,8 @@
  * on the feature store when it already holds enough history, and promote it
  * if it beats the baselines (the usual rule). LightGBM when the binding is
  * built; if that candidate is rejected, the ridge model is tried too.
+ * Then every other target family (volatility, range, direction) without a
+ * production model is trained the same way (LightGBM only; one run each).
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,6 +13,7 @@ import type { Logger } from 'pino';
 import type { Stores } from '../stores/types.ts';
 import type { ModelRegistry } from '../registry/model-registry.ts';
 import { defaultKind, runTraining, type TrainingRunResult, type TrainingSource } from './training-run.ts';
+import { families } from '../model/targets.ts';
 
 export interface BootstrapOptions {
   registry: ModelRegistry;
@@ -28,10 +31,48 @@ export interface BootstrapOptions {
 export type BootstrapOutcome =
   | { kind: 'exists'; version: string }
   | { kind: 'no_data'; reason: string }
-  | { kind: 'trained'; runs: TrainingRunResult[]; production: string | null };
+  | { kind: 'trained'; runs: TrainingRunResult[]; production: string | null; targets?: Record<string, string | null> };
 
 export function sampleFile(sampleDir: string, pair: string): string {
   return join(sampleDir, `coinbase_${pair.replace('/', '')}_1m_lean.csv`);
+}
+
+/**
+ * The price model (bootstrapModel) and then the other target families: each
+ * trained when it has no production model. Returns the production version of
+ * every family afterwards (null: none beat its baselines).
+ */
+export async function bootstrapAllTargets(opts: BootstrapOptions): Promise<Record<string, string | null>> {
+  const out: Record<string, string | null> = {};
+  const price = await bootstrapModel(opts);
+  out.price = price.kind === 'exists' ? price.version : price.kind === 'trained' ? price.production : null;
+  if (price.kind === 'no_data' || defaultKind() !== 'lightgbm') return out;
+  const source = await sourceOf(opts);
+  for (const t of families()) {
+    if (t.family === 'price') continue;
+    const existing = await opts.registry.production(opts.pair, t.family);
+    if (existing) {
+      out[t.family] = existing;
+      continue;
+    }
+    try {
+      const r = await runTraining({ registry: opts.registry, pair: opts.pair, source, kind: 'lightgbm', target: t.name, folds: 4, logger: opts.logger });
+      out[t.family] = r.meta.status === 'production' ? r.meta.version : null;
+      if (r.meta.status !== 'production') opts.logger.warn({ pair: opts.pair, target: t.name, reason: r.meta.reason }, 'bootstrap model did not beat its baselines: no production model for this target');
+    } catch (err) {
+      opts.logger.error({ err, pair: opts.pair, target: t.name }, 'bootstrap training failed');
+      out[t.family] = null;
+    }
+  }
+  return out;
+}
+
+async function sourceOf(opts: BootstrapOptions): Promise<TrainingSource> {
+  if (opts.stores) {
+    const latest = await opts.stores.features.technical.range({ pair: opts.pair, interval_s: 60 }, { order: 'desc', limit: opts.minStoreRows ?? 5000 });
+    if (latest.length >= (opts.minStoreRows ?? 5000)) return { kind: 'store', stores: opts.stores };
+  }
+  return { kind: 'file', path: sampleFile(opts.sampleDir, opts.pair) };
 }
 
 export async function bootstrapModel(opts: BootstrapOptions): Promise<BootstrapOutcome> {

@@ -6,11 +6,14 @@
  *   from candles closed at or before t);
  * - the sentiment features as of t: the latest sentiment row with ts_ms <= t
  *   (never one after t);
- * - the target at t + horizon: the close of the feature row whose window ends
- *   exactly then (future log return ln(close[t+h] / close[t]), or the future
- *   price itself).
- * Rows whose target is missing or whose technical features are still warming
- * up are dropped and counted, never filled. A null sentiment value (no news
+ * - for the targets that use them, the context features at t
+ *   (model/context-features.ts: realized volatilities and EWMA from the
+ *   closes at or before t);
+ * - the label, made by the target (model/targets/) from the closes of the
+ *   feature rows whose windows end in [t, t + horizon] (price: the future log
+ *   return ln(close[t+h] / close[t]) or the future price itself).
+ * Rows whose label is missing or whose technical features (or context) are
+ * still warming up are dropped and counted, never filled. A null sentiment value (no news
  * in the window) is kept as NaN: LightGBM treats it as missing natively, and
  * the linear baseline only uses columns that are finite on every row.
  */
@@ -19,16 +22,17 @@ import type { Candle, TechnicalFeatures } from '../contracts/messages.ts';
 import type { SentimentFeatures } from '../stores/types.ts';
 import { FeatureStage, DEFAULT_FEATURES } from '../pipeline/feature-stage.ts';
 import { SENTIMENT_FEATURE_NAMES } from '../sentiment/sentiment-features.ts';
+import { featureVector } from '../model/feature-row.ts';
+import { CONTEXT_FEATURES, CONTEXT_RETURNS, contextFromCloses, gatherCloses } from '../model/context-features.ts';
+import { DEFAULT_TARGET, targetOf } from '../model/targets.ts';
 
-export type TargetKind = 'log_return' | 'price';
+export { featureVector } from '../model/feature-row.ts';
+export { priceFromOutput } from '../model/targets/price.ts';
+export { DEFAULT_TARGET } from '../model/targets.ts';
+
+/** A target name of the target registry (model/targets.ts), e.g. log_return, volatility. */
+export type TargetKind = string;
 export const DEFAULT_HORIZON_S = 300;
-/**
- * Default target: the future log return. The walk-forward runs on the real
- * candles favour it (see the report): a tree model on the price level cannot
- * predict outside the price range it was trained on, and later folds always
- * leave that range.
- */
-export const DEFAULT_TARGET: TargetKind = 'log_return';
 
 /** Sentiment features as of t (latest at or before t), or null when none. */
 export type SentimentAsOf = (t_ms: number) => SentimentFeatures | null;
@@ -37,14 +41,15 @@ export interface Dataset {
   pair: string;
   horizonS: number;
   target: TargetKind;
-  /** Model input columns in order: technical names then sentiment names. */
+  /** Model input columns in order: technical names, sentiment names, context names. */
   featureNames: string[];
   technicalNames: string[];
   sentimentNames: string[];
+  contextNames: string[];
   rows: number;
   /** Row-major rows x featureNames.length. */
   x: Float64Array;
-  /** The target of each row (log return or future price). */
+  /** The label of each row (made by the target). */
   y: Float64Array;
   /** Feature time t of each row (window_end_ms), ascending. */
   times: number[];
@@ -54,6 +59,8 @@ export interface Dataset {
   futureCloses: number[];
   dropped: { warming_up: number; no_target: number };
 }
+
+
 
 /** Technical feature rows from contiguous candle segments, with the live FeatureStage (state reset between segments). */
 export function technicalRowsFromCandles(segments: readonly (readonly Candle[])[], features: readonly string[] = DEFAULT_FEATURES, intervalS = 60): { names: string[]; rows: TechnicalFeatures[] } {
@@ -102,35 +109,20 @@ export interface BuildDatasetOptions {
   target?: TargetKind;
 }
 
-/** The feature vector of one row (technical then sentiment); null if a technical value is missing. */
-export function featureVector(
-  row: TechnicalFeatures,
-  technicalNames: readonly string[],
-  sentiment: SentimentFeatures | null,
-  sentimentNames: readonly string[],
-  out: Float64Array = new Float64Array(technicalNames.length + sentimentNames.length),
-): Float64Array | null {
-  for (let i = 0; i < technicalNames.length; i++) {
-    const v = row.features[technicalNames[i] as string];
-    if (v === null || v === undefined || !Number.isFinite(v)) return null;
-    out[i] = v;
-  }
-  for (let j = 0; j < sentimentNames.length; j++) {
-    const v = sentiment?.features[sentimentNames[j] as string];
-    out[technicalNames.length + j] = v === null || v === undefined ? Number.NaN : v;
-  }
-  return out;
-}
-
 export function buildDataset(opts: BuildDatasetOptions): Dataset {
   const horizonS = opts.horizonS ?? DEFAULT_HORIZON_S;
   const target = opts.target ?? DEFAULT_TARGET;
+  const spec = targetOf(target);
   const rowsIn = [...opts.technical].filter((r) => r.pair === opts.pair).sort((a, b) => a.window_end_ms - b.window_end_ms);
+  const intervalS = rowsIn[0]?.interval_s ?? 60;
   const technicalNames = [...(opts.technicalNames ?? Object.keys(rowsIn[0]?.features ?? {}))];
   const sentimentNames = opts.sentiment ? [...(opts.sentimentNames ?? SENTIMENT_FEATURE_NAMES)] : [];
+  const contextNames = spec.usesContext ? [...CONTEXT_FEATURES] : [];
   const closeAt = new Map<number, number>();
   for (const r of rowsIn) closeAt.set(r.window_end_ms, r.close);
-  const k = technicalNames.length + sentimentNames.length;
+  const get = (t: number) => closeAt.get(t);
+  const kFs = technicalNames.length + sentimentNames.length;
+  const k = kFs + contextNames.length;
   const xs: number[] = [];
   const ys: number[] = [];
   const times: number[] = [];
@@ -138,19 +130,28 @@ export function buildDataset(opts: BuildDatasetOptions): Dataset {
   const futureCloses: number[] = [];
   const dropped = { warming_up: 0, no_target: 0 };
   const buf = new Float64Array(k);
+  const past = new Float64Array(CONTEXT_RETURNS + 1);
   for (const r of rowsIn) {
+    const label = spec.label(get, r.window_end_ms, horizonS, intervalS);
     const future = closeAt.get(r.window_end_ms + horizonS * 1000);
-    if (future === undefined) {
+    if (label === null || future === undefined) {
       dropped.no_target++;
       continue;
     }
-    const v = featureVector(r, technicalNames, opts.sentiment ? opts.sentiment(r.window_end_ms) : null, sentimentNames, buf);
+    const v = featureVector(r, technicalNames, opts.sentiment ? opts.sentiment(r.window_end_ms) : null, sentimentNames, buf.subarray(0, kFs));
     if (v === null) {
       dropped.warming_up++;
       continue;
     }
-    for (let i = 0; i < k; i++) xs.push(v[i] as number);
-    ys.push(target === 'log_return' ? Math.log(future / r.close) : future);
+    if (contextNames.length > 0) {
+      if (!gatherCloses(get, r.window_end_ms, intervalS, past)) {
+        dropped.warming_up++;
+        continue;
+      }
+      contextFromCloses(past, r.window_end_ms, buf, kFs);
+    }
+    for (let i = 0; i < k; i++) xs.push(buf[i] as number);
+    ys.push(label);
     times.push(r.window_end_ms);
     closes.push(r.close);
     futureCloses.push(future);
@@ -159,9 +160,10 @@ export function buildDataset(opts: BuildDatasetOptions): Dataset {
     pair: opts.pair,
     horizonS,
     target,
-    featureNames: [...technicalNames, ...sentimentNames],
+    featureNames: [...technicalNames, ...sentimentNames, ...contextNames],
     technicalNames,
     sentimentNames,
+    contextNames,
     rows: times.length,
     x: Float64Array.from(xs),
     y: Float64Array.from(ys),
@@ -170,11 +172,6 @@ export function buildDataset(opts: BuildDatasetOptions): Dataset {
     futureCloses,
     dropped,
   };
-}
-
-/** The predicted price from a model output for a row with this close. */
-export function priceFromOutput(target: TargetKind, close: number, output: number): number {
-  return target === 'log_return' ? close * Math.exp(output) : output;
 }
 
 /** Rows [from, to) of a dataset as a new matrix (the same columns). */

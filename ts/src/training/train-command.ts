@@ -10,9 +10,10 @@ import { createLogger } from '../ops/logger.ts';
 import { openStores } from '../stores/index.ts';
 import { storesConfigOf } from '../services/runner.ts';
 import { registryOf } from '../registry/index.ts';
-import { runTraining, defaultKind, type TrainingSource } from './training-run.ts';
-import type { ModelKind } from './regressor.ts';
-import type { TargetKind } from './dataset.ts';
+import { runTraining, type TrainingSource } from './training-run.ts';
+import { MODEL_KINDS, defaultKind, type ModelKind } from '../model/backends.ts';
+import { TARGETS, families, targetOf } from '../model/targets.ts';
+import { familyOf } from '../registry/model-registry.ts';
 
 /** "3h", "30m", "90s", "1d" -> milliseconds. */
 export function parseEvery(v: string): number {
@@ -42,8 +43,8 @@ export function addTrainCommand(program: Command, configOf: () => Config): void 
     .requiredOption('--pair <pair>', 'pair, e.g. BTC/USD')
     .option('--every <interval>', 'retrain on a schedule (e.g. 3h) until interrupted')
     .option('--file <csv>', 'train on a candle CSV (Lean or FTX format) instead of the feature store')
-    .option('--kind <kind>', 'lightgbm or ridge (default: lightgbm when the binding is built)')
-    .option('--target <target>', 'log_return or price', 'log_return')
+    .option('--kind <kind>', `${MODEL_KINDS.join(' or ')} (default: lightgbm when the binding is built)`)
+    .option('--target <target>', `${[...TARGETS.keys()].join(', ')}`, 'log_return')
     .option('--horizon <seconds>', 'prediction horizon', '300')
     .option('--folds <n>', 'walk-forward folds', '4')
     .option('--trials <n>', 'hyper-parameter search trials (bounded)', '6')
@@ -56,8 +57,8 @@ export function addTrainCommand(program: Command, configOf: () => Config): void 
       try {
         if (!/^[A-Z0-9]+\/[A-Z0-9]+$/.test(o.pair)) throw new Error(`--pair ${JSON.stringify(o.pair)}: expected BASE/QUOTE in capitals, e.g. BTC/USD`);
         if (o.every) every = parseEvery(o.every);
-        if (o.kind && o.kind !== 'lightgbm' && o.kind !== 'ridge') throw new Error('--kind must be lightgbm or ridge');
-        if (o.target !== 'log_return' && o.target !== 'price') throw new Error('--target must be log_return or price');
+        if (o.kind && !(MODEL_KINDS as readonly string[]).includes(o.kind)) throw new Error(`--kind must be ${MODEL_KINDS.join(' or ')}`);
+        if (!TARGETS.has(o.target)) throw new Error(`--target must be one of ${[...TARGETS.keys()].join(', ')}`);
       } catch (e) {
         process.stderr.write(`tickcast train: ${(e as Error).message}\n`);
         process.exit(2);
@@ -79,7 +80,7 @@ export function addTrainCommand(program: Command, configOf: () => Config): void 
           pair: o.pair,
           source,
           kind: (o.kind as ModelKind | undefined) ?? defaultKind(),
-          target: o.target as TargetKind,
+          target: o.target,
           horizonS: Number(o.horizon),
           folds: Number(o.folds),
           trials: Number(o.trials),
@@ -99,6 +100,16 @@ export function addTrainCommand(program: Command, configOf: () => Config): void 
           },
         });
         bar?.stop();
+        if (targetOf(res.meta.target).family !== 'price') {
+          const sc = res.meta.evaluation.scores ?? {};
+          const pm = targetOf(res.meta.target).primaryMetric;
+          process.stdout.write(
+            `model ${res.meta.version} (${res.meta.target}, ${res.meta.kind}, ${res.dataset.rows} rows, dropped ${JSON.stringify(res.dataset.dropped)}): ${res.meta.status}: ${res.meta.reason}\n` +
+              Object.entries(sc).map(([c, m]) => `  ${c.padEnd(14)} ${pm} ${m[pm]?.toPrecision(5) ?? '-'}  ${Object.entries(m).filter(([k]) => k !== pm && k !== 'n').map(([k, v]) => `${k} ${v === null ? '-' : v.toPrecision(4)}`).join('  ')}\n`).join('') +
+              `  report: ${registry.kind === 'folder' ? resolve(config.dataDir, 'models', res.meta.version, 'report.html') : `tickcast models report ${res.meta.version}`}\n`,
+          );
+          return;
+        }
         const ov = res.meta.evaluation.overall;
         const line = (n: string, m?: { rmse: number; mae: number; mape: number; directional_accuracy: number | null }) =>
           m ? `  ${n.padEnd(12)} RMSE ${m.rmse.toFixed(4)}  MAE ${m.mae.toFixed(4)}  MAPE ${m.mape.toFixed(4)}%  direction ${m.directional_accuracy === null ? '-' : (m.directional_accuracy * 100).toFixed(2)}%\n` : '';
@@ -148,14 +159,19 @@ export function addModelsCommand(program: Command, configOf: () => Config): void
         }
         const prod = new Set<string>();
         for (const p of new Set(list.map((m) => m.pair))) {
-          const v = await registry.production(p);
-          if (v) prod.add(v);
+          for (const t of families()) {
+            const v = await registry.production(p, t.family);
+            if (v) prod.add(v);
+          }
         }
         if (list.length === 0) process.stdout.write('no models yet: tickcast train --pair BTC/USD\n');
         for (const m of list) {
           const ov = m.evaluation.overall;
+          const fam = familyOf(m);
+          const pm = targetOf(m.target).primaryMetric;
+          const score = fam === 'price' ? `rmse ${ov.model?.rmse.toFixed(4) ?? '-'} vs persistence ${ov.persistence?.rmse.toFixed(4) ?? '-'}` : `${pm} ${m.evaluation.scores?.model?.[pm]?.toPrecision(5) ?? '-'}`;
           process.stdout.write(
-            `${prod.has(m.version) ? '*' : ' '} ${m.version.padEnd(40)} ${m.pair.padEnd(9)} ${m.kind.padEnd(8)} ${m.status.padEnd(11)} rmse ${ov.model?.rmse.toFixed(4) ?? '-'} vs persistence ${ov.persistence?.rmse.toFixed(4) ?? '-'}  ${new Date(m.created_ms).toISOString()}  ${m.reason}\n`,
+            `${prod.has(m.version) ? '*' : ' '} ${m.version.padEnd(48)} ${m.pair.padEnd(9)} ${m.target.padEnd(10)} ${m.kind.padEnd(8)} ${m.status.padEnd(11)} ${score}  ${new Date(m.created_ms).toISOString()}  ${m.reason}\n`,
           );
         }
       } finally {
@@ -179,12 +195,13 @@ export function addModelsCommand(program: Command, configOf: () => Config): void
     });
   models
     .command('rollback')
-    .description('put the previous production model of a pair back')
+    .description('put the previous production model of a pair (and target) back')
     .requiredOption('--pair <pair>', 'pair, e.g. BTC/USD')
-    .action(async (o: { pair: string }) => {
+    .option('--target <family>', `target family: ${families().map((t) => t.family).join(', ')}`, 'price')
+    .action(async (o: { pair: string; target: string }) => {
       const registry = registryOf(configOf());
       try {
-        const r = await registry.rollback(o.pair);
+        const r = await registry.rollback(o.pair, Date.now(), o.target);
         process.stdout.write(`${o.pair}: production rolled back from ${r.from} to ${r.to}\n`);
       } catch (e) {
         process.stderr.write(`tickcast models rollback: ${(e as Error).message}\n`);

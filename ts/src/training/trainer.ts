@@ -12,34 +12,15 @@ import type { Dataset } from './dataset.ts';
 import { datasetHash } from './dataset.ts';
 import { walkForwardFolds, type Fold } from './walk-forward.ts';
 import { evaluateWalkForward, fitModel, type CurrentModel, type Evaluation } from './walk-forward-eval.ts';
-import { libraryVersions, type ModelKind, type ModelParams, type Regressor } from './regressor.ts';
+import { BACKENDS, libraryVersions, type ModelKind, type ModelParams, type Regressor } from '../model/backends.ts';
 import type { ModelMeta } from '../registry/model-meta.ts';
 import { mulberry32 } from '../util/rng.ts';
 
-export const DEFAULT_LGBM_PARAMS: ModelParams = {
-  objective: 'regression',
-  learning_rate: 0.05,
-  num_leaves: 15,
-  min_data_in_leaf: 200,
-  feature_fraction: 0.8,
-  bagging_fraction: 0.8,
-  bagging_freq: 1,
-  lambda_l2: 10,
-  num_iterations: 300,
-  early_stopping_round: 30,
-  num_threads: 1,
-  deterministic: true,
-  seed: 7,
-};
+/** The LightGBM backend's defaults (model/backends.ts). */
+export const DEFAULT_LGBM_PARAMS: ModelParams = BACKENDS.lightgbm.defaultParams;
 
-/** The search space (each trial draws one value per key, seeded). */
-export const SEARCH_SPACE: Record<string, readonly (number | string)[]> = {
-  learning_rate: [0.02, 0.05, 0.1],
-  num_leaves: [7, 15, 31],
-  min_data_in_leaf: [50, 200, 800],
-  feature_fraction: [0.6, 0.8, 1],
-  lambda_l2: [0, 10, 100],
-};
+/** The search space of the LightGBM backend (each trial draws one value per key, seeded). */
+export const SEARCH_SPACE = BACKENDS.lightgbm.searchSpace;
 
 export interface SearchOptions {
   /** At most this many trials (default 6; 0 or 1 = just the defaults). */
@@ -82,14 +63,15 @@ export function codeCommit(): string {
   }
 }
 
-export function versionOf(pair: string, kind: ModelKind, now_ms: number, hash: string): string {
+export function versionOf(pair: string, kind: string, now_ms: number, hash: string): string {
   const stamp = new Date(now_ms).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'z').toLowerCase();
   return `${pair.replace('/', '').toLowerCase()}-${kind}-${stamp}-${hash.slice(0, 8)}`;
 }
 
 /** Bounded random search on the folds; returns the best parameters by overall price RMSE. */
 export function searchParams(ds: Dataset, folds: readonly Fold[], kind: ModelKind, base: ModelParams, opts: SearchOptions, onTrial?: (done: number, total: number) => void): { params: ModelParams; trials: number; elapsed_ms: number; best_rmse: number } {
-  const trials = Math.max(1, kind === 'ridge' ? 1 : (opts.trials ?? 6));
+  const space = BACKENDS[kind].searchSpace;
+  const trials = Math.max(1, Object.keys(space).length === 0 ? 1 : (opts.trials ?? 6));
   const budget = opts.budgetMs ?? 120_000;
   const rnd = mulberry32(opts.seed ?? 1);
   const started = Date.now();
@@ -98,7 +80,7 @@ export function searchParams(ds: Dataset, folds: readonly Fold[], kind: ModelKin
   for (let t = 0; t < trials; t++) {
     if (t > 0 && Date.now() - started > budget) break;
     const params: ModelParams = { ...base };
-    if (t > 0) for (const [k, vals] of Object.entries(SEARCH_SPACE)) params[k] = vals[Math.floor(rnd() * vals.length)] as number | string;
+    if (t > 0) for (const [k, vals] of Object.entries(space)) params[k] = vals[Math.floor(rnd() * vals.length)] as number | string;
     const ev = evaluateWalkForward(ds, folds, { kind, params });
     const rmse = ev.overall.model?.rmse ?? Infinity;
     if (rmse < best.rmse) best = { params, rmse };
@@ -123,7 +105,7 @@ function metaMetrics(o: Evaluation['overall']): ModelMeta['evaluation']['overall
 export function trainModel(opts: TrainOptions): TrainResult {
   const ds = opts.dataset;
   const kind = opts.kind ?? 'lightgbm';
-  const base = { ...(kind === 'lightgbm' ? DEFAULT_LGBM_PARAMS : { lambda: 1e-3 }), ...(opts.params ?? {}) };
+  const base = { ...BACKENDS[kind].defaultParams, ...(opts.params ?? {}) };
   const folds = walkForwardFolds(ds.times, { folds: opts.folds ?? 4, horizonMs: ds.horizonS * 1000, ...(opts.testFraction !== undefined ? { testFraction: opts.testFraction } : {}) });
   if (folds.length === 0) throw new Error(`not enough rows for a walk-forward evaluation: ${ds.rows} rows (dropped: ${JSON.stringify(ds.dropped)})`);
   const log = opts.logger;

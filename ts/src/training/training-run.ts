@@ -12,10 +12,12 @@ import { readCandleCsv } from './candle-csv.ts';
 import { buildDataset, sentimentLookup, technicalRowsFromCandles, type Dataset, type TargetKind } from './dataset.ts';
 import { DEFAULT_FEATURES } from '../pipeline/feature-stage.ts';
 import { SENTIMENT_FEATURE_NAMES } from '../sentiment/sentiment-features.ts';
-import { lightgbm, loadRegressor, type ModelKind, type ModelParams } from './regressor.ts';
+import { defaultKind as backendDefaultKind, loadRegressor, type ModelKind, type ModelParams } from '../model/backends.ts';
+import { targetOf, DEFAULT_TARGET } from '../model/targets.ts';
 import { trainModel, type TrainResult } from './trainer.ts';
+import { trainTarget, type CurrentTargetModel, type TargetTrainResult } from './target-trainer.ts';
 import type { CurrentModel } from './walk-forward-eval.ts';
-import { renderReport } from './report-html.ts';
+import { renderReport, renderTargetReport } from './report-html.ts';
 
 export type TrainingSource = { kind: 'file'; path: string } | { kind: 'store'; stores: Stores; fromMs?: number; toMs?: number };
 
@@ -39,13 +41,14 @@ export interface TrainingRunOptions {
 
 export interface TrainingRunResult {
   meta: ModelMeta & Decision;
-  result: TrainResult;
+  /** The price target's run (log_return, price). */
+  result?: TrainResult;
+  /** Any other target's run. */
+  targetResult?: TargetTrainResult;
   dataset: Dataset;
 }
 
-export function defaultKind(): ModelKind {
-  return lightgbm() ? 'lightgbm' : 'ridge';
-}
+export const defaultKind = backendDefaultKind;
 
 /** The dataset of a source (technical features by the live FeatureStage; sentiment as of t from the store). */
 export async function datasetOf(opts: Pick<TrainingRunOptions, 'pair' | 'source' | 'horizonS' | 'target' | 'intervalS' | 'features'>): Promise<{ dataset: Dataset; sentimentCoin?: string; sourceLabel: string }> {
@@ -76,6 +79,14 @@ export async function datasetOf(opts: Pick<TrainingRunOptions, 'pair' | 'source'
   return { dataset, ...(withSentiment ? { sentimentCoin: coin } : {}), sourceLabel: `store:features-technical ${opts.pair} ${intervalS}s` };
 }
 
+/** The current production model of a pair and non-price target, to refit on the same folds, or null. */
+export async function currentTargetModel(registry: ModelRegistry, pair: string, family: string): Promise<CurrentTargetModel | null> {
+  const version = await registry.production(pair, family);
+  if (!version) return null;
+  const m = await registry.meta(version);
+  return m ? { version, kind: m.kind, params: m.params, featureNames: m.feature_names } : null;
+}
+
 /** The current production model of a pair, ready to re-evaluate, or null. */
 export async function currentModel(registry: ModelRegistry, pair: string, logger?: Logger): Promise<CurrentModel | null> {
   const version = await registry.production(pair);
@@ -102,8 +113,25 @@ export async function currentModel(registry: ModelRegistry, pair: string, logger
 export async function runTraining(opts: TrainingRunOptions): Promise<TrainingRunResult> {
   const { dataset, sentimentCoin, sourceLabel } = await datasetOf(opts);
   opts.logger?.info({ pair: opts.pair, rows: dataset.rows, dropped: dataset.dropped, features: dataset.featureNames.length }, 'dataset built');
-  const current = await currentModel(opts.registry, opts.pair, opts.logger);
   const kind = opts.kind ?? defaultKind();
+  const target = targetOf(opts.target ?? DEFAULT_TARGET);
+  if (target.family !== 'price') {
+    const targetResult = trainTarget({
+      dataset,
+      kind,
+      folds: opts.folds ?? 4,
+      current: await currentTargetModel(opts.registry, opts.pair, target.family),
+      intervalS: opts.intervalS ?? 60,
+      ...(sentimentCoin ? { sentimentCoin } : {}),
+      source: sourceLabel,
+      ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+    });
+    const html = renderTargetReport({ meta: targetResult.meta, evaluation: targetResult.evaluation, candidates: targetResult.candidates, dataset, importance: targetResult.model.importance() });
+    const meta = await registerCandidate(opts.registry, targetResult.meta, targetResult.model.modelText(), html);
+    opts.logger?.info({ pair: opts.pair, target: target.name, version: meta.version, status: meta.status, reason: meta.reason }, 'model registered');
+    return { meta, targetResult, dataset };
+  }
+  const current = await currentModel(opts.registry, opts.pair, opts.logger);
   const result = trainModel({
     dataset,
     kind,

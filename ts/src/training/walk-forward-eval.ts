@@ -10,10 +10,14 @@
  * seen those test rows, so scoring it there would flatter it).
  */
 import type { Dataset, TargetKind } from './dataset.ts';
+import type { PriceLabel } from '../model/targets/price.ts';
 import { priceFromOutput, sliceRows } from './dataset.ts';
-import { priceMetrics, type PriceMetrics } from './metrics.ts';
+import { priceMetrics, type PriceMetrics } from '../model/price-metrics.ts';
 import type { Fold } from './walk-forward.ts';
-import { trainRegressor, type ModelKind, type ModelParams, type Regressor } from './regressor.ts';
+import { trainRegressor, type ModelKind, type ModelParams, type Regressor } from '../model/backends.ts';
+import { innerSplit } from '../model/fit.ts';
+
+export { innerSplit } from '../model/fit.ts';
 
 export interface CurrentModel {
   version: string;
@@ -63,16 +67,6 @@ export interface EvalOptions {
   onFold?: (done: number, total: number) => void;
 }
 
-/** Split training rows into fit + early-stopping validation (time order, horizon gap). */
-export function innerSplit(ds: Dataset, train: readonly number[], fraction: number): { fit: number[]; valid: number[] } {
-  const nValid = Math.floor(train.length * fraction);
-  if (nValid < 20) return { fit: [...train], valid: [] };
-  const valid = train.slice(train.length - nValid);
-  const firstValid = ds.times[valid[0] as number] as number;
-  const fit = train.slice(0, train.length - nValid).filter((i) => firstValid - (ds.times[i] as number) >= ds.horizonS * 1000);
-  return { fit, valid };
-}
-
 export function fitModel(ds: Dataset, rows: readonly number[], kind: ModelKind, params: ModelParams, earlyStoppingFraction: number): Regressor {
   if (kind === 'lightgbm' && earlyStoppingFraction > 0 && params.early_stopping_round !== undefined) {
     const { fit, valid } = innerSplit(ds, rows, earlyStoppingFraction);
@@ -117,8 +111,8 @@ export function evaluateWalkForward(ds: Dataset, folds: readonly Fold[], opts: E
     const outR = ridge.predictBatch(test.x);
     const actual = f.test.map((i) => ds.futureCloses[i] as number);
     const last = f.test.map((i) => ds.closes[i] as number);
-    const pm = f.test.map((i, j) => priceFromOutput(ds.target, ds.closes[i] as number, outM[j] as number));
-    const pr = f.test.map((i, j) => priceFromOutput(ds.target, ds.closes[i] as number, outR[j] as number));
+    const pm = f.test.map((i, j) => priceFromOutput(ds.target as PriceLabel, ds.closes[i] as number, outM[j] as number));
+    const pr = f.test.map((i, j) => priceFromOutput(ds.target as PriceLabel, ds.closes[i] as number, outR[j] as number));
     const fm: FoldMetrics = {
       index: f.index,
       train_from_ms: f.train_from_ms,
@@ -145,7 +139,7 @@ export function evaluateWalkForward(ds: Dataset, folds: readonly Fold[], opts: E
       const cx = new Float64Array(f.test.length * currentCols.length);
       f.test.forEach((i, j) => currentCols!.forEach((c, q) => (cx[j * currentCols!.length + q] = ds.x[i * k + c] as number)));
       const outC = curModel.predictBatch(cx);
-      const pc = f.test.map((i, j) => priceFromOutput(cur.target, ds.closes[i] as number, outC[j] as number));
+      const pc = f.test.map((i, j) => priceFromOutput(cur.target as PriceLabel, ds.closes[i] as number, outC[j] as number));
       fm.metrics.current = metricsOf(pc, actual, last);
       all.current.push(...pc);
     }

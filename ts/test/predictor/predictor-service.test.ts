@@ -18,7 +18,7 @@ import { folderRegistry } from '../../src/registry/folder-registry.ts';
 import { readCandleCsv } from '../../src/training/candle-csv.ts';
 import { buildDataset, technicalRowsFromCandles } from '../../src/training/dataset.ts';
 import { trainModel } from '../../src/training/trainer.ts';
-import type { RidgeModel } from '../../src/training/ridge.ts';
+import type { RidgeModel } from '../../src/model/ridge.ts';
 import { SHARED_DATA } from '../fixtures/paths.ts';
 
 const logger = pino({ level: 'silent' });

@@ -9,7 +9,7 @@ import { REPO_ROOT } from '../fixtures/paths.ts';
 import { readCandleCsv } from '../../src/training/candle-csv.ts';
 import { buildDataset, technicalRowsFromCandles } from '../../src/training/dataset.ts';
 import { trainModel } from '../../src/training/trainer.ts';
-import { lightgbm, lightgbmUnavailableReason, loadRegressor } from '../../src/training/regressor.ts';
+import { lightgbm, lightgbmUnavailableReason, loadRegressor } from '../../src/model/backends.ts';
 
 test('lightgbm: walk-forward run, early-stopped folds, model text round trip, fast == batch', () => {
   assert.ok(lightgbm(), lightgbmUnavailableReason());

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { priceMetrics } from '../../src/training/metrics.ts';
+import { priceMetrics } from '../../src/model/price-metrics.ts';
 
 test('MAE, RMSE, MAPE and directional accuracy against values computed by hand', () => {
   // last:      100, 100, 200, 50

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fitRidge, predictRidge } from '../../src/training/ridge.ts';
+import { fitRidge, predictRidge } from '../../src/model/ridge.ts';
 
 function rng(seed: number) {
   let s = seed;

@@ -11,7 +11,7 @@ import { REPO_ROOT } from '../fixtures/paths.ts';
 import { readCandleCsv } from '../../src/training/candle-csv.ts';
 import { buildDataset, technicalRowsFromCandles } from '../../src/training/dataset.ts';
 import { trainModel } from '../../src/training/trainer.ts';
-import { priceMetrics } from '../../src/training/metrics.ts';
+import { priceMetrics } from '../../src/model/price-metrics.ts';
 import { renderReport } from '../../src/training/report-html.ts';
 import { folderRegistry } from '../../src/registry/folder-registry.ts';
 import { bootstrapModel } from '../../src/training/bootstrap.ts';
@@ -70,7 +70,7 @@ test('the current production model is re-evaluated on the same folds; the rule d
       await new Promise((r) => setTimeout(r, 5));
       const second = await runTraining({ registry, pair: 'ETH/USD', source: { kind: 'file', path: file }, kind: 'ridge', folds: 3, logger });
       assert.equal(second.meta.evaluation.compared_with, first.meta.version);
-      assert.ok(second.result.evaluation.folds.every((f) => f.current_mode === 'refit'), 'the saved model saw these rows: refitted');
+      assert.ok(second.result!.evaluation.folds.every((f) => f.current_mode === 'refit'), 'the saved model saw these rows: refitted');
       assert.equal(second.meta.evaluation.overall.current!.rmse, second.meta.evaluation.overall.model!.rmse);
       assert.equal(second.meta.status, 'rejected');
       assert.match(second.meta.reason, /does not beat the current production model/);

@@ -1,9 +1,15 @@
 /**
- * The model binding behind a small interface, so training, the registry and
- * the predictor do not depend on how a model is implemented:
- * - `lightgbm`: the @tickcast/lightgbm native binding (gradient boosted trees);
- * - `ridge`: the closed-form linear model of ridge.ts (also the baseline).
- * A model is saved as text (`modelText()`) and loaded back with `loadRegressor`.
+ * The backend registry: every way to fit one column of outputs from feature
+ * rows, behind one small interface, so the targets, the trainer, the registry
+ * and the predictor do not depend on how a model is implemented:
+ * - `lightgbm`: the @tickcast/lightgbm native binding (gradient boosted trees;
+ *   any LightGBM objective: regression, gamma, quantile, binary);
+ * - `ridge`: the closed-form linear model of ridge.ts (also a baseline, and
+ *   the OLS of HAR-RV with a negligible penalty).
+ * A backend gives its default parameters, its search space, train, load (a
+ * model is saved as text, `modelText()`), single-row predict and importance.
+ * Target-specific baselines that are not fitted on feature rows (persistence,
+ * EWMA, base rates) live with their target in targets/.
  */
 import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
@@ -11,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { fitRidge, predictRidge, type RidgeModel } from './ridge.ts';
 
 export type ModelKind = 'lightgbm' | 'ridge';
+export const MODEL_KINDS: readonly ModelKind[] = ['lightgbm', 'ridge'];
 export type ModelParams = Record<string, string | number | boolean>;
 
 export interface Regressor {
@@ -37,26 +44,11 @@ export interface TrainInput {
 }
 
 // ---- LightGBM binding (loaded lazily; the rest works without it) ----
+// Its types are the generated napi declarations (crates/lightgbm/node/index.d.ts).
 
-interface LgbFast {
-  predict(row: Float64Array): number;
-}
-interface LgbBooster {
-  modelText(): string;
-  readonly featureNames: string[];
-  readonly numIterations: number;
-  readonly bestIteration: number;
-  featureImportance(kind: 'gain' | 'split'): Float64Array;
-  predict(x: Float64Array): Float64Array;
-  fastPredictor(): LgbFast;
-}
-interface LgbAddon {
-  Booster: {
-    train(input: { x: Float64Array; y: Float64Array; nFeatures: number; valid?: { x: Float64Array; y: Float64Array }; featureNames?: string[]; params?: ModelParams }): LgbBooster;
-    fromModelText(text: string, options?: Record<string, unknown>): LgbBooster;
-  };
-  lightgbmVersion(): string;
-}
+type LgbAddon = typeof import('@tickcast/lightgbm');
+type LgbBooster = LgbAddon['Booster']['prototype'];
+type LgbFast = ReturnType<LgbBooster['fastPredictor']>;
 
 let addon: LgbAddon | null | undefined;
 let addonError = '';
@@ -184,4 +176,65 @@ export function libraryVersions(kind: ModelKind): Record<string, string> {
     v['@tickcast/lightgbm'] = '0.1.0';
   }
   return v;
+}
+
+/** One way to fit a model on feature rows. */
+export interface Backend {
+  readonly kind: ModelKind;
+  /** Parameters used unless the caller or the target overrides them. */
+  readonly defaultParams: ModelParams;
+  /** The bounded search space (each trial draws one value per key, seeded); empty = nothing to search. */
+  readonly searchSpace: Readonly<Record<string, readonly (number | string)[]>>;
+  train(input: TrainInput): Regressor;
+  load(text: string, featureNames: readonly string[]): Regressor;
+}
+
+const lightgbmBackend: Backend = {
+  kind: 'lightgbm',
+  defaultParams: {
+    objective: 'regression',
+    learning_rate: 0.05,
+    num_leaves: 15,
+    min_data_in_leaf: 200,
+    feature_fraction: 0.8,
+    bagging_fraction: 0.8,
+    bagging_freq: 1,
+    lambda_l2: 10,
+    num_iterations: 300,
+    early_stopping_round: 30,
+    num_threads: 1,
+    deterministic: true,
+    seed: 7,
+  },
+  searchSpace: {
+    learning_rate: [0.02, 0.05, 0.1],
+    num_leaves: [7, 15, 31],
+    min_data_in_leaf: [50, 200, 800],
+    feature_fraction: [0.6, 0.8, 1],
+    lambda_l2: [0, 10, 100],
+  },
+  train: (input) => trainRegressor('lightgbm', input),
+  load: (text, names) => loadRegressor('lightgbm', text, names),
+};
+
+const ridgeBackend: Backend = {
+  kind: 'ridge',
+  defaultParams: { lambda: 1e-3 },
+  searchSpace: {},
+  train: (input) => trainRegressor('ridge', input),
+  load: (text, names) => loadRegressor('ridge', text, names),
+};
+
+/** The backend registry. */
+export const BACKENDS: Readonly<Record<ModelKind, Backend>> = { lightgbm: lightgbmBackend, ridge: ridgeBackend };
+
+export function backendOf(kind: string): Backend {
+  const b = (BACKENDS as Record<string, Backend | undefined>)[kind];
+  if (!b) throw new Error(`unknown model kind ${JSON.stringify(kind)} (known: ${MODEL_KINDS.join(', ')})`);
+  return b;
+}
+
+/** The default backend: lightgbm when the binding is built, else ridge. */
+export function defaultKind(): ModelKind {
+  return lightgbm() ? 'lightgbm' : 'ridge';
 }
