@@ -71,7 +71,7 @@ async function runPipeline(bus: Bus, stores: Stores, trades: Trade[], waitDone: 
   };
   await bus.start();
   const ctx: ServiceContext = { config: {} as Config, logger: log, bus, stores: async () => stores, signal: new AbortController().signal };
-  const services = [candlesService({ quietCheckMs: 0, graceMs: GRACE_MS }), featuresService()];
+  const services = [candlesService({ graceMs: GRACE_MS }), featuresService()];
   for (const s of services) await s.start(ctx);
   const published: { at: number; maxTs: number }[] = [];
   const t0 = performance.now();

@@ -14,6 +14,12 @@
  *   re-delivers: at least once, never lost.
  * - Consumer lag (end offset minus committed offset) is sampled periodically
  *   through the admin client into tickcast_bus_consumer_lag_messages.
+ * - Broker away: a consumer whose requests keep failing crashes and kafkajs
+ *   restarts it from the committed offsets (logged as a warning: nothing is
+ *   skipped, what was not committed is delivered again); if kafkajs gives up
+ *   on it (a non-retriable error), the transport starts a new consumer of the
+ *   group after a backoff. `connected()` is false while the producer's last
+ *   send failed or a consumer is crashed or has not fetched for a while.
  */
 import { Kafka, Partitioners, logLevel, type Admin, type Consumer, type Producer, type LogEntry } from 'kafkajs';
 import type { Logger } from 'pino';
@@ -77,6 +83,10 @@ export class KafkaTransport implements Transport {
   private admin: Admin | null = null;
   private readonly subs = new Set<Subscription>();
   private isConnected = false;
+  /** False after a send failed, until one succeeds. */
+  private producerOk = true;
+  /** Per live subscription: is its consumer working (not crashed, fetching)? */
+  private readonly consumerHealth = new Set<() => boolean>();
 
   constructor(private readonly opts: KafkaTransportOptions) {
     this.log = opts.logger.child({ component: 'kafka' });
@@ -164,76 +174,133 @@ export class KafkaTransport implements Transport {
   }
 
   connected(): boolean {
-    return this.isConnected;
+    if (!this.isConnected || !this.producerOk) return false;
+    for (const ok of this.consumerHealth) if (!ok()) return false;
+    return true;
   }
 
   async send(topic: string, records: readonly RawRecord[]): Promise<void> {
     if (!this.producer || !this.isConnected) throw new Error('kafka bus is not started');
-    await this.producer.send({
-      topic: this.phys(topic),
-      acks: -1,
-      messages: records.map((r) => ({ key: r.key, value: r.value, headers: r.headers })),
-    });
+    try {
+      await this.producer.send({
+        topic: this.phys(topic),
+        acks: -1,
+        messages: records.map((r) => ({ key: r.key, value: r.value, headers: r.headers })),
+      });
+    } catch (err) {
+      if (this.producerOk) this.log.warn({ err: errorSummary(err), topic }, 'kafka send failed (broker away?): not ready until a send succeeds');
+      this.producerOk = false;
+      throw err;
+    }
+    if (!this.producerOk) this.log.info({ topic }, 'kafka send works again');
+    this.producerOk = true;
   }
 
   async subscribe(opts: SubscribeOptions): Promise<Subscription> {
     if (!this.isConnected) throw new Error('kafka bus is not started');
     if (!opts.eachRecord === !opts.eachBatch) throw new Error('subscribe: give exactly one of eachRecord and eachBatch');
     const groupId = `${this.prefix}${opts.group}`;
-    const consumer: Consumer = this.kafka.consumer({
-      groupId,
-      allowAutoTopicCreation: false,
-      sessionTimeout: this.opts.sessionTimeoutMs ?? 30_000,
-      heartbeatInterval: Math.min(3000, Math.floor((this.opts.sessionTimeoutMs ?? 30_000) / 3)),
-    });
+    const sessionTimeout = this.opts.sessionTimeoutMs ?? 30_000;
     const log = this.log.child({ group: opts.group });
-    consumer.on(consumer.events.CRASH, (e) => {
-      log.error({ err: e.payload.error, restart: e.payload.restart }, 'kafka consumer crashed');
-    });
-    await this.pinStartPositions(groupId, opts.topics, opts.fromBeginning, log);
-    await consumer.connect();
-    await consumer.subscribe({ topics: opts.topics.map((t) => this.phys(t)), fromBeginning: opts.fromBeginning });
-    await consumer.run({
-      autoCommit: true,
-      autoCommitInterval: 1000,
-      eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: this.opts.partitionsConsumedConcurrently ?? 1,
-      eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale, commitOffsetsIfNecessary }) => {
-        const topic = this.logical(batch.topic);
-        const delivery = (message: (typeof batch.messages)[number]): RawDelivery => ({
-          topic,
-          partition: batch.partition,
-          offset: message.offset,
-          key: message.key === null ? null : message.key.toString('utf8'),
-          value: message.value,
-          headers: Object.fromEntries(
-            Object.entries(message.headers ?? {}).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : v === undefined ? '' : v.toString()]),
-          ),
-          timestamp_ms: Number(message.timestamp),
-        });
-        if (opts.eachBatch) {
-          // The fetched records of one partition, in chunks; each chunk's offsets are resolved only after the handler resolved.
-          const max = Math.max(1, opts.maxBatch ?? 5000);
-          for (let i = 0; i < batch.messages.length; i += max) {
+    if (!opts.fromBeginning) await this.pinStartPositions(groupId, opts.topics, log);
+    let stopped = false;
+    let consumer: Consumer | null = null;
+    let crashed = false;
+    let lastActivity = Date.now();
+    let restartTimer: NodeJS.Timeout | null = null;
+    /** No fetch, heartbeat or batch for this long while not crashed: stalled (the broker away). */
+    const stallMs = Math.max(20_000, sessionTimeout);
+    const health = () => !crashed && Date.now() - lastActivity < stallMs;
+
+    const startConsumer = async (): Promise<void> => {
+      const c: Consumer = this.kafka.consumer({
+        groupId,
+        allowAutoTopicCreation: false,
+        sessionTimeout,
+        heartbeatInterval: Math.min(3000, Math.floor(sessionTimeout / 3)),
+      });
+      consumer = c;
+      const alive = () => {
+        lastActivity = Date.now();
+        if (crashed) log.info('kafka consumer works again');
+        crashed = false;
+      };
+      c.on(c.events.GROUP_JOIN, alive);
+      c.on(c.events.FETCH, alive);
+      c.on(c.events.HEARTBEAT, alive);
+      c.on(c.events.END_BATCH_PROCESS, alive);
+      c.on(c.events.CRASH, (e) => {
+        crashed = true;
+        const err = errorSummary(e.payload.error);
+        if (e.payload.restart) {
+          log.warn({ err }, 'kafka consumer lost the broker; kafkajs restarts it from the committed offsets (nothing skipped: what was not committed is delivered again)');
+          return;
+        }
+        if (stopped) return;
+        log.error({ err }, 'kafka consumer stopped by kafkajs (non-retriable error); starting a new consumer of the group from its committed offsets');
+        const again = (delayMs: number) => {
+          restartTimer = setTimeout(() => {
+            restartTimer = null;
+            if (stopped) return;
+            void c
+              .disconnect()
+              .catch(() => undefined)
+              .then(() => (stopped ? undefined : startConsumer()))
+              .catch((err2: unknown) => {
+                log.warn({ err: errorSummary(err2), retry_ms: Math.min(10_000, delayMs * 2) }, 'starting a new kafka consumer failed; retrying');
+                again(Math.min(10_000, delayMs * 2));
+              });
+          }, delayMs);
+        };
+        again(1000);
+      });
+      await c.connect();
+      await c.subscribe({ topics: opts.topics.map((t) => this.phys(t)), fromBeginning: opts.fromBeginning });
+      await c.run({
+        autoCommit: true,
+        autoCommitInterval: 1000,
+        eachBatchAutoResolve: false,
+        partitionsConsumedConcurrently: this.opts.partitionsConsumedConcurrently ?? 1,
+        eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale, commitOffsetsIfNecessary }) => {
+          const topic = this.logical(batch.topic);
+          const delivery = (message: (typeof batch.messages)[number]): RawDelivery => ({
+            topic,
+            partition: batch.partition,
+            offset: message.offset,
+            key: message.key === null ? null : message.key.toString('utf8'),
+            value: message.value,
+            headers: Object.fromEntries(
+              Object.entries(message.headers ?? {}).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : v === undefined ? '' : v.toString()]),
+            ),
+            timestamp_ms: Number(message.timestamp),
+          });
+          if (opts.eachBatch) {
+            // The fetched records of one partition, in chunks; each chunk's offsets are resolved only after the handler resolved.
+            const max = Math.max(1, opts.maxBatch ?? 5000);
+            for (let i = 0; i < batch.messages.length; i += max) {
+              if (!isRunning() || isStale()) break;
+              const chunk = batch.messages.slice(i, i + max);
+              await opts.eachBatch(chunk.map(delivery)); // throws → not resolved, kafkajs restarts from the last commit
+              resolveOffset((chunk[chunk.length - 1] as (typeof batch.messages)[number]).offset);
+              await commitOffsetsIfNecessary();
+              await heartbeat();
+            }
+            return;
+          }
+          const eachRecord = opts.eachRecord as (r: RawDelivery) => Promise<void>;
+          for (const message of batch.messages) {
             if (!isRunning() || isStale()) break;
-            const chunk = batch.messages.slice(i, i + max);
-            await opts.eachBatch(chunk.map(delivery)); // throws → not resolved, kafkajs restarts from the last commit
-            resolveOffset((chunk[chunk.length - 1] as (typeof batch.messages)[number]).offset);
+            await eachRecord(delivery(message)); // throws → not resolved, kafkajs restarts from the last commit
+            resolveOffset(message.offset);
             await commitOffsetsIfNecessary();
             await heartbeat();
           }
-          return;
-        }
-        const eachRecord = opts.eachRecord as (r: RawDelivery) => Promise<void>;
-        for (const message of batch.messages) {
-          if (!isRunning() || isStale()) break;
-          await eachRecord(delivery(message)); // throws → not resolved, kafkajs restarts from the last commit
-          resolveOffset(message.offset);
-          await commitOffsetsIfNecessary();
-          await heartbeat();
-        }
-      },
-    });
+        },
+      });
+      lastActivity = Date.now();
+    };
+    await startConsumer();
+    this.consumerHealth.add(health);
 
     let lagTimer: NodeJS.Timeout | null = null;
     const sampleLag = async () => {
@@ -248,15 +315,16 @@ export class KafkaTransport implements Transport {
       lagTimer.unref();
     }
 
-    let stopped = false;
     const sub: Subscription = {
       group: opts.group,
       stop: async () => {
         if (stopped) return;
         stopped = true;
         if (lagTimer) clearInterval(lagTimer);
+        if (restartTimer) clearTimeout(restartTimer);
         this.subs.delete(sub);
-        await consumer.disconnect(); // waits for the batch in flight, commits resolved offsets, leaves the group
+        this.consumerHealth.delete(health);
+        await (consumer as Consumer | null)?.disconnect(); // waits for the batch in flight, commits resolved offsets, leaves the group
       },
     };
     this.subs.add(sub);
@@ -271,8 +339,12 @@ export class KafkaTransport implements Transport {
    * partition would skip what arrived there meanwhile. With it, a group's
    * start is fixed when it first subscribes, as on the in-process bus.
    * Needs the group to be empty; when other members are active they pinned it already.
+   *
+   * Only for a group that starts at the end: one that starts at the log start
+   * loses nothing without a pin (Kafka's reset then is the log start too), and
+   * pinning costs a group join per topic (seconds each).
    */
-  private async pinStartPositions(groupId: string, topics: readonly string[], fromBeginning: boolean, log: Logger): Promise<void> {
+  private async pinStartPositions(groupId: string, topics: readonly string[], log: Logger): Promise<void> {
     const admin = this.admin;
     if (!admin) return;
     try {
@@ -283,10 +355,10 @@ export class KafkaTransport implements Transport {
         const ends = await retrying(() => admin.fetchTopicOffsets(t.topic));
         const partitions = missing.map((p) => {
           const e = ends.find((x) => x.partition === p.partition);
-          return { partition: p.partition, offset: e ? (fromBeginning ? e.low : e.high) : '0' };
+          return { partition: p.partition, offset: e ? e.high : '0' };
         });
         await admin.setOffsets({ groupId, topic: t.topic, partitions });
-        log.info({ topic: t.topic, partitions, fromBeginning }, 'consumer group start positions pinned');
+        log.info({ topic: t.topic, partitions }, 'consumer group start positions pinned (at the log end)');
       }
     } catch (err) {
       log.debug({ err }, 'start positions not pinned (group active?); Kafka decides on first fetch');
@@ -321,4 +393,14 @@ export class KafkaTransport implements Transport {
     this.producer = null;
     this.admin = null;
   }
+}
+
+/** An error's name and message (kafkajs errors carry their broker and cause; the stack is noise here). */
+function errorSummary(err: unknown): { name: string; message: string; cause?: string } {
+  const e = err as { name?: string; message?: string; cause?: { name?: string; message?: string } } | null;
+  return {
+    name: e?.name ?? 'Error',
+    message: e?.message ?? String(err),
+    ...(e?.cause ? { cause: `${e.cause.name ?? 'Error'}: ${e.cause.message ?? ''}` } : {}),
+  };
 }

@@ -28,6 +28,12 @@ export function validate<S extends TSchema>(schema: S, value: unknown): Decoded<
   return { ok: false, reason: `schema: ${errs.join('; ')}` };
 }
 
+/** The schema a value of a topic is checked against: the topic's, or the member of its union the value claims to be. */
+function schemaFor(topic: TopicKey, value: unknown): TSchema {
+  const spec = Topics[topic] as { schema: TSchema; variant?: (v: unknown) => TSchema };
+  return spec.variant ? spec.variant(value) : spec.schema;
+}
+
 /** Decode bytes from a stream into a validated message of that topic. */
 export function decode<K extends TopicKey>(topic: K, bytes: Buffer | string | null): Decoded<MessageOf<K>> {
   if (bytes === null) return { ok: false, reason: 'empty payload' };
@@ -39,13 +45,13 @@ export function decode<K extends TopicKey>(topic: K, bytes: Buffer | string | nu
   } catch (e) {
     return { ok: false, reason: `malformed JSON: ${(e as Error).message}` };
   }
-  return validate(Topics[topic].schema, parsed) as Decoded<MessageOf<K>>;
+  return validate(schemaFor(topic, parsed), parsed) as Decoded<MessageOf<K>>;
 }
 
 /** Encode a message for a stream; throws if it does not satisfy its schema (a bug in the producer). */
 export function encode<K extends TopicKey>(topic: K, msg: MessageOf<K>): { key: string; value: Buffer } {
   const spec = Topics[topic];
-  const v = validate(spec.schema, msg);
+  const v = validate(schemaFor(topic, msg), msg);
   if (!v.ok) throw new Error(`refusing to publish invalid ${spec.name} message: ${v.reason}`);
   return { key: (spec.key as (m: MessageOf<K>) => string)(msg), value: Buffer.from(JSON.stringify(msg)) };
 }
@@ -86,7 +92,7 @@ function copyJson(v: unknown): unknown {
 export function validatedCopy<K extends TopicKey>(topic: K, msg: MessageOf<K>): { key: string; message: MessageOf<K> } {
   const spec = Topics[topic];
   const copy = copyMessage(msg);
-  const v = validate(spec.schema, copy);
+  const v = validate(schemaFor(topic, copy), copy);
   if (!v.ok) throw new Error(`refusing to publish invalid ${spec.name} message: ${v.reason}`);
   return { key: (spec.key as (m: MessageOf<K>) => string)(copy), message: copy };
 }

@@ -30,6 +30,37 @@ export const Trade = Type.Object(
 );
 export type Trade = Static<typeof Trade>;
 
+/**
+ * The source's event clock for one pair, on the `trades` stream beside the
+ * trades (same key, so it stays in order with them): every trade of this
+ * exchange and pair sent after it has ts_ms at or above this ts_ms minus the
+ * candle grace period. It comes from the source (the exchange's clock, or the
+ * replay's), never from a consumer's clock, so a stalled pipe closes nothing.
+ * A source sends one at least every second or so while it is live and has
+ * delivered every trade up to that time, also when the market is quiet; the
+ * candles service treats it like the time of a trade without a trade (quiet
+ * minutes close on it). `final`: the source has ended; no trade of the pair
+ * follows with ts_ms before this ts_ms (windows ending by it close, no grace).
+ */
+export const TradeHeartbeat = Type.Object(
+  {
+    kind: Type.Literal('heartbeat'),
+    exchange: Type.String({ minLength: 1, maxLength: 32 }),
+    pair: Pair(),
+    ts_ms: EpochMs(),
+    final: Type.Boolean(),
+  },
+  { $id: 'TradeHeartbeat', additionalProperties: false },
+);
+export type TradeHeartbeat = Static<typeof TradeHeartbeat>;
+
+/** One message of the `trades` stream: a trade, or the source's event clock (a heartbeat). */
+export const TradeEvent = Type.Union([Trade, TradeHeartbeat], { $id: 'TradeEvent' });
+export type TradeEvent = Static<typeof TradeEvent>;
+
+/** A heartbeat, not a trade (a trade has no `kind`). */
+export const isHeartbeat = (m: TradeEvent): m is TradeHeartbeat => (m as { kind?: unknown }).kind === 'heartbeat';
+
 export const Candle = Type.Object(
   {
     exchange: Type.String({ minLength: 1, maxLength: 32 }),
@@ -147,6 +178,11 @@ export interface TopicSpec<S extends TSchema> {
   readonly key: (m: Static<S>) => string;
   /** Natural key: the document id of idempotent writes. */
   readonly naturalKey: (m: Static<S>) => string;
+  /**
+   * A stream of several message kinds (a union schema): the member a parsed
+   * value claims to be, so a rejected one gets that member's precise errors.
+   */
+  readonly variant?: (parsed: unknown) => TSchema;
 }
 
 function spec<S extends TSchema>(s: TopicSpec<S>): TopicSpec<S> {
@@ -156,9 +192,10 @@ function spec<S extends TSchema>(s: TopicSpec<S>): TopicSpec<S> {
 export const Topics = {
   trades: spec({
     name: 'trades',
-    schema: Trade,
+    schema: TradeEvent,
     key: (m) => m.pair,
-    naturalKey: (m) => `${m.exchange}|${m.pair}|${m.trade_id}`,
+    naturalKey: (m) => (isHeartbeat(m) ? `${m.exchange}|${m.pair}|heartbeat|${m.ts_ms}` : `${m.exchange}|${m.pair}|${m.trade_id}`),
+    variant: (v) => ((v as { kind?: unknown } | null)?.kind !== undefined ? TradeHeartbeat : Trade),
   }),
   candles: spec({
     name: 'candles',

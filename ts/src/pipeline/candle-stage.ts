@@ -160,11 +160,13 @@ export class CandleStage {
 
   /**
    * Close the windows that end at or before `watermarkMs` (the quiet-market
-   * case: no trade arrives to move event time). Per pair when given.
+   * case: no trade arrives to move event time). Per pair, and per exchange,
+   * when given; a pair the aggregator has not seen a trade of is left alone.
    */
-  advance(watermarkMs: number, pair?: string): Candle[] {
+  advance(watermarkMs: number, pair?: string, exchange?: string): Candle[] {
     const out: Candle[] = [];
-    for (const a of this.byExchange.values()) {
+    const aggs = exchange === undefined ? [...this.byExchange.values()] : [this.byExchange.get(exchange)].filter((a) => a !== undefined);
+    for (const a of aggs) {
       if (pair !== undefined && a.watermarkMs(pair) === null) continue;
       for (const c of a.advanceWatermark(watermarkMs, pair)) out.push(c as Candle);
     }

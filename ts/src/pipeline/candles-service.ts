@@ -20,18 +20,21 @@
  * and none is lost. The in-process bus does not outlive the process, so there
  * the default is at most once per second, and always at stop.
  *
- * Quiet market: when a pair's trades stop, its last window must still close.
- * The service estimates the pair's event clock as the last trade's event time
- * plus the wall time elapsed since that trade arrived, and advances the
- * watermark to that minus the grace period. Live, that is the wall clock plus
- * grace; in a fast replay it never closes a window early. After a restore the
- * estimate restarts from the restart time (never early; a quiet pair's window
- * closes at most the downtime later).
+ * Time comes from the stream, never from this service's clock. A window
+ * closes when the watermark (latest event time - grace) passes its end, and
+ * event time moves with the trades and with the sources' heartbeats on the
+ * same `trades` stream (TradeHeartbeat: the source's event clock for a pair,
+ * sent while it is live, also when the market is quiet). So a quiet market
+ * still gets its minute closed and flat filled candles on time, while a
+ * stalled pipe (broker down, this consumer lagging) closes nothing: the
+ * trades that were on their way when it stalled arrive before the heartbeats
+ * that follow them. A `final` heartbeat (a finite source ended) closes the
+ * windows ending by its time, as a backfill does at the end of its data.
  */
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { Candle, Trade } from '../contracts/messages.ts';
-import { Topics } from '../contracts/messages.ts';
+import type { Candle, Trade, TradeEvent } from '../contracts/messages.ts';
+import { Topics, isHeartbeat } from '../contracts/messages.ts';
 import type { Service, ServiceContext } from '../services/runner.ts';
 import type { MessageMeta, Subscription } from '../bus/index.ts';
 import { CandleStage, type StageOutput } from './candle-stage.ts';
@@ -40,12 +43,8 @@ import { candlesClosed, duplicateTrades, lastCandleEnd, lateTrades } from './met
 export interface CandlesServiceOptions {
   intervalS?: number;
   graceMs?: number;
-  /** How often the quiet-market check runs. Default 1000 ms; 0 disables it (tests, pure event time). */
-  quietCheckMs?: number;
   /** Consumer group. Default `candles`. */
   group?: string;
-  /** Wall clock (tests). */
-  clock?: () => number;
   /** Most trades per batch (default 5000). */
   maxBatch?: number;
   /** Checkpoint file of the aggregators' state; restored at start when it exists. Default: none. */
@@ -61,7 +60,7 @@ interface CheckpointHeader {
   interval_s: number;
   grace_ms: number;
   written_at_ms: number;
-  /** Per pair, the newest event time seen (quiet-market clock). */
+  /** Per pair, the newest event time seen (trades and heartbeats; informational). */
   event_ms: Record<string, number>;
   exchanges: string[];
 }
@@ -121,10 +120,9 @@ export function candlesService(opts: CandlesServiceOptions = {}): Service {
   const intervalS = opts.intervalS ?? 60;
   const graceMs = opts.graceMs ?? 5000;
   let stage = new CandleStage({ intervalS, graceMs });
-  const clock = opts.clock ?? Date.now;
-  const arrivals = new Map<string, { eventMs: number; wallMs: number }>();
+  /** Per pair, the newest event time seen. */
+  const eventMs = new Map<string, number>();
   let sub: Subscription | null = null;
-  let timer: NodeJS.Timeout | null = null;
   let ctxRef: ServiceContext | null = null;
   let checkpointEveryMs = opts.checkpointEveryMs ?? 0;
   let lastCheckpointAt = -Infinity;
@@ -210,26 +208,41 @@ export function candlesService(opts: CandlesServiceOptions = {}): Service {
     await settle();
     const parts = stage.snapshotParts();
     const event_ms: Record<string, number> = {};
-    for (const [pair, a] of arrivals) event_ms[pair] = a.eventMs;
+    for (const [pair, ms] of eventMs) event_ms[pair] = ms;
     writeCheckpointFile(path, { format: CHECKPOINT_FORMAT, interval_s: intervalS, grace_ms: graceMs, written_at_ms: now, event_ms, exchanges: parts.map((p) => p[0]) }, parts);
     lastCheckpointAt = now;
   };
 
-  const onBatch = async (trades: Trade[], metas: MessageMeta<'trades'>[]): Promise<void> => {
+  const seen = (pair: string, ms: number): void => {
+    if (ms > (eventMs.get(pair) ?? -Infinity)) eventMs.set(pair, ms);
+  };
+
+  /** Trades and heartbeats in stream order: runs of trades in one aggregator call, a heartbeat moves its pair's watermark. */
+  const push = (events: TradeEvent[]): void => {
+    let run: Trade[] = [];
+    const pushRun = () => {
+      if (run.length > 0) enqueue(stage.pushMany(run));
+      run = [];
+    };
+    for (const e of events) {
+      seen(e.pair, e.ts_ms);
+      if (!isHeartbeat(e)) {
+        run.push(e);
+        continue;
+      }
+      pushRun();
+      const candles = stage.advance(e.final ? e.ts_ms : e.ts_ms - stage.graceMs, e.pair, e.exchange);
+      if (candles.length > 0) enqueue({ candles });
+    }
+    pushRun();
+  };
+
+  const onBatch = async (events: TradeEvent[], metas: MessageMeta<'trades'>[]): Promise<void> => {
     const first = metas[0] as MessageMeta<'trades'>;
     const last = metas[metas.length - 1] as MessageMeta<'trades'>;
-    const id = `${first.topicName}/${first.partition}/${first.offset}-${last.offset}/${trades.length}`;
+    const id = `${first.topicName}/${first.partition}/${first.offset}-${last.offset}/${events.length}`;
     if (id !== lastBatch) {
-      const now = clock();
-      for (const t of trades) {
-        const a = arrivals.get(t.pair);
-        if (a === undefined) arrivals.set(t.pair, { eventMs: t.ts_ms, wallMs: now });
-        else {
-          if (t.ts_ms > a.eventMs) a.eventMs = t.ts_ms;
-          a.wallMs = now;
-        }
-      }
-      enqueue(stage.pushMany(trades));
+      push(events);
       lastBatch = id;
     }
     await flush();
@@ -245,8 +258,7 @@ export function candlesService(opts: CandlesServiceOptions = {}): Service {
         const cp = readCheckpointFile(opts.checkpointPath, intervalS, graceMs);
         if (cp) {
           stage = cp.stage;
-          const now = clock();
-          for (const [pair, eventMs] of Object.entries(cp.header.event_ms)) arrivals.set(pair, { eventMs, wallMs: now });
+          for (const [pair, ms] of Object.entries(cp.header.event_ms)) seen(pair, ms);
           ctx.logger.info(
             { checkpoint: opts.checkpointPath, written_at: new Date(cp.header.written_at_ms).toISOString(), pairs: Object.keys(cp.header.event_ms).length },
             'candles service resumed its open windows from the checkpoint',
@@ -260,24 +272,9 @@ export function candlesService(opts: CandlesServiceOptions = {}): Service {
         maxBatch: opts.maxBatch ?? 5000,
         handler: onBatch,
       });
-      const every = opts.quietCheckMs ?? 1000;
-      if (every > 0) timer = setInterval(() => {
-        const now = clock();
-        let closed = 0;
-        for (const [pair, a] of arrivals) {
-          const eventNow = a.eventMs + (now - a.wallMs);
-          const candles = stage.advance(eventNow - stage.graceMs, pair);
-          closed += candles.length;
-          if (candles.length > 0) enqueue({ candles });
-        }
-        if (closed > 0 || outCandles.length > 0 || outDead.length > 0) void flush().catch((err) => ctx.logger.error({ err }, 'publishing candles failed (kept; retried with the next batch)'));
-      }, every);
-      timer?.unref();
       ctx.logger.info({ interval_s: stage.intervalS, grace_ms: stage.graceMs, checkpoint: opts.checkpointPath ?? null }, 'candles service consuming trades');
     },
     async stop() {
-      if (timer) clearInterval(timer);
-      timer = null;
       await sub?.stop();
       sub = null;
       try {

@@ -5,6 +5,13 @@
  * Source `auto` (the embedded default): Kraken WebSocket v2 live when it is
  * reachable; otherwise one log line says so and the bundled real sample
  * (data/sample/trades) is replayed.
+ *
+ * Between the source and the bus sits the outbox (trade-outbox.ts): the
+ * broker away never loses a trade (held in order, retried without giving up;
+ * a live source heals what did not fit from the exchange's history). The
+ * service is not ready while publishing fails or after its source failed; a
+ * failed source makes the process exit non-zero (ctx.fail), so it restarts.
+ * The sources' heartbeats (TradeHeartbeat) go to `trades` with the trades.
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -14,6 +21,7 @@ import type { Logger } from 'pino';
 import type { Trade } from '../contracts/messages.ts';
 import { Topics } from '../contracts/messages.ts';
 import type { Service, ServiceContext } from '../services/runner.ts';
+import { TradeOutbox } from './trade-outbox.ts';
 import { KrakenWsSource, KRAKEN_WS_V2_URL, BinanceWsSource, ReplaySource, tradesOfFile, type TradeSink, type TradeSource, type ReplaySpeed } from '../sources/index.ts';
 import type { ReplayInput } from '../sources/replay.ts';
 
@@ -37,6 +45,8 @@ export interface IngestOptions {
    */
   replayLoop?: boolean;
 }
+  /** Trades and heartbeats the outbox holds while the broker is away (default 100 000). */
+  outboxCapacity?: number;
 
 /** A file's trades, repeated `passes` times, each pass shifted after the previous one. */
 export function loopingFileInput(path: string, passes = Infinity): ReplayInput {
@@ -102,6 +112,7 @@ async function chooseSource(opts: IngestOptions, log: Logger): Promise<TradeSour
     if (files.length === 0) throw new Error('no trade files to replay (the bundled sample data/sample/trades is missing)');
     const speed = opts.replaySpeed ?? 60;
     const loop = opts.replayLoop === true;
+    heartbeat: (hb) => ctx.bus.publish('trades', [hb]),
     const sources = files.map((f) =>
       loop ? new ReplaySource(loopingFileInput(f), { speed, sourceName: 'replay' }) : ReplaySource.fromFile(f, { speed, sourceName: 'replay' }),
     );
@@ -145,13 +156,36 @@ export function ingestService(opts: IngestOptions): Service {
       source = await chooseSource(opts, ctx.logger);
       const s = source;
       running = s
-        .run(busSink(ctx, () => s.name))
-        .then(() => ctx.logger.info({ source: s.name }, 'trade source finished'))
-        .catch((err: unknown) => ctx.logger.error({ err, source: s.name }, 'trade source failed'));
+        .run(box)
+        .then(() => box.idle())
+        .then(() => ctx.logger.info({ source: s.name }, 'trade source finished (everything it produced is published)'))
+        .catch((err: unknown) => {
+          if (ctx.signal.aborted) return;
+          sourceFailed = true;
+          ctx.logger.error({ err, source: s.name }, 'trade source failed');
+          ctx.fail?.(err);
+        });
+    },
+    ready() {
+      return !sourceFailed && (outbox?.healthy() ?? false);
     },
     async stop() {
       await source?.stop();
       await running;
     },
+  let outbox: TradeOutbox | null = null;
   };
+  let sourceFailed = false;
 }
+      const direct = busSink(ctx, () => s.name);
+      const box = new TradeOutbox({
+        publish: (events) => ctx.bus.publish('trades', events),
+        reject: (raw, reason) => direct.reject(raw, reason),
+        logger: ctx.logger,
+        source: s.name,
+        ...(opts.outboxCapacity !== undefined ? { capacityTrades: opts.outboxCapacity } : {}),
+      });
+      outbox = box;
+      // Publish what is held (bounded by the process's shutdown timeout), then stop.
+      await outbox?.idle();
+      outbox?.close();

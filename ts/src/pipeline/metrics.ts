@@ -14,3 +14,7 @@ export const duplicateCandles = () =>
   counter('tickcast_duplicate_candles_total', 'Candles at or before the last one of their pair (replays), ignored', ['pair'] as const);
 export const lastCandleEnd = () => gauge('tickcast_last_candle_end_seconds', 'window_end of the newest candle per pair (event time)', ['pair'] as const);
 export const lastFeatureEnd = () => gauge('tickcast_last_feature_end_seconds', 'window_end of the newest feature row per pair', ['pair'] as const);
+export const ingestPublishFailures = () =>
+  counter('tickcast_ingest_publish_failures_total', 'Publishes of trades that failed and were retried (the broker away)', ['source'] as const);
+export const ingestOutages = () => counter('tickcast_ingest_outages_total', 'Periods during which publishing trades failed (each retried until it worked)', ['source'] as const);
+export const ingestOutboxSize = () => gauge('tickcast_ingest_outbox_messages', 'Trades and heartbeats waiting in the ingest outbox for the broker', ['source'] as const);

@@ -29,6 +29,12 @@ export interface ServiceContext {
   stores(): Promise<Stores>;
   /** Aborted when the process starts shutting down. */
   signal: AbortSignal;
+  /**
+   * The service cannot go on (e.g. its source failed for good): the process
+   * reports not ready, shuts down and exits non-zero, so it is restarted.
+   * Absent outside a process (tests): the service then only logs.
+   */
+  fail?: (err: unknown) => void;
 }
 
 export interface Service {
@@ -37,6 +43,8 @@ export interface Service {
   start(ctx: ServiceContext): Promise<void>;
   /** Stop consuming and producing, finish work in flight, flush. */
   stop(): Promise<void>;
+  /** False while the service cannot do its work (its source failed, its output is not accepted). Default: ready. */
+  ready?(): boolean;
 }
 
 /** The store settings of a configuration. */
@@ -61,6 +69,8 @@ export interface RunnerOptions {
   openStores?: () => Promise<Stores>;
   /** Bound on the in-process drain after each service stops (default 10 s). */
   drainTimeoutMs?: number;
+  /** Given to services as ctx.fail (runProcess: shut down, exit 1). */
+  onServiceFailure?: (service: string, err: unknown) => void;
 }
 
 export class Runner {
@@ -77,9 +87,16 @@ export class Runner {
     this.bus = opts.bus ?? createBus(opts.config, opts.logger);
   }
 
-  /** Bus connected and every service started. */
+  private failed = false;
+
+  /** Bus connected, every service started and ready, none failed. */
   isReady(): boolean {
-    return this.running && this.bus.isReady();
+    return this.running && !this.failed && this.bus.isReady() && this.started.every((s) => s.ready?.() ?? true);
+  }
+
+  /** The services that are not ready (for /readyz and logs). */
+  notReady(): string[] {
+    return this.started.filter((s) => !(s.ready?.() ?? true)).map((s) => s.name);
   }
 
   private stores(): Promise<Stores> {
@@ -100,6 +117,11 @@ export class Runner {
         bus: this.bus,
         stores: () => this.stores(),
         signal: this.abort.signal,
+        fail: (err) => {
+          this.failed = true;
+          this.log.error({ err, service: s.name }, 'service cannot go on: not ready, shutting down');
+          this.opts.onServiceFailure?.(s.name, err);
+        },
       };
       try {
         await s.start(ctx);
@@ -186,7 +208,8 @@ export async function runProcess(
   const { config, logger } = opts;
   enableProcessMetrics();
   logger.info({ config: redactConfig(config), services: services.map((s) => s.name) }, 'starting');
-  const runner = new Runner(opts);
+  let fatal: ((service: string, err: unknown) => void) | null = null;
+  const runner = new Runner({ ...opts, onServiceFailure: (service, err) => fatal?.(service, err) });
   const ops = await startOpsServer({
     host: config.httpHost,
     port: config.httpPort,
@@ -205,6 +228,18 @@ export async function runProcess(
     return done;
   };
   const removeHandlers = opts.installSignalHandlers === false ? () => {} : onShutdownSignals(shutdown, { logger, timeoutMs: config.shutdownTimeoutMs });
+  // A service that cannot go on: shut down (bounded) and exit non-zero, so the orchestrator restarts the process.
+  fatal = (service) => {
+    if (opts.installSignalHandlers === false) return;
+    const timer = setTimeout(() => process.exit(1), config.shutdownTimeoutMs);
+    timer.unref();
+    void shutdown()
+      .catch((err: unknown) => logger.error({ err }, 'shutdown after a service failure failed'))
+      .finally(() => {
+        logger.error({ service }, 'exiting with status 1: a service could not go on');
+        logger.flush(() => process.exit(1));
+      });
+  };
   try {
     await runner.start(services);
   } catch (err) {

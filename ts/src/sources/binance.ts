@@ -6,7 +6,11 @@
  *
  * The live source reconnects with backoff and de-duplicates by trade id (sequential per
  * symbol). Binance does not replay missed trades on reconnect and this source does not heal
- * from REST: a hole is counted in tickcast_source_gap_trades_total and logged.
+ * from REST: a hole is counted in tickcast_source_gap_trades_total and logged. A full sink
+ * (the broker away) holds the source back; frames wait in the connection meanwhile.
+ *
+ * Event clock: after a frame, at most once a second, every pair that has traded gets its
+ * heartbeat (TradeHeartbeat) at the source's clock, never behind its last trade.
  */
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
@@ -95,6 +99,8 @@ export interface BinanceWsOptions {
 export class BinanceWsSource implements TradeSource {
   readonly name: string;
   private readonly lastSeq = new Map<string, number>();
+  private readonly lastTs = new Map<string, number>();
+  private lastBeatMs = -Infinity;
   private readonly abort = new AbortController();
   private conn: WsConnection | null = null;
   private running: Promise<void> | null = null;
@@ -143,6 +149,7 @@ export class BinanceWsSource implements TradeSource {
             break;
           }
           await this.onFrame(ev.text, sink);
+          await this.beat(sink);
         }
       } catch (e) {
         detail = (e as Error).message;
@@ -156,6 +163,13 @@ export class BinanceWsSource implements TradeSource {
       this.opts.logger.warn({ cause, detail, delay_ms: delay }, 'binance ws disconnected; reconnecting');
       await sleep(delay, this.abort.signal);
     }
+  }
+
+  private async beat(sink: TradeSink): Promise<void> {
+    const now = Math.floor(this.clock());
+    if (!sink.heartbeat || now - this.lastBeatMs < 1000) return;
+    this.lastBeatMs = now;
+    for (const [pair, ts] of this.lastTs) await sink.heartbeat({ kind: 'heartbeat', exchange: BINANCE_EXCHANGE, pair, ts_ms: Math.max(now, ts), final: false });
   }
 
   private async onFrame(text: string, sink: TradeSink): Promise<void> {
@@ -177,6 +191,7 @@ export class BinanceWsSource implements TradeSource {
         this.opts.logger.warn({ pair, after: last, next: t.seq }, 'binance trade ids skipped');
       }
       this.lastSeq.set(pair, t.seq);
+      this.lastTs.set(pair, Math.max(this.lastTs.get(pair) ?? 0, t.trade.ts_ms));
       tradesTotal().inc({ source: this.name, pair });
       out.push(t.trade);
     }

@@ -17,12 +17,21 @@
  * is emitted only if its id is above the last emitted one, so snapshots, REST overlap and the
  * frames that queued during healing never repeat a trade, and each pair stays in id order.
  * A jump in ids that healing could not close is counted (tickcast_source_gap_trades_total).
+ *
+ * Event clock: once live (healed, held frames delivered), each Kraken heartbeat frame
+ * (about one a second) sends every pair's heartbeat (TradeHeartbeat) at the source's clock,
+ * never behind the pair's last trade: the quiet minutes close downstream on it. While
+ * connecting or healing nothing is sent, so a stalled source closes nothing.
+ *
+ * A bounded sink (the ingest outbox while the broker is away) that is full ends the
+ * session before the next trades are taken (they are not marked seen); the source waits
+ * until the sink has room, reconnects, and heals the gap from REST as after any drop.
  */
 import type { Logger } from 'pino';
 import type { Trade } from '../contracts/messages.ts';
 import { backoffDelayMs, type BackoffOptions } from './backoff.ts';
 import { KrakenRestClient, type KrakenRestOptions } from './kraken-rest.ts';
-import { parseKrakenV2Frame, type SequencedTrade } from './kraken-ws-frames.ts';
+import { KRAKEN_EXCHANGE, parseKrakenV2Frame, type SequencedTrade } from './kraken-ws-frames.ts';
 import { gapTradesTotal, healedTotal, reconnectsTotal, tradesTotal } from './metrics.ts';
 import { normalizeKrakenPair } from './pairs.ts';
 import { rejectInput } from './trade-check.ts';
@@ -135,12 +144,17 @@ export class KrakenWsSource implements TradeSource {
         end = await this.session(this.conn, sink);
       } catch (e) {
         if (e instanceof FatalSourceError) throw e;
-        end = { cause: 'connect_failed', detail: (e as Error).message, subscribed: false };
+        end = e instanceof SinkFullError ? { cause: 'sink_full', detail: e.message, subscribed: true } : { cause: 'connect_failed', detail: (e as Error).message, subscribed: false };
       } finally {
         this.conn?.close('stopped');
         this.conn = null;
       }
       if (this.stopped) break;
+      if (end.cause === 'sink_full') {
+        log.warn('trade sink full (the broker is away?): disconnected from kraken until it has room, then the gap is healed from REST');
+        await sink.whenRoom?.();
+        if (this.stopped) break;
+      }
       if (end.subscribed) attempt = 0;
       const delay = backoffDelayMs(attempt++, { baseMs: 500, maxMs: 30_000, ...this.opts.backoff }, this.random);
       reconnectsTotal().inc({ source: this.name, cause: end.cause });
@@ -192,8 +206,11 @@ export class KrakenWsSource implements TradeSource {
             if (subscribed) await this.deliver(sink, f.trades);
             else held.push(...f.trades);
             break;
+          case 'heartbeat':
+            if (subscribed) await this.beat(sink);
+            break;
           default:
-            break; // heartbeat, status, pong: liveness only (the watchdog saw the frame)
+            break; // status, pong: liveness only (the watchdog saw the frame)
         }
       }
     } finally {
@@ -206,7 +223,7 @@ export class KrakenWsSource implements TradeSource {
     for (const [pair, st] of this.state) {
       const stopUs = ackUs.get(pair)!;
       let cursor: string;
-      if (this.firstSession) {
+      if (this.firstSession && st.lastUs === null) {
         st.startUs ??= stopUs;
         if (this.opts.sinceMs === undefined) continue;
         cursor = `${BigInt(Math.floor(this.opts.sinceMs)) * 1_000_000n}`;
@@ -233,8 +250,19 @@ export class KrakenWsSource implements TradeSource {
     }
   }
 
+  /** Every pair's heartbeat at the source's clock, never behind its last trade (live only: everything before is delivered). */
+  private async beat(sink: TradeSink): Promise<void> {
+    if (!sink.heartbeat) return;
+    const now = Math.floor(this.clock());
+    for (const [pair, st] of this.state) {
+      const ts = Math.max(now, st.lastUs === null ? 0 : Math.floor(st.lastUs / 1000));
+      await sink.heartbeat({ kind: 'heartbeat', exchange: KRAKEN_EXCHANGE, pair, ts_ms: ts, final: false });
+    }
+  }
+
   /** Emit trades above each pair's last id, in the given order; returns how many were emitted. */
   private async deliver(sink: TradeSink, trades: SequencedTrade[]): Promise<number> {
+    if (trades.length > 0 && sink.full?.()) throw new SinkFullError('the trade sink is full');
     const out: Trade[] = [];
     for (const t of trades) {
       const st = this.state.get(t.trade.pair);
@@ -257,6 +285,11 @@ export class KrakenWsSource implements TradeSource {
     if (out.length) await sink.trades(out);
     return out.length;
   }
+}
+
+/** The sink has no room: end the session, wait, reconnect and heal. */
+class SinkFullError extends Error {
+  override name = 'SinkFullError';
 }
 
 /** An error that reconnecting cannot fix (e.g. the exchange refuses a pair). */

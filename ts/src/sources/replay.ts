@@ -4,11 +4,18 @@
  * possible. Time compression is driven by the trades' own timestamps: trade i is due at
  * start + (ts_i - ts_0) / speed on the injected clock; trades due together go out as one batch.
  * Out-of-order timestamps are emitted at once (never re-ordered).
+ *
+ * Event clock: while it waits for the next trade's due time, the replay sends
+ * each pair's heartbeat (TradeHeartbeat) at most every `heartbeatMs` of wall
+ * time, at the replay's event time and never past the next trade's ts_ms, so
+ * a quiet stretch of the file still closes its minutes on time downstream,
+ * and a heartbeat never makes a later trade of the file late. At the end of
+ * the input each pair gets a `final` heartbeat at its last trade's time.
  */
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { createGunzip } from 'node:zlib';
-import type { Trade } from '../contracts/messages.ts';
+import type { Trade, TradeHeartbeat } from '../contracts/messages.ts';
 import { readBinanceRecording } from './binance.ts';
 import { tradesTotal } from './metrics.ts';
 import { detectCsvFormat, readTradeCsv, type TradeCsvOptions } from './trade-csv.ts';
@@ -29,6 +36,8 @@ export interface ReplayOptions {
   /** Largest batch handed to the sink. Default 1000. */
   maxBatch?: number;
   sourceName?: string;
+  /** Least wall time between two heartbeats of a pair (ms). Default 1000. */
+  heartbeatMs?: number;
 }
 
 export class ReplaySource implements TradeSource {
@@ -66,15 +75,31 @@ export class ReplaySource implements TradeSource {
     const sleep = this.opts.sleep ?? realSleep;
     const maxBatch = this.opts.maxBatch ?? 1000;
     const speed = this.opts.speed;
+    const heartbeatMs = this.opts.heartbeatMs ?? 1000;
     let t0: number | null = null;
     let w0 = 0;
     let batch: Trade[] = [];
+    /** Per exchange and pair: the newest trade time, and the last heartbeat (event time, wall time). */
+    const pairs = new Map<string, { exchange: string; pair: string; maxTs: number; hbTs: number; hbWall: number }>();
     const flush = async (): Promise<void> => {
       if (!batch.length) return;
       const out = batch;
       batch = [];
       for (const t of out) tradesTotal().inc({ source: this.name, pair: t.pair });
       await sink.trades(out);
+    };
+    /** Heartbeats at event time `ts` (everything before is delivered: call after flush). */
+    const beat = async (ts: number, final: boolean): Promise<void> => {
+      if (!sink.heartbeat) return;
+      const now = clock();
+      for (const p of pairs.values()) {
+        const at = final ? p.maxTs : Math.floor(ts);
+        if (!final && (now - p.hbWall < heartbeatMs || at <= p.hbTs)) continue;
+        p.hbTs = at;
+        p.hbWall = now;
+        const hb: TradeHeartbeat = { kind: 'heartbeat', exchange: p.exchange, pair: p.pair, ts_ms: at, final };
+        await sink.heartbeat(hb);
+      }
     };
     const onReject: OnReject = (raw, kind, detail) => rejectInput(sink, this.name, raw, kind, detail);
     for await (const t of this.input(onReject)) {
@@ -84,17 +109,25 @@ export class ReplaySource implements TradeSource {
           t0 = t.ts_ms;
           w0 = clock();
         }
-        const wait = w0 + (t.ts_ms - t0) / speed - clock();
-        if (wait > 0) {
-          await flush();
-          await sleep(wait, this.abort.signal);
+        let wait = w0 + (t.ts_ms - t0) / speed - clock();
+        if (wait > 0) await flush();
+        while (wait > 0) {
+          // The event clock now, never past this (next) trade: it must not become late.
+          await beat(Math.min(t.ts_ms, t0 + (clock() - w0) * speed), false);
+          await sleep(Math.min(wait, heartbeatMs), this.abort.signal);
           if (this.abort.signal.aborted) return;
+          wait = w0 + (t.ts_ms - t0) / speed - clock();
         }
       }
+      const k = `${t.exchange}|${t.pair}`;
+      const p = pairs.get(k);
+      if (p === undefined) pairs.set(k, { exchange: t.exchange, pair: t.pair, maxTs: t.ts_ms, hbTs: -Infinity, hbWall: -Infinity });
+      else if (t.ts_ms > p.maxTs) p.maxTs = t.ts_ms;
       batch.push(t);
       if (batch.length >= maxBatch) await flush();
     }
     await flush();
+    if (!this.abort.signal.aborted) await beat(0, true);
   }
 }
 

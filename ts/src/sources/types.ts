@@ -2,7 +2,7 @@
  * The interface every exchange trade source implements, independent of the bus.
  * A service wires a source to the `trades` stream (and its rejects to `dlq.trades`).
  */
-import type { Trade } from '../contracts/messages.ts';
+import type { Trade, TradeHeartbeat } from '../contracts/messages.ts';
 
 /** Where a source delivers its output. */
 export interface TradeSink {
@@ -13,6 +13,20 @@ export interface TradeSink {
   trades(batch: Trade[]): Promise<void>;
   /** Input that did not become a trade: the raw text as received and why (`<kind>: <detail>`). */
   reject(raw: string, reason: string): void;
+  /**
+   * The source's event clock for a pair (see TradeHeartbeat), in order with the
+   * trades: sent only once every trade before it is delivered. Optional: a sink
+   * that has no use for it (a backfill, a collector) leaves it out.
+   */
+  heartbeat?(hb: TradeHeartbeat): Promise<void>;
+  /**
+   * A sink with a bounded buffer: true while it is full. A live source that
+   * cannot wait (an exchange connection) then stops reading and, once
+   * `whenRoom` resolves, fetches what it missed from the exchange's history.
+   */
+  full?(): boolean;
+  /** Resolves when a full sink has room again. */
+  whenRoom?(): Promise<void>;
 }
 
 export interface TradeSource {

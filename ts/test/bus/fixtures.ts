@@ -2,7 +2,7 @@
 import { SHARED_DATA } from '../fixtures/paths.ts';
 import { readFileSync } from 'node:fs';
 import { pino } from 'pino';
-import type { Trade } from '../../src/contracts/messages.ts';
+import { isHeartbeat, type Trade, type TradeEvent } from '../../src/contracts/messages.ts';
 
 const DATA = `${SHARED_DATA}/trades`;
 const FILES: Record<string, string> = {
@@ -64,4 +64,10 @@ export async function waitFor(cond: () => boolean, what: string | (() => string)
     if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${typeof what === 'string' ? what : what()}`);
     await new Promise((r) => setTimeout(r, 20));
   }
+
+/** A message of the `trades` stream that must be a trade (these tests publish no heartbeat). */
+export function tradeOf(m: TradeEvent): Trade {
+  if (isHeartbeat(m)) throw new Error(`expected a trade, got a heartbeat of ${m.pair} at ${m.ts_ms}`);
+  return m;
+}
 }

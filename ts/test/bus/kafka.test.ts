@@ -12,7 +12,7 @@ import { Kafka, Partitioners, logLevel } from 'kafkajs';
 import { Bus, allTopicNames } from '../../src/bus/bus.ts';
 import { KafkaTransport } from '../../src/bus/kafka.ts';
 import { Topics, dlqTopic, type Trade, type TopicKey, type MessageOf } from '../../src/contracts/messages.ts';
-import { mergeByTime, quietLogger, realTrades, waitFor } from './fixtures.ts';
+import { mergeByTime, quietLogger, realTrades, tradeOf, waitFor } from './fixtures.ts';
 
 const HOW = 'start the test servers: bash scripts/services/with-services.sh node --import tsx --test ts/test/bus/kafka.test.ts';
 function brokers(): string[] {
@@ -78,7 +78,8 @@ test('produce and consume through the bus: every message, each pair in order, ke
     group: `${RUN}roundtrip`,
     topics: ['trades'],
     fromBeginning: true,
-    handler: (t, meta) => {
+    handler: (m, meta) => {
+      const t = tradeOf(m);
       got.push(t);
       assert.equal(meta.key, t.pair);
       const s = partitionOf.get(t.pair) ?? new Set();
@@ -393,7 +394,7 @@ test('a group that starts at the end and goes down before its first commit still
   const meanwhile = realTrades('BTC/USDT', 30);
   await bus.publish('trades', meanwhile);
   const got: Trade[] = [];
-  const again = await bus.consume({ group, topics: ['trades'], handler: (t) => void got.push(t) });
+  const again = await bus.consume({ group, topics: ['trades'], handler: (t) => void got.push(tradeOf(t)) });
   await waitFor(() => got.length >= meanwhile.length, () => `${meanwhile.length} trades (have ${got.length})`, 60_000);
   await again.stop();
   assert.deepEqual(ids(got), ids(meanwhile), 'exactly the messages published while the group was down, in order');

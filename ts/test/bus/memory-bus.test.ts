@@ -9,7 +9,7 @@ import { Bus } from '../../src/bus/bus.ts';
 import { MemoryTransport } from '../../src/bus/memory.ts';
 import { Topics, type DeadLetter, type Trade, type TopicKey } from '../../src/contracts/messages.ts';
 import { deadLetters, handlerRetries } from '../../src/ops/metrics.ts';
-import { mergeByTime, quietLogger, realTrades } from './fixtures.ts';
+import { mergeByTime, quietLogger, realTrades, tradeOf } from './fixtures.ts';
 
 async function newBus(opts: { highWaterMark?: number; retainMessages?: number; maxRetainedMessages?: number } = {}) {
   const logger = quietLogger();
@@ -31,7 +31,7 @@ test('each pair keeps its order and every group gets every message', async () =>
   const { bus } = await newBus();
   const seen: Record<string, Trade[]> = { a: [], b: [] };
   for (const g of ['a', 'b'] as const) {
-    await bus.consume({ group: g, topics: ['trades'], handler: (t) => void seen[g]?.push(t) });
+    await bus.consume({ group: g, topics: ['trades'], handler: (m) => void seen[g]?.push(tradeOf(m)) });
   }
   const all = mergeByTime(btc, eth);
   // Publish in uneven chunks, as a source would.
@@ -64,7 +64,7 @@ test('meta carries the topic and the key of the message (the pair)', async () =>
 test('publishing an invalid message throws and publishes nothing', async () => {
   const { bus } = await newBus();
   const got: Trade[] = [];
-  await bus.consume({ group: 'g', topics: ['trades'], handler: (t) => void got.push(t) });
+  await bus.consume({ group: 'g', topics: ['trades'], handler: (m) => void got.push(tradeOf(m)) });
   const bad = { ...(btc[1] as Trade), price: Number.NaN };
   await assert.rejects(bus.publish('trades', [btc[0] as Trade, bad]), /refusing to publish invalid trades message: .*price/);
   await bus.drain();
@@ -96,7 +96,7 @@ test('bad payloads go to dlq.trades with a reason; the consumer keeps going', as
   const before = await counterValue(deadLetters(), { topic: 'trades' });
   const processed: string[] = [];
   const dead: DeadLetter[] = [];
-  await bus.consume({ group: 'svc', topics: ['trades'], handler: (t) => void processed.push(t.trade_id) });
+  await bus.consume({ group: 'svc', topics: ['trades'], handler: (m) => void processed.push(tradeOf(m).trade_id) });
   await bus.consumeDeadLetters({ group: 'dlq-reader', topics: ['trades'], handler: (dl) => void dead.push(dl) });
 
   // bad, good, bad, good, ...: each good one must still be processed.
@@ -156,7 +156,8 @@ test('a failing handler is retried, then its message is dead-lettered; the next 
   await bus.consume({
     group: 'retry',
     topics: ['trades'],
-    handler: (t) => {
+    handler: (m) => {
+      const t = tradeOf(m);
       const n = (attempts.get(t.trade_id) ?? 0) + 1;
       attempts.set(t.trade_id, n);
       if (t.trade_id === flaky && n < 3) throw new Error('store unavailable');
@@ -180,17 +181,17 @@ test('a failing handler is retried, then its message is dead-lettered; the next 
 test('a stopped group resumes at its committed position; new groups start at the end or the beginning', async () => {
   const { bus } = await newBus();
   const first: string[] = [];
-  const sub = await bus.consume({ group: 'resume', topics: ['trades'], fromBeginning: true, handler: (t) => void first.push(t.trade_id) });
+  const sub = await bus.consume({ group: 'resume', topics: ['trades'], fromBeginning: true, handler: (m) => void first.push(tradeOf(m).trade_id) });
   await bus.publish('trades', btc.slice(0, 100));
   await bus.drain();
   await sub.stop();
   await bus.publish('trades', btc.slice(100, 250)); // while the group is down
   const second: string[] = [];
-  await bus.consume({ group: 'resume', topics: ['trades'], fromBeginning: true, handler: (t) => void second.push(t.trade_id) });
+  await bus.consume({ group: 'resume', topics: ['trades'], fromBeginning: true, handler: (m) => void second.push(tradeOf(m).trade_id) });
   const late: string[] = [];
-  await bus.consume({ group: 'late', topics: ['trades'], handler: (t) => void late.push(t.trade_id) });
+  await bus.consume({ group: 'late', topics: ['trades'], handler: (m) => void late.push(tradeOf(m).trade_id) });
   const replay: string[] = [];
-  await bus.consume({ group: 'replay', topics: ['trades'], fromBeginning: true, handler: (t) => void replay.push(t.trade_id) });
+  await bus.consume({ group: 'replay', topics: ['trades'], fromBeginning: true, handler: (m) => void replay.push(tradeOf(m).trade_id) });
   await bus.publish('trades', btc.slice(250, 300));
   await bus.drain();
   const ids = (a: Trade[]) => a.map((t) => t.trade_id);
@@ -215,7 +216,8 @@ test('drain waits for work that handlers publish downstream', async () => {
   await bus.consume({
     group: 'stage',
     topics: ['trades'],
-    handler: async (t) => {
+    handler: async (m) => {
+      const t = tradeOf(m);
       await new Promise((r) => setImmediate(r));
       await bus.publish('predictions', [
         {
@@ -246,7 +248,8 @@ test('a publisher waits while a consumer lags beyond the high-water mark (bounde
   await bus.consume({
     group: 'slow',
     topics: ['trades'],
-    handler: async (t) => {
+    handler: async (m) => {
+      const t = tradeOf(m);
       maxLag = Math.max(maxLag, transport.lag('slow', 'trades'));
       await new Promise((r) => setImmediate(r));
       got.push(t.trade_id);
@@ -271,7 +274,8 @@ test('batch consumers get batches in order; a bad payload is dead-lettered and a
     group: 'batch',
     topics: ['trades'],
     maxBatch: 16,
-    handler: (ts, metas) => {
+    handler: (events, metas) => {
+      const ts = events.map(tradeOf);
       assert.equal(ts.length, metas.length);
       batches.push(ts.map((t) => t.trade_id));
       if (ts.some((t) => t.trade_id === poison)) throw new Error('boom');
@@ -296,8 +300,8 @@ test('in-process: consumers get copies of what passed the schema; neither the pu
   const { bus } = await newBus();
   const a: Trade[] = [];
   const b: Trade[] = [];
-  await bus.consume({ group: 'a', topics: ['trades'], handler: (t) => { a.push({ ...t }); (t as { price: number }).price = -1; } });
-  await bus.consumeBatch({ group: 'b', topics: ['trades'], handler: (ts) => void b.push(...ts) });
+  await bus.consume({ group: 'a', topics: ['trades'], handler: (t) => { a.push({ ...tradeOf(t) }); (t as { price: number }).price = -1; } });
+  await bus.consumeBatch({ group: 'b', topics: ['trades'], handler: (ts) => void b.push(...ts.map(tradeOf)) });
   const mine = btc.slice(0, 5).map((t) => ({ ...t }));
   const sent = mine.map((t) => ({ ...t }));
   await bus.publish('trades', mine);

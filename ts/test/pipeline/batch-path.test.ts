@@ -158,7 +158,7 @@ for (const [seed, maxBatch] of [
     const r = await rig();
     try {
       const services = [
-        candlesService({ quietCheckMs: 0, graceMs: GRACE_MS, ...(maxBatch ? { maxBatch } : {}) }),
+        candlesService({ graceMs: GRACE_MS, ...(maxBatch ? { maxBatch } : {}) }),
         featuresService(maxBatch ? { maxBatch } : {}),
       ];
       await startAll(r.ctx, services);
@@ -186,7 +186,7 @@ test('the candles service killed mid-window resumes its open windows from its ch
     try {
       const checkpointPath = withCheckpoint ? join(r.dir, 'candles.checkpoint') : undefined;
       const mk = () => [
-        candlesService({ quietCheckMs: 0, graceMs: GRACE_MS, maxBatch: 500, checkpointEveryMs: 0, ...(checkpointPath ? { checkpointPath } : {}) }),
+        candlesService({ graceMs: GRACE_MS, maxBatch: 500, checkpointEveryMs: 0, ...(checkpointPath ? { checkpointPath } : {}) }),
         featuresService(),
       ];
       await startAll(r.ctx, mk());
@@ -219,15 +219,15 @@ test('a checkpoint written with other candle settings is refused with a clear er
   const r = await rig();
   try {
     const path = join(r.dir, 'candles.checkpoint');
-    const a = candlesService({ quietCheckMs: 0, graceMs: GRACE_MS, checkpointPath: path });
+    const a = candlesService({ graceMs: GRACE_MS, checkpointPath: path });
     await a.start(r.ctx);
     await r.bus.publish('trades', realTrades('BTC/USDT', 50));
     await r.bus.drain();
     await a.stop();
-    const b = candlesService({ quietCheckMs: 0, graceMs: 2000, checkpointPath: path });
+    const b = candlesService({ graceMs: 2000, checkpointPath: path });
     await assert.rejects(b.start(r.ctx), /written with interval 60 s and grace 5000 ms.*2000 ms; delete it/);
     writeFileSync(path, '{not json\n');
-    await assert.rejects(candlesService({ quietCheckMs: 0, checkpointPath: path }).start(r.ctx), /unreadable.*delete it/);
+    await assert.rejects(candlesService({ checkpointPath: path }).start(r.ctx), /unreadable.*delete it/);
   } finally {
     await r.close();
   }

@@ -59,7 +59,7 @@ async function throughServices(makeSource: () => TradeSource, finished: (receive
   const bus = new Bus(new MemoryTransport({ logger: silentLogger }), { logger: silentLogger });
   await bus.start();
   const ctx: ServiceContext = { config: {} as Config, logger: silentLogger, bus, stores: async () => stores, signal: new AbortController().signal };
-  const services = [candlesService({ quietCheckMs: 0, graceMs: GRACE_MS }), featuresService()];
+  const services = [candlesService({ graceMs: GRACE_MS }), featuresService()];
   for (const s of services) await s.start(ctx);
   const source = makeSource();
   const received: Trade[] = [];

@@ -36,7 +36,7 @@ async function realTrades(): Promise<Trade[]> {
 async function run(bus: Bus, stores: Stores, trades: Trade[], settle: () => Promise<void>) {
   await bus.start();
   const ctx: ServiceContext = { config: {} as Config, logger: silentLogger, bus, stores: async () => stores, signal: new AbortController().signal };
-  const services = [candlesService({ quietCheckMs: 0 }), featuresService()];
+  const services = [candlesService(), featuresService()];
   for (const s of services) await s.start(ctx);
   for (let i = 0; i < trades.length; i += 500) await bus.publish('trades', trades.slice(i, i + 500));
   await settle();
