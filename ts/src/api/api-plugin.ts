@@ -47,6 +47,7 @@ import {
   MonitoringReply,
   PairsReply,
   ProductionModelInfo,
+  ProductionModelQuery,
   ReadyReply,
   noModelRegistry,
   type ProductionModelProvider,
@@ -352,14 +353,16 @@ const apiPluginImpl: FastifyPluginAsync<ApiDeps> = async (fastify, deps) => {
     {
       schema: {
         tags: ['models'],
-        summary: 'The production model: version, metrics, trained range',
+        summary: 'The production model of a pair (default: the first pair served): version, metrics, trained range',
+        querystring: ProductionModelQuery,
         response: { 200: ProductionModelInfo, ...errorResponses },
       },
     },
-    async () => {
-      const info = await models.production();
+    async (req) => {
+      const pair = checkPair(req.query.pair ?? cache.pairs[0] ?? '');
+      const info = await models.production(pair);
       if (!info) {
-        throw new ApiError('NO_PRODUCTION_MODEL', 'no production model: the model registry has none yet (train a model and promote it)');
+        throw new ApiError('NO_PRODUCTION_MODEL', `no production model for ${pair}: the model registry has none yet (train a model and promote it)`);
       }
       return info;
     },

@@ -8,6 +8,8 @@
  * into the live cache and the websocket. Every API replica must see every
  * message, so each uses its own consumer group (`api-<hostname>`), starting at
  * the end of the streams; on start it warms the cache from the stores.
+ * `GET /v1/models/production` reads the model registry of the configuration
+ * (the folder or Elasticsearch registry the trainer and the predictor use).
  */
 import { hostname } from 'node:os';
 import type { Service, ServiceContext } from '../services/runner.ts';
@@ -17,7 +19,9 @@ import { historyFromStore } from './history.ts';
 import { loadApiSettings } from './api-config.ts';
 import { startApiServer, type ApiServer } from './api-server.ts';
 import { monitoringSource } from './monitoring.ts';
-import { noModelRegistry, type ProductionModelProvider } from './schemas.ts';
+import type { ProductionModelProvider } from './schemas.ts';
+import { registryModels } from './production-model.ts';
+import { registryOf, type ModelRegistry } from '../registry/index.ts';
 import type { LiveFeed } from './api-plugin.ts';
 import type { Stores } from '../stores/types.ts';
 
@@ -26,7 +30,7 @@ const RECENT = 360;
 const CANDLE_INTERVAL_S = 60;
 
 export interface ApiServiceOptions {
-  /** The model registry's production model (default: none until a registry exists). */
+  /** Where the production model comes from. Default: the model registry of the configuration (the one the predictor reads). */
   models?: ProductionModelProvider;
   /** Environment for the API settings (default process.env). */
   env?: NodeJS.ProcessEnv;
@@ -48,6 +52,7 @@ async function warm(cache: LiveCache, stores: Stores, feed: LiveFeed): Promise<v
 
 export function apiService(opts: ApiServiceOptions = {}): Service {
   let server: ApiServer | null = null;
+  let registry: ModelRegistry | null = null;
   const subs: Subscription[] = [];
   return {
     name: 'api',
@@ -55,12 +60,13 @@ export function apiService(opts: ApiServiceOptions = {}): Service {
       const settings = loadApiSettings(ctx.config, opts.env ?? process.env);
       const stores = await ctx.stores();
       const cache = new LiveCache({ pairs: ctx.config.pairs, recent: RECENT });
+      const models = opts.models ?? registryModels((registry = registryOf(ctx.config)));
       server = await startApiServer(
         {
           logger: ctx.logger,
           cache,
           history: historyFromStore(stores.predictions),
-          models: opts.models ?? noModelRegistry,
+          models,
           monitoring: monitoringSource(stores.predictions),
           staleAfterMs: settings.staleAfterMs,
           readiness: { bus: () => ctx.bus.isReady() },
@@ -97,6 +103,8 @@ export function apiService(opts: ApiServiceOptions = {}): Service {
       await Promise.all(subs.splice(0).map((s) => s.stop()));
       await server?.close();
       server = null;
+      await registry?.close();
+      registry = null;
     },
   };
 }

@@ -105,8 +105,15 @@ export const PairsReply = Type.Object(
 export type PairsReply = Static<typeof PairsReply>;
 
 /** What GET /v1/models/production returns; a model registry provides it. */
+export const ProductionModelQuery = Type.Object(
+  { pair: Type.Optional(PairParam) },
+  { additionalProperties: false },
+);
+export type ProductionModelQuery = Static<typeof ProductionModelQuery>; // pair omitted: the first pair served
+
 export const ProductionModelInfo = Type.Object(
   {
+    pair: Type.Optional(Type.String({ description: 'The pair the model predicts' })),
     model_name: Type.String({ minLength: 1, maxLength: 128 }),
     model_version: Type.String({ minLength: 1, maxLength: 128 }),
     /** Walk-forward evaluation metrics by name (e.g. mae, mape, baseline_mae). */
@@ -120,13 +127,13 @@ export const ProductionModelInfo = Type.Object(
 );
 export type ProductionModelInfo = Static<typeof ProductionModelInfo>;
 
-/** Where the API reads the production model from (the model registry, a later issue). */
+/** Where the API reads the production model from (the model registry: production-model.ts). */
 export interface ProductionModelProvider {
-  /** The production model, or null when there is none (→ 404 NO_PRODUCTION_MODEL). */
-  production(): Promise<ProductionModelInfo | null>;
+  /** The production model of a pair, or null when there is none (→ 404 NO_PRODUCTION_MODEL). */
+  production(pair: string): Promise<ProductionModelInfo | null>;
 }
 
-/** The provider to use until a model registry exists: there is never a production model. */
+/** A provider without any model: there is never a production model (tests). */
 export const noModelRegistry: ProductionModelProvider = { production: async () => null };
 
 export const MonitoringWindow = Type.Union([Type.Literal('1h'), Type.Literal('1d'), Type.Literal('7d')], {

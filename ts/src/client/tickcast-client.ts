@@ -98,8 +98,9 @@ export class TickcastClient {
     return this.get('/v1/pairs');
   }
 
-  productionModel(): Promise<ProductionModelInfo> {
-    return this.get('/v1/models/production');
+  /** The production model of a pair (default: the first pair the service serves). */
+  productionModel(pair?: string): Promise<ProductionModelInfo> {
+    return this.get('/v1/models/production', { pair });
   }
 
   /** The live prediction-error summary (rolling MAE, direction accuracy, MAE vs the persistence baseline). */
