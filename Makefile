@@ -16,7 +16,7 @@ BUILD_VENV ?= $(CACHE_DIR)/build-venv
 export CMAKE ?= $(BUILD_VENV)/bin/cmake
 NODE_TEST_FILES = $(shell find ts/test -name '*.test.ts' | sort)
 
-.PHONY: test-rust-lightgbm build-tools system-deps help setup node-deps addons pyenv run test test-rust test-node typecheck check-generated bench services-up clean deploy-tools build deploy-check
+.PHONY: test-rust-lightgbm build-tools system-deps help setup node-deps addons pyenv run test test-rust test-node typecheck check-generated bench services-up clean deploy-tools build deploy-check test-data
 
 help:
 	@sed -n '1,5p' Makefile
@@ -70,7 +70,12 @@ test-rust:
 test-rust-lightgbm: build-tools
 	cargo test -p tickcast-lightgbm --release --target x86_64-unknown-linux-gnu
 
-test-node: setup pyenv deploy-tools
+# Real test data that may not be committed (data/test/README.md): fetched once into
+# $(CACHE_DIR)/test-data with a SHA-256 check, from TICKCAST_TEST_DATA_MIRROR, ../shared/data or the public URL.
+test-data: node-deps
+	node --import tsx ts/test/fixtures/fetch-test-data.ts
+
+test-node: setup pyenv deploy-tools test-data
 	bash scripts/services/with-services.sh node --import tsx --test --test-concurrency=1 $(NODE_TEST_FILES)
 
 test: setup pyenv typecheck check-generated test-rust test-node
@@ -79,6 +84,7 @@ test: setup pyenv typecheck check-generated test-rust test-node
 # idle Kafka and Elasticsearch still take CPU from the measures); then both are
 # started for the pipeline's production part alone.
 bench: setup pyenv
+	node --import tsx ts/test/fixtures/fetch-test-data.ts --all
 	BENCH_PIPELINE_PARTS=embedded node --import tsx bench/run.ts
 	BENCH_PIPELINE_PARTS=kafka bash scripts/services/with-services.sh node --import tsx bench/pipeline.ts
 

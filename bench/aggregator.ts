@@ -1,7 +1,7 @@
 /**
  * Benchmark: trades -> 1-minute candles from columnar typed arrays.
  *
- * Data: the REAL Binance BTCUSDT + ETHUSDT trades of /work/shared/data/trades
+ * Data: the REAL Binance BTCUSDT + ETHUSDT trades of data/test/trades (via testData)
  * (34,419 trades, 2024-08-08 23:54 - 00:05, two pairs interleaved), repeated
  * with event times shifted by whole tape lengths and trade ids offset per
  * repetition, to >= 1M trades. Without that folder a seeded random walk of the
@@ -15,7 +15,7 @@
  *
  * Run: node --import tsx bench/aggregator.ts
  */
-import { SHARED_DATA } from '../ts/test/fixtures/paths.ts';
+import { testData } from '../ts/test/fixtures/test-data.ts';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -47,9 +47,8 @@ function readBinance(path: string): { id: number; price: number; qty: number; si
 }
 
 function loadTape(): Tape {
-  const dir = join(process.env.TICKCAST_SHARED_DATA ?? `${SHARED_DATA}`, 'trades');
-  const btc = join(dir, 'binance_spot_BTCUSDT_trades_20240808T2354-20240809T0005.csv');
-  const eth = join(dir, 'binance_spot_ETHUSDT_trades_20240808T2354-20240809T0005.csv');
+  const btc = testData('trades/binance_spot_BTCUSDT_trades_20240808T2354-20240809T0005.csv');
+  const eth = testData('trades/binance_spot_ETHUSDT_trades_20240808T2354-20240809T0005.csv');
   let base: { pair: number; id: number; price: number; qty: number; side: number; ts: number }[];
   let source: string;
   if (existsSync(btc) && existsSync(eth)) {

@@ -10,7 +10,7 @@
 // data README) repeated end to end 23 times = 1,035,713 candles (the joins are
 // price jumps; irrelevant for timing). BENCH_REPEAT overrides the repeat count.
 // Run: node --import tsx bench/indicators.ts
-import { SHARED_DATA } from '../ts/test/fixtures/paths.ts';
+import { testData } from '../ts/test/fixtures/test-data.ts';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -21,7 +21,8 @@ import * as ti from 'technicalindicators';
 import * as ts from 'trading-signals';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
-const CSV = join(process.env.TICKCAST_SHARED_DATA ?? `${SHARED_DATA}`, 'candles', 'ftx_BTC-PERP_1m_20211231-20220201.csv');
+// The whole 31-day FTX file (LGPL-3.0, 3.2 MB): fetched into the build cache on first use, not committed.
+const CSV = testData('candles/ftx_BTC-PERP_1m_20211231-20220201.csv');
 const PY = join(ROOT, '.venv', 'bin', 'python');
 
 interface Cols { open: Float64Array; high: Float64Array; low: Float64Array; close: Float64Array; volume: Float64Array }

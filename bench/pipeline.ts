@@ -6,7 +6,7 @@
  *      TICKCAST_TEST_KAFKA_BROKERS / TICKCAST_TEST_ES_URL are set, as under
  *      `make bench`): trades/s and, per candle, the latency from the trade
  *      that closes its window being published to its feature row stored.
- * Data: the real Binance BTCUSDT + ETHUSDT trades (MIT; ../shared/data),
+ * Data: the real Binance BTCUSDT + ETHUSDT trades (MIT; data/test/trades, via testData),
  * repeated with shifted times and ids.
  * BENCH_PIPELINE_PARTS=embedded,kafka (default: both) picks the parts; `make
  * bench` runs the embedded part with no server on the machine, then starts
@@ -25,7 +25,7 @@ import type { ServiceContext } from '../ts/src/services/runner.ts';
 import { readTradeCsv } from '../ts/src/sources/index.ts';
 import { candlesService } from '../ts/src/pipeline/candles-service.ts';
 import { featuresService } from '../ts/src/pipeline/features-service.ts';
-import { SHARED_DATA } from '../ts/test/fixtures/paths.ts';
+import { testData } from '../ts/test/fixtures/test-data.ts';
 
 const log = pino({ level: 'silent' });
 const GRACE_MS = 5000;
@@ -33,7 +33,7 @@ const GRACE_MS = 5000;
 async function loadTrades(repeat: number): Promise<Trade[]> {
   const base: Trade[] = [];
   for (const sym of ['BTCUSDT', 'ETHUSDT']) {
-    const f = join(SHARED_DATA, 'trades', `binance_spot_${sym}_trades_20240808T2354-20240809T0005.csv`);
+    const f = testData(`trades/binance_spot_${sym}_trades_20240808T2354-20240809T0005.csv`);
     for await (const b of readTradeCsv(f, { exchange: 'binance' })) base.push(...b.trades);
   }
   base.sort((a, b) => a.ts_ms - b.ts_ms);

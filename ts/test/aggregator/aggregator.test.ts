@@ -1,11 +1,11 @@
 /**
  * @tickcast/aggregator against a plainly written TypeScript reference, on REAL
- * trades from /work/shared/data/trades (Kraken XBT/USD 2019-07-01 00:00-01:00,
+ * trades from data/sample and data/test (Kraken XBT/USD 2019-07-01 00:00-01:00,
  * Binance BTCUSDT + ETHUSDT 2024-08-08 23:54 - 00:05). See that folder's
  * README.md for the columns. The reference below groups trades by window with
  * Maps and arrays; it shares no code with the Rust core.
  */
-import { SHARED_DATA } from '../fixtures/paths.ts';
+import { testData } from '../fixtures/test-data.ts';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
@@ -15,13 +15,12 @@ import { Candle, type Trade } from '../../src/contracts/messages.ts';
 import { validate } from '../../src/contracts/codec.ts';
 import { mulberry32 as rng } from '../fixtures/rng.ts';
 
-const DATA = join(process.env.TICKCAST_SHARED_DATA ?? `${SHARED_DATA}`, 'trades');
-const KRAKEN = join(DATA, 'kraken_XBTUSD_trades_20190701T0000-0100.csv');
-const BINANCE_BTC = join(DATA, 'binance_spot_BTCUSDT_trades_20240808T2354-20240809T0005.csv');
-const BINANCE_ETH = join(DATA, 'binance_spot_ETHUSDT_trades_20240808T2354-20240809T0005.csv');
+const KRAKEN = testData('trades/kraken_XBTUSD_trades_20190701T0000-0100.csv');
+const BINANCE_BTC = testData('trades/binance_spot_BTCUSDT_trades_20240808T2354-20240809T0005.csv');
+const BINANCE_ETH = testData('trades/binance_spot_ETHUSDT_trades_20240808T2354-20240809T0005.csv');
 
 function csv(path: string): Record<string, string>[] {
-  assert.ok(existsSync(path), `real trade file missing: ${path} (see /work/shared/data/README.md, trades/)`);
+  assert.ok(existsSync(path), `real trade file missing: ${path}`);
   const [head, ...lines] = readFileSync(path, 'utf8').trim().split(/\r?\n/);
   const cols = (head ?? '').split(',');
   return lines.map((l) => {

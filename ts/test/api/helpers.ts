@@ -1,6 +1,6 @@
 /**
  * Fixtures of the API tests: real 1-minute candles (Coinbase BTC/USD and
- * ETH/USD, /work/shared/data/candles), simple predictions made from them, and
+ * ETH/USD, data/sample/candles via testData), simple predictions made from them, and
  * their errors recomputed naively from the candles.
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino, type Logger } from 'pino';
-import { SHARED_DATA } from '../fixtures/paths.ts';
+import { testData } from '../fixtures/test-data.ts';
 import type { Candle, Prediction, PredictionError } from '../../src/contracts/messages.ts';
 import { openStores, type Stores } from '../../src/stores/index.ts';
 
@@ -20,8 +20,9 @@ const FILES: Record<string, string> = {
 
 /** The first `n` real 1-minute candles of a pair (volume-0 minutes become `filled` candles). */
 export function realCandles(pair: string, n: number): Candle[] {
-  const file = join(SHARED_DATA, 'candles', FILES[pair] ?? '');
-  if (!existsSync(file)) throw new Error(`shared data missing: ${file} (set TICKCAST_SHARED_DATA to the folder of /work/shared/data)`);
+  const name = FILES[pair];
+  if (!name) throw new Error(`no candle file for ${pair}`);
+  const file = testData(`candles/${name}`);
   const lines = readFileSync(file, 'utf8').trim().split(/\r?\n/).slice(1, n + 1);
   return lines.map((l) => {
     const [, , timeUtc, o, h, lo, c, v] = l.split(',');

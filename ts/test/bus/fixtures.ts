@@ -1,13 +1,12 @@
 /** Real recorded trades (Binance spot, hftbacktest recording) as Trade messages, for bus tests. */
-import { SHARED_DATA } from '../fixtures/paths.ts';
+import { testData } from '../fixtures/test-data.ts';
 import { readFileSync } from 'node:fs';
 import { pino } from 'pino';
 import { isHeartbeat, type Trade, type TradeEvent } from '../../src/contracts/messages.ts';
 
-const DATA = `${SHARED_DATA}/trades`;
 const FILES: Record<string, string> = {
-  'BTC/USDT': `${DATA}/binance_spot_BTCUSDT_trades_20240808T2354-20240809T0005.csv`,
-  'ETH/USDT': `${DATA}/binance_spot_ETHUSDT_trades_20240808T2354-20240809T0005.csv`,
+  'BTC/USDT': testData('trades/binance_spot_BTCUSDT_trades_20240808T2354-20240809T0005.csv'),
+  'ETH/USDT': testData('trades/binance_spot_ETHUSDT_trades_20240808T2354-20240809T0005.csv'),
 };
 
 /** The first `n` trades of a pair's recording, in recorded order. */
@@ -64,10 +63,10 @@ export async function waitFor(cond: () => boolean, what: string | (() => string)
     if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${typeof what === 'string' ? what : what()}`);
     await new Promise((r) => setTimeout(r, 20));
   }
+}
 
 /** A message of the `trades` stream that must be a trade (these tests publish no heartbeat). */
 export function tradeOf(m: TradeEvent): Trade {
   if (isHeartbeat(m)) throw new Error(`expected a trade, got a heartbeat of ${m.pair} at ${m.ts_ms}`);
   return m;
-}
 }

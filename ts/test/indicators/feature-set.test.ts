@@ -7,12 +7,12 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FeatureSet } from '@tickcast/indicators';
-import { CANDLES_DIR } from './oracle.ts';
+import { candleFile } from './oracle.ts';
 
 interface Cols { open: Float64Array; high: Float64Array; low: Float64Array; close: Float64Array; volume: Float64Array; vwap: Float64Array }
 
 function loadKraken(): Cols {
-  const lines = readFileSync(join(CANDLES_DIR, 'kraken_XBTUSDT_1m_20251110.csv'), 'utf8').trim().split('\n');
+  const lines = readFileSync(candleFile('kraken_XBTUSDT_1m_20251110.csv'), 'utf8').trim().split('\n');
   const header = lines[0]!.split(',');
   const rows = lines.slice(1).map((l) => l.split(','));
   const col = (k: string) => Float64Array.from(rows, (r) => Number(r[header.indexOf(k)]));

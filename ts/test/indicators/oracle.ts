@@ -1,6 +1,6 @@
 // Shared helpers for the indicators tests: locating the Python TA-Lib oracle
 // and the real candle files. Not a test file itself.
-import { SHARED_DATA } from '../fixtures/paths.ts';
+import { testData } from '../fixtures/test-data.ts';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,12 +9,13 @@ import { fileURLToPath } from 'node:url';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const VENV_PYTHON = join(REPO_ROOT, '.venv', 'bin', 'python');
-export const CANDLES_DIR = join(process.env.TICKCAST_SHARED_DATA ?? `${SHARED_DATA}`, 'candles');
+/** A real candle file by name (committed or fetched, see ts/test/fixtures/test-data.ts). */
+export const candleFile = (file: string): string => testData(`candles/${file}`);
 
 /** Real 1-minute candle files used for parity (see the data README). */
 export const PARITY_FILES = [
   'coinbase_BTCUSD_1m_lean.csv',
-  'ftx_BTC-PERP_1m_20211231-20220201.csv',
+  'ftx_BTC-PERP_1m_20211231-20220103.csv', // the first 3 days of the 31-day FTX file (data/test/README.md)
   'kraken_XBTUSDT_1m_20251110.csv',
 ] as const;
 
@@ -37,7 +38,7 @@ export function requireVenv(): void {
 /** Runs tests/oracles/talib_reference.py on one candle file. */
 export function talibReference(csvPath: string): OracleOutput {
   requireVenv();
-  if (!existsSync(csvPath)) throw new Error(`candle file missing: ${csvPath} (set TICKCAST_SHARED_DATA)`);
+  if (!existsSync(csvPath)) throw new Error(`candle file missing: ${csvPath}`);
   const out = join(mkdtempSync(join(tmpdir(), 'tickcast-talib-')), 'reference.json');
   execFileSync(VENV_PYTHON, [join(REPO_ROOT, 'tests', 'oracles', 'talib_reference.py'), csvPath, out], { stdio: ['ignore', 'ignore', 'inherit'] });
   return JSON.parse(readFileSync(out, 'utf8')) as OracleOutput;

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { FeatureSet } from '@tickcast/indicators';
-import { CANDLES_DIR, PARITY_FILES, talibReference } from './oracle.ts';
+import { PARITY_FILES, candleFile, talibReference } from './oracle.ts';
 
 const REL_TOL = 1e-9;
 
@@ -17,7 +17,7 @@ function leadingNaN(matrix: Float64Array, width: number, col: number, rows: numb
 
 for (const file of PARITY_FILES) {
   test(`TA-Lib parity on ${file}`, () => {
-    const ref = talibReference(join(CANDLES_DIR, file));
+    const ref = talibReference(candleFile(file));
     const names = Object.keys(ref.series);
     assert.ok(names.length >= 60, `expected the full config list, got ${names.length}`);
     const set = new FeatureSet({ features: names });

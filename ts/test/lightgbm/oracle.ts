@@ -6,7 +6,8 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } fro
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PYTHON, REPO_ROOT, SHARED_DATA } from '../fixtures/paths.ts';
+import { PYTHON, REPO_ROOT } from '../fixtures/paths.ts';
+import { testData } from '../fixtures/test-data.ts';
 
 export type Addon = typeof import('../../../crates/lightgbm/node/index.js');
 export type TrainParams = Record<string, string | number | boolean | Array<string | number>>;
@@ -53,8 +54,7 @@ function labeled(rows: number[][], labels: number[]): Labeled {
  * minutes without trades). Split in time order 70/15/15 (train/valid/test).
  */
 export function realFeatures(): FeatureMatrix {
-  const csv = join(SHARED_DATA, 'candles', 'coinbase_BTCUSD_1m_lean.csv');
-  if (!existsSync(csv)) throw new Error(`candle file missing: ${csv} (set TICKCAST_SHARED_DATA)`);
+  const csv = testData('candles/coinbase_BTCUSD_1m_lean.csv');
   const lines = readFileSync(csv, 'utf8').trim().split('\n');
   const header = lines[0]!.split(',');
   const col = (name: string) => header.indexOf(name);

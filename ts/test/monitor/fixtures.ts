@@ -1,14 +1,14 @@
 /** Real Kraken 1-minute candles (XBT/USDT, 2025-11-10) as Candle messages, and predictions made on them. */
 import { readFileSync } from 'node:fs';
 import { pino } from 'pino';
-import { SHARED_DATA } from '../fixtures/paths.ts';
+import { testData } from '../fixtures/test-data.ts';
 import type { Candle, Prediction } from '../../src/contracts/messages.ts';
 
 export const PAIR = 'BTC/USDT';
 
 /** The contiguous bars of the recording (the last, still-forming bar excluded). */
 export function realCandles(pair = PAIR): Candle[] {
-  const lines = readFileSync(`${SHARED_DATA}/candles/kraken_XBTUSDT_1m_20251110.csv`, 'utf8').trim().split('\n').slice(1, -1);
+  const lines = readFileSync(testData('candles/kraken_XBTUSDT_1m_20251110.csv'), 'utf8').trim().split('\n').slice(1, -1);
   return lines.map((line) => {
     const [t, , o, h, l, c, vwap, vol, count] = line.split(',');
     const start = Number(t) * 1000;

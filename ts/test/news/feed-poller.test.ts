@@ -19,13 +19,12 @@ import { FeedPoller } from '../../src/news/feed-poller.ts';
 import { httpFeedFetcher } from '../../src/news/feed-fetcher.ts';
 import { loadNewsCursor, NewsCursor, saveNewsCursor } from '../../src/news/news-cursor.ts';
 import type { FeedSpec } from '../../src/news/news-source.ts';
-import { SHARED_DATA } from '../fixtures/paths.ts';
+import { testData } from '../fixtures/test-data.ts';
 
 const logger = pino({ level: 'silent' });
-const RSS = `${SHARED_DATA}/rss`;
-const coindesk = readFileSync(join(RSS, 'coindesk_rss_20261003.xml'), 'utf8');
-const cointelegraph = readFileSync(join(RSS, 'cointelegraph_rss_20261003.xml'), 'utf8');
-const decrypt = readFileSync(join(RSS, 'decrypt_feed_20261003.xml'), 'utf8');
+const coindesk = readFileSync(testData('rss/coindesk_rss_20261003.xml'), 'utf8');
+const cointelegraph = readFileSync(testData('rss/cointelegraph_rss_20261003.xml'), 'utf8');
+const decrypt = readFileSync(testData('rss/decrypt_feed_20261003.xml'), 'utf8');
 const itemCount = (xml: string) => (xml.match(/<item[\s>]/g) ?? []).length;
 
 /** The coindesk feed with one extra item at the top, as the next snapshot would be. */

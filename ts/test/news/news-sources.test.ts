@@ -10,7 +10,7 @@ import { newsSourceFromConfig, NEWS_CURSOR_FILE } from '../../src/news/news-sour
 import { FeedPoller } from '../../src/news/feed-poller.ts';
 import { ReplayNewsSource } from '../../src/news/replay-source.ts';
 import type { FeedFetcher } from '../../src/news/feed-fetcher.ts';
-import { SHARED_DATA } from '../fixtures/paths.ts';
+import { testData } from '../fixtures/test-data.ts';
 
 test('network off: the replay source, with its cursor in the data dir (a restart sends nothing twice)', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'tickcast-ns-'));
@@ -46,7 +46,7 @@ test('network on: default feeds plus CryptoPanic when a token is set; the token 
     }),
   );
   const asked: string[] = [];
-  const rss = readFileSync(`${SHARED_DATA}/rss/cointelegraph_rss_20261003.xml`, 'utf8');
+  const rss = readFileSync(testData('rss/cointelegraph_rss_20261003.xml'), 'utf8');
   const fetcher: FeedFetcher = {
     async fetch(url) {
       asked.push(url);

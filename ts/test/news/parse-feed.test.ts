@@ -1,10 +1,10 @@
 /**
- * feedsmith-based parsing on the real feed snapshots in /work/shared/data/rss,
+ * feedsmith-based parsing on the real feed snapshots (rss/, fetched by testData: not redistributable),
  * compared with an independent reference: Python's standard-library XML parser
  * (xml.etree) reading the same files.
  */
 import { test } from 'node:test';
-import { SHARED_DATA } from '../fixtures/paths.ts';
+import { testData } from '../fixtures/test-data.ts';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -12,7 +12,6 @@ import { join } from 'node:path';
 import { parseFeedItems, FeedParseError, xmlLooksComplete } from '../../src/news/parse-feed.ts';
 import { identityKey, newsIdOf } from '../../src/news/news-id.ts';
 
-const RSS_DIR = `${SHARED_DATA}/rss`;
 const FILES = {
   coindesk: 'coindesk_rss_20261003.xml',
   cointelegraph: 'cointelegraph_rss_20261003.xml',
@@ -20,9 +19,7 @@ const FILES = {
 } as const;
 
 function feedText(name: keyof typeof FILES): string {
-  const p = join(RSS_DIR, FILES[name]);
-  assert.ok(existsSync(p), `real feed snapshot missing: ${p} (see /work/shared/data/README.md, rss/)`);
-  return readFileSync(p, 'utf8');
+  return readFileSync(testData(`rss/${FILES[name]}`), 'utf8');
 }
 
 interface RefItem {
@@ -51,7 +48,7 @@ const collapse = (s: string) => s.replace(/\s+/g, ' ').trim();
 for (const name of Object.keys(FILES) as (keyof typeof FILES)[]) {
   test(`real ${name} feed: same items, titles, ids and dates as Python's XML parser`, () => {
     const text = feedText(name);
-    const ref = pythonReference(join(RSS_DIR, FILES[name]));
+    const ref = pythonReference(testData(`rss/${FILES[name]}`));
     const fallback = Date.parse('2030-01-01T00:00:00Z');
     const { items, skipped } = parseFeedItems(text, name, fallback);
     assert.equal(skipped, 0);

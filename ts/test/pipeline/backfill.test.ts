@@ -13,9 +13,9 @@ import type { Stores } from '../../src/stores/types.ts';
 import { runBackfill } from '../../src/pipeline/backfill.ts';
 import { CsvImportSource } from '../../src/sources/index.ts';
 import { silentLogger } from '../sources/helpers.ts';
-import { SHARED_DATA } from '../fixtures/paths.ts';
+import { testData } from '../fixtures/test-data.ts';
 
-const FILE = join(SHARED_DATA, 'trades', 'kraken_XBTUSD_trades_20190701T0000-0100.csv');
+const FILE = testData('trades/kraken_XBTUSD_trades_20190701T0000-0100.csv');
 const PAIR = 'BTC/USD';
 
 async function withStores<T>(fn: (s: Stores, dir: string) => Promise<T>): Promise<T> {

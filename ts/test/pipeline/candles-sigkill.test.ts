@@ -18,7 +18,8 @@ import { CandleStage } from '../../src/pipeline/candle-stage.ts';
 import { readTradeCsv } from '../../src/sources/index.ts';
 import { silentLogger } from '../sources/helpers.ts';
 import { esUrl } from '../stores/es-test-env.ts';
-import { REPO_ROOT, SHARED_DATA } from '../fixtures/paths.ts';
+import { REPO_ROOT } from '../fixtures/paths.ts';
+import { testData } from '../fixtures/test-data.ts';
 import { cleanEnv } from '../fixtures/env.ts';
 import { until } from '../api/helpers.ts';
 
@@ -33,7 +34,7 @@ test('candles service killed with SIGKILL mid-window on Kafka, restarted: exactl
   if (!brokers) throw new Error(`TICKCAST_TEST_KAFKA_BROKERS is not set: ${HOW}`);
   // Real Kraken XBT/USD trades, one hour (2019-07-01).
   const trades: Trade[] = [];
-  for await (const b of readTradeCsv(join(SHARED_DATA, 'trades', 'kraken_XBTUSD_trades_20190701T0000-0100.csv'), { exchange: 'kraken' })) trades.push(...b.trades);
+  for await (const b of readTradeCsv(testData('trades/kraken_XBTUSD_trades_20190701T0000-0100.csv'), { exchange: 'kraken' })) trades.push(...b.trades);
   assert.ok(trades.length > 2000);
 
   // The uninterrupted run: every candle the stage closes by event time over all the trades.

@@ -20,7 +20,7 @@ import { featuresService } from '../../src/pipeline/features-service.ts';
 import { readTradeCsv } from '../../src/sources/index.ts';
 import { silentLogger } from '../sources/helpers.ts';
 import { esUrl, testPrefix, deleteIndices } from '../stores/es-test-env.ts';
-import { SHARED_DATA } from '../fixtures/paths.ts';
+import { testData } from '../fixtures/test-data.ts';
 
 const HOW = 'start the test servers: bash scripts/services/with-services.sh node --import tsx --test ts/test/pipeline/kafka-es-pipeline.test.ts';
 const PAIRS = ['BTC/USD', 'ETH/USD'];
@@ -28,7 +28,7 @@ const PAIRS = ['BTC/USD', 'ETH/USD'];
 async function realTrades(): Promise<Trade[]> {
   const out: Trade[] = [];
   for (const f of ['kraken_XBTUSD_trades_20190701T0000-0100.csv', 'kraken_ETHUSD_trades_20220320T1018-1207.csv']) {
-    for await (const b of readTradeCsv(join(SHARED_DATA, 'trades', f), { exchange: 'kraken' })) out.push(...b.trades);
+    for await (const b of readTradeCsv(testData(`trades/${f}`), { exchange: 'kraken' })) out.push(...b.trades);
   }
   return out;
 }

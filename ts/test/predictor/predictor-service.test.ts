@@ -19,12 +19,12 @@ import { readCandleCsv } from '../../src/training/candle-csv.ts';
 import { buildDataset, technicalRowsFromCandles } from '../../src/training/dataset.ts';
 import { trainModel } from '../../src/training/trainer.ts';
 import type { RidgeModel } from '../../src/model/ridge.ts';
-import { SHARED_DATA } from '../fixtures/paths.ts';
+import { testData } from '../fixtures/test-data.ts';
 
 const logger = pino({ level: 'silent' });
 
 // Real candles: Coinbase BTC-USD 2017-09-03 (first 900 minutes) to train, the next minutes to serve.
-const seg = readCandleCsv(join(SHARED_DATA, 'candles', 'coinbase_BTCUSD_1m_lean.csv'), { pair: 'BTC/USD' }).segments.find(
+const seg = readCandleCsv(testData('candles/coinbase_BTCUSD_1m_lean.csv'), { pair: 'BTC/USD' }).segments.find(
   (s) => s[0]!.window_start_ms === Date.parse('2017-09-03T00:00:00Z'),
 )!;
 const { names, rows } = technicalRowsFromCandles([seg.slice(0, 1000)]);

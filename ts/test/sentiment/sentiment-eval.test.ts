@@ -22,12 +22,12 @@ import { evaluateSentiment, runSentimentEval } from '../../src/sentiment/sentime
 import { llmScorer } from '../../src/sentiment/llm-scorer.ts';
 import type { SentimentScorer } from '../../src/sentiment/sentiment-output.ts';
 import { FAKE_USAGE, startOpenAiFake, type OpenAiFake } from '../fixtures/openai-fake.ts';
-import { SHARED_DATA } from '../fixtures/paths.ts';
+import { testData } from '../fixtures/test-data.ts';
 
 const logger = pino({ level: 'silent' });
-const FPB = `${SHARED_DATA}/news-labeled/FinancialPhraseBank-v1.0`;
-const CP = `${SHARED_DATA}/news-labeled/cryptopanic_headlines_votes_2025-11_2026-02.csv`;
-const need = (p: string) => assert.ok(existsSync(p), `dataset missing: ${p} (see /work/shared/data/README.md, news-labeled/)`);
+// PhraseBank (CC BY-NC-SA): fetched into the build cache; CryptoPanic votes: committed (data/test/README.md).
+const fpb = (file: string) => testData(`news-labeled/FinancialPhraseBank-v1.0/${file}`);
+const cp = () => testData('news-labeled/cryptopanic_headlines_votes_2025-11_2026-02_cols.csv');
 
 test('class threshold: |s| < 0.1 neutral, boundaries inclusive to the signed classes', () => {
   assert.equal(classOf(0), 'neutral');
@@ -89,15 +89,14 @@ test('nearest-rank percentiles', () => {
 });
 
 test('PhraseBank: Latin-1 and UTF-8 files decode; label counts match the dataset README', () => {
-  need(FPB);
-  const all = loadPhraseBank(join(FPB, 'Sentences_AllAgree.txt'));
-  const fifty = loadPhraseBank(join(FPB, 'Sentences_50Agree.txt'));
+  const all = loadPhraseBank(fpb('Sentences_AllAgree.txt'));
+  const fifty = loadPhraseBank(fpb('Sentences_50Agree.txt'));
   const counts = (d: typeof all) => ['negative', 'neutral', 'positive'].map((c) => d.items.filter((i) => i.label === c).length);
   assert.deepEqual([all.items.length, ...counts(all)], [2264, 303, 1391, 570]);
   assert.deepEqual([fifty.items.length, ...counts(fifty)], [4846, 604, 2879, 1363]);
   assert.equal(fifty.skipped, 0);
-  assert.equal(decodeUtf8OrLatin1(readFileSync(join(FPB, 'Sentences_50Agree.txt'))).encoding, 'latin1');
-  assert.equal(decodeUtf8OrLatin1(readFileSync(join(FPB, 'Sentences_AllAgree.txt'))).encoding, 'utf-8');
+  assert.equal(decodeUtf8OrLatin1(readFileSync(fpb('Sentences_50Agree.txt'))).encoding, 'latin1');
+  assert.equal(decodeUtf8OrLatin1(readFileSync(fpb('Sentences_AllAgree.txt'))).encoding, 'utf-8');
   // Latin-1 bytes 0xF1 decode to 'ñ' (not U+FFFD).
   assert.ok(fifty.items.some((i) => i.title.includes('Sepp+ñl+ñ')));
   assert.ok(!fifty.items.some((i) => i.title.includes('\uFFFD')));
@@ -108,8 +107,7 @@ test('PhraseBank: Latin-1 and UTF-8 files decode; label counts match the dataset
 });
 
 test('CryptoPanic votes: positive > negative → positive, reverse → negative, ties skipped; counts match the README', () => {
-  need(CP);
-  const d = loadCryptoPanicVotes(CP);
+  const d = loadCryptoPanicVotes(cp());
   assert.equal(d.items.filter((i) => i.label === 'positive').length, 109);
   assert.equal(d.items.filter((i) => i.label === 'negative').length, 144);
   assert.equal(d.items.length + d.skipped, 4173);
@@ -157,13 +155,12 @@ test('evaluateSentiment: a failing item is retried, then counted as failed and l
 });
 
 test('runSentimentEval: lexicon by default (no LLM env), --limit, prints the table and writes the same JSON', async () => {
-  need(FPB);
   const dir = mkdtempSync(join(tmpdir(), 'tickcast-eval-'));
   try {
     const out = join(dir, 'report.json');
     let printed = '';
     const r = await runSentimentEval({
-      dataset: join(FPB, 'Sentences_AllAgree.txt'),
+      dataset: fpb('Sentences_AllAgree.txt'),
       limit: 50,
       out,
       env: {},

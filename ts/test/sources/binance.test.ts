@@ -1,9 +1,10 @@
 /**
- * Binance: the parser on the real recorded frames (ws-messages/binance_spot_*.gz), checked
+ * Binance: the parser on the real recorded frames (ws-messages/binance_spot_*.gz; the committed
+ * slices keep the first 3,000 lines and every @trade line, see data/test/README.md), checked
  * against the CSV flattened from them independently (trades/binance_spot_*.csv); and the live
  * source over a real socket against a local server replaying those frames, with a drop.
  */
-import { SHARED_DATA } from '../fixtures/paths.ts';
+import { testData } from '../fixtures/test-data.ts';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -15,12 +16,11 @@ import { BinanceWsSource, parseBinanceFrame, readBinanceRecording } from '../../
 import type { Trade } from '../../src/contracts/messages.ts';
 import { WaitingSink, byPair, silentLogger } from './helpers.ts';
 
-const WS = `${SHARED_DATA}/ws-messages`;
-const TR = `${SHARED_DATA}/trades`;
+const recording = (sym: string, day: string) => testData(`ws-messages/binance_spot_${sym}_${day}_head3000+trades.gz`);
 const CHECK = { nowMs: Date.parse('2024-08-09T00:10:00Z'), maxFutureMs: 300_000 };
 
 function csvTrades(file: string, pair: string): Trade[] {
-  return readFileSync(`${TR}/${file}`, 'utf8').trim().split(/\r?\n/).slice(1).map((l) => {
+  return readFileSync(testData(`trades/${file}`), 'utf8').trim().split(/\r?\n/).slice(1).map((l) => {
     const c = l.split(',');
     return { exchange: 'binance', pair, trade_id: c[4]!, price: Number(c[5]), qty: Number(c[6]), side: c[7] === 'true' ? 'sell' : 'buy', ts_ms: Number(c[2]) };
   });
@@ -34,7 +34,7 @@ for (const [sym, pair, csv] of [
     const got: Trade[] = [];
     const rejects: unknown[] = [];
     for (const day of ['20240808', '20240809']) {
-      for await (const r of readBinanceRecording(`${WS}/binance_spot_${sym}_${day}.gz`, { onReject: (x) => rejects.push(x) })) got.push(r.trade);
+      for await (const r of readBinanceRecording(recording(sym, day), { onReject: (x) => rejects.push(x) })) got.push(r.trade);
     }
     const expected = csvTrades(csv, pair);
     assert.equal(expected.length, sym === 'btcusdt' ? 19_904 : 14_515); // row counts stated in the data README
@@ -45,7 +45,7 @@ for (const [sym, pair, csv] of [
 }
 
 test('raw and combined forms, acks, other streams and bad frames', () => {
-  const line = gunzipSync(readFileSync(`${WS}/binance_spot_btcusdt_20240808.gz`)).toString('utf8').split('\n').find((l) => l.includes('@trade'))!;
+  const line = gunzipSync(readFileSync(recording('btcusdt', '20240808'))).toString('utf8').split('\n').find((l) => l.includes('@trade'))!;
   const combined = line.slice(line.indexOf(' ') + 1);
   const data = (JSON.parse(combined) as { data: Record<string, unknown> }).data;
   const a = parseBinanceFrame(combined, CHECK);
@@ -72,7 +72,7 @@ test('raw and combined forms, acks, other streams and bad frames', () => {
 
 test('live combined stream over a socket: reconnect after a drop, dedup of resent frames, gap counted', async () => {
   // The real recorded frames (trades and one bookTicker) replayed by a local server.
-  const lines = gunzipSync(readFileSync(`${WS}/binance_spot_btcusdt_20240808.gz`)).toString('utf8').split('\n').slice(0, 3000);
+  const lines = gunzipSync(readFileSync(recording('btcusdt', '20240808'))).toString('utf8').split('\n').slice(0, 3000);
   const frames = lines.map((l) => l.slice(l.indexOf(' ') + 1)).filter((f) => f.includes('"btcusdt@trade"')).slice(0, 600);
   const bookTicker = lines.map((l) => l.slice(l.indexOf(' ') + 1)).find((f) => f.includes('@bookTicker'))!;
   const ids = frames.map((f) => String((JSON.parse(f) as { data: { t: number } }).data.t));

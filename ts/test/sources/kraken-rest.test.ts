@@ -3,7 +3,7 @@
  * the raw JSON text and the independently converted CSV), retries with backoff on rate
  * limits and 5xx against a local HTTP server, and a paged backfill against the fake Kraken.
  */
-import { SHARED_DATA } from '../fixtures/paths.ts';
+import { testData } from '../fixtures/test-data.ts';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -15,8 +15,8 @@ import { loadKrakenTape } from '../fixtures/kraken-tape.ts';
 import { KrakenFake } from '../fixtures/kraken-fake.ts';
 import { WaitingSink, byPair, expectedTrade, silentLogger } from './helpers.ts';
 
-const RAW = `${SHARED_DATA}/rest-responses/kraken_http_trades.json`;
-const CSV = `${SHARED_DATA}/trades/kraken_XBTUSDT_trades_20251110.csv`;
+const RAW = testData('rest-responses/kraken_http_trades.json');
+const CSV = testData('trades/kraken_XBTUSDT_trades_20251110.csv');
 const NOW = { nowMs: Date.parse('2025-11-11T00:17:04Z'), maxFutureMs: 300_000 }; // the capture's server time
 
 test('parses the real recorded GET /0/public/Trades response (XBTUSDT, 1000 rows)', () => {

@@ -1,13 +1,12 @@
 /** File replay with an injected clock and sleep: N× speed, real speed, as fast as possible. */
-import { SHARED_DATA } from '../fixtures/paths.ts';
+import { testData } from '../fixtures/test-data.ts';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ReplaySource } from '../../src/sources/replay.ts';
 import type { Trade } from '../../src/contracts/messages.ts';
 import type { TradeSink } from '../../src/sources/types.ts';
 
-const TR = `${SHARED_DATA}/trades`;
-const XBTUSD = `${TR}/kraken_XBTUSD_trades_20190701T0000-0100.csv`;
+const XBTUSD = testData('trades/kraken_XBTUSD_trades_20190701T0000-0100.csv');
 
 function virtualTime() {
   const v = { now: 1_000_000, sleeps: [] as number[] };
@@ -57,7 +56,7 @@ test("speed 'max': no sleeping, order kept, batches bounded", async () => {
 
 test('replays a gzip Binance recording; stop() ends a real-speed replay early', async () => {
   const got: Trade[] = [];
-  await ReplaySource.fromFile(`${SHARED_DATA}/ws-messages/binance_spot_ethusdt_20240808.gz`, { speed: 'max' }).run({ trades: async (b) => void got.push(...b), reject: () => undefined });
+  await ReplaySource.fromFile(testData('ws-messages/binance_spot_ethusdt_20240808_head3000+trades.gz'), { speed: 'max' }).run({ trades: async (b) => void got.push(...b), reject: () => undefined });
   assert.equal(got.length, 6106); // trade lines stated in the data README
   const { clock, sleep } = virtualTime();
   let src: ReplaySource | null = null;

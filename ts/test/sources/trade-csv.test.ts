@@ -3,7 +3,8 @@
  * (counts, sides, id ranges, a Bitstamp daily total published by the exchange) and against
  * plain re-reads of the files; the headerless Kraken trade-history format; synthetic ids.
  */
-import { SHARED_DATA } from '../fixtures/paths.ts';
+import { REPO_ROOT } from '../fixtures/paths.ts';
+import { testData } from '../fixtures/test-data.ts';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -14,7 +15,7 @@ import type { Trade } from '../../src/contracts/messages.ts';
 import { Topics } from '../../src/contracts/messages.ts';
 import { WaitingSink } from './helpers.ts';
 
-const TR = `${SHARED_DATA}/trades`;
+const tradeFile = (file: string) => testData(`trades/${file}`);
 
 async function readAll(path: string, opts: TradeCsvOptions = {}) {
   const trades: Trade[] = [];
@@ -31,7 +32,7 @@ const count = (ts: Trade[], side: string) => ts.filter((t) => t.side === side).l
 const uniqueKeys = (ts: Trade[]) => new Set(ts.map((t) => Topics.trades.naturalKey(t))).size;
 
 test('Kraken XBT/USD (ccxt export): 2672 trades, 1549 buy / 1123 sell, values as written', async () => {
-  const path = `${TR}/kraken_XBTUSD_trades_20190701T0000-0100.csv`;
+  const path = tradeFile('kraken_XBTUSD_trades_20190701T0000-0100.csv');
   const { trades, rejects } = await readAll(path);
   assert.deepEqual(rejects, []);
   assert.equal(trades.length, 2672);
@@ -48,7 +49,7 @@ test('Kraken XBT/USD (ccxt export): 2672 trades, 1549 buy / 1123 sell, values as
 });
 
 test('Kraken ETH/USD (REST page as CSV, CRLF): 1000 trades, 250 b / 750 s', async () => {
-  const { trades, rejects } = await readAll(`${TR}/kraken_ETHUSD_trades_20220320T1018-1207.csv`);
+  const { trades, rejects } = await readAll(tradeFile('kraken_ETHUSD_trades_20220320T1018-1207.csv'));
   assert.deepEqual(rejects, []);
   assert.equal(trades.length, 1000);
   assert.equal(count(trades, 'buy'), 250);
@@ -62,7 +63,7 @@ test('Kraken ETH/USD (REST page as CSV, CRLF): 1000 trades, 250 b / 750 s', asyn
 });
 
 test('Kraken XBT/USDT (with trade ids): ids 10218208..10219207, 578 b / 422 s, times match time_utc', async () => {
-  const path = `${TR}/kraken_XBTUSDT_trades_20251110.csv`;
+  const path = tradeFile('kraken_XBTUSDT_trades_20251110.csv');
   const { trades } = await readAll(path);
   assert.equal(trades.length, 1000);
   assert.deepEqual(trades.map((t) => Number(t.trade_id)), Array.from({ length: 1000 }, (_, i) => 10218208 + i));
@@ -72,7 +73,7 @@ test('Kraken XBT/USDT (with trade ids): ids 10218208..10219207, 578 b / 422 s, t
 });
 
 test('Bitstamp (bitcoincharts): 9999 rows, one zero-size rejected; 2011-09-13 = 12 trades, 58.37138238 BTC, VWAP 5.92923 (published daily figures)', async () => {
-  const { trades, rejects } = await readAll(`${TR}/bitstamp_BTCUSD_trades_20110913-20120531.csv`);
+  const { trades, rejects } = await readAll(tradeFile('bitstamp_BTCUSD_trades_20110913-20120531.csv'));
   // 9,999 rows; one (2012-05-21) has amount 0.000000000000, which the Trade contract (qty > 0) rejects
   assert.equal(trades.length, 9998);
   assert.deepEqual(rejects.map((r) => [r.kind, r.raw]), [['bad_qty', '1337596081,5.080000000000,0.000000000000']]);
@@ -88,7 +89,7 @@ test('Bitstamp (bitcoincharts): 9999 rows, one zero-size rejected; 2011-09-13 = 
 });
 
 test('Mt.Gox: 2331 trades, id = µs timestamp, strictly increasing', async () => {
-  const { trades } = await readAll(`${TR}/mtgox_BTCUSD_trades_20130101.csv`);
+  const { trades } = await readAll(tradeFile('mtgox_BTCUSD_trades_20130101.csv'));
   assert.equal(trades.length, 2331);
   assert.equal(new Date(trades[0]!.ts_ms).toISOString(), '2013-01-01T00:04:19.486Z');
   // id 1357084711193969 µs: README rounds to .194, ts_ms truncates to .193
@@ -97,7 +98,7 @@ test('Mt.Gox: 2331 trades, id = µs timestamp, strictly increasing', async () =>
 });
 
 test('Binance CSV: 19904 BTC/USDT trades, is_buyer_maker true = sell', async () => {
-  const path = `${TR}/binance_spot_BTCUSDT_trades_20240808T2354-20240809T0005.csv`;
+  const path = tradeFile('binance_spot_BTCUSDT_trades_20240808T2354-20240809T0005.csv');
   const { trades } = await readAll(path);
   assert.equal(trades.length, 19904);
   assert.equal(trades[0]!.pair, 'BTC/USDT');
@@ -110,7 +111,7 @@ test('headerless Kraken trade history (unix_time,price,volume): synthetic ids st
   const dir = mkdtempSync(join(tmpdir(), 'tickcast-csv-'));
   const path = join(dir, 'XBTUSD.csv');
   // rows copied from the Bitstamp file (same format minus header), plus bad rows
-  const src = readFileSync(`${TR}/bitstamp_BTCUSD_trades_20110913-20120531.csv`, 'utf8').split('\n').slice(1, 6);
+  const src = readFileSync(tradeFile('bitstamp_BTCUSD_trades_20110913-20120531.csv'), 'utf8').split('\n').slice(1, 6);
   writeFileSync(path, [src[0], src[1], '1315922100,abc,1', '1315922101,5.9,-2', src[2], src[3], src[4], ''].join('\n'));
   assert.deepEqual(detectCsvFormat(src[0]!), { format: 'kraken-history', header: false });
   assert.deepEqual(inferFromFileName(path), { pair: 'BTC/USD' });
@@ -128,10 +129,10 @@ test('headerless Kraken trade history (unix_time,price,volume): synthetic ids st
 
 test('CsvImportSource delivers every trade and routes rejects to the sink', async () => {
   const sink = new WaitingSink();
-  await new CsvImportSource(`${TR}/kraken_ETHUSD_trades_20220320T1018-1207.csv`, { batchSize: 128 }).run(sink);
+  await new CsvImportSource(tradeFile('kraken_ETHUSD_trades_20220320T1018-1207.csv'), { batchSize: 128 }).run(sink);
   assert.equal(sink.received.length, 1000);
   assert.equal(sink.rejected.length, 0);
-  await assert.rejects(new CsvImportSource(`${SHARED_DATA}/README.md`).run(sink), /unknown trade CSV format/);
+  await assert.rejects(new CsvImportSource(join(REPO_ROOT, 'data/test/README.md')).run(sink), /unknown trade CSV format/);
 });
 
 test('decimal seconds are read exactly', () => {

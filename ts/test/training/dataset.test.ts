@@ -5,13 +5,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
-import { SHARED_DATA } from '../fixtures/paths.ts';
+import { testData } from '../fixtures/test-data.ts';
 import { readCandleCsv } from '../../src/training/candle-csv.ts';
 import { buildDataset, sentimentLookup, technicalRowsFromCandles } from '../../src/training/dataset.ts';
 import type { Candle } from '../../src/contracts/messages.ts';
 import type { SentimentFeatures } from '../../src/stores/types.ts';
 
-const CSV = join(SHARED_DATA, 'candles', 'coinbase_BTCUSD_1m_lean.csv');
+const CSV = testData('candles/coinbase_BTCUSD_1m_lean.csv');
 // 2017-09-03/04: contiguous bars; take the first 400.
 const day = readCandleCsv(CSV, { pair: 'BTC/USD' }).segments.find((s) => s[0]!.window_start_ms === Date.parse('2017-09-03T00:00:00Z'))!;
 const candles = day.slice(0, 400);
