@@ -40,28 +40,43 @@ export interface IngestOptions {
   probeTimeoutMs?: number;
   /**
    * Replay the files again and again (the offline embedded run, so the system
-   * keeps running): each pass is shifted in time past the previous one, and its
-   * trade ids get a `~<pass>` suffix, so nothing collides with the first pass.
+   * keeps running) in the present: each pass, the first too, is shifted to start
+   * now and past the previous one, and its trade ids get a `~<pass>` suffix, so
+   * nothing collides with the first pass (see loopingFileInput).
    */
   replayLoop?: boolean;
-}
   /** Trades and heartbeats the outbox holds while the broker is away (default 100 000). */
   outboxCapacity?: number;
+}
 
-/** A file's trades, repeated `passes` times, each pass shifted after the previous one. */
-export function loopingFileInput(path: string, passes = Infinity): ReplayInput {
+/**
+ * A file's trades, repeated `passes` times, as a stand-in for the live market: every pass,
+ * the first too, is shifted in time so that it starts now (its first trade within the minute
+ * before `clock()` when the pass starts), and never before the minute after the previous pass
+ * ended. Shifts are whole minutes, so each pass gives the file's own candles. At a replay
+ * speed above 1 a pass plays faster than the wall clock, so its event time runs ahead of it
+ * (never behind: freshness checks see fresh data from the first trade on).
+ */
+export function loopingFileInput(path: string, passes = Infinity, clock: () => number = Date.now): ReplayInput {
+  const floorMin = (ms: number) => Math.floor(ms / 60_000) * 60_000;
+  const ceilMin = (ms: number) => Math.ceil(ms / 60_000) * 60_000;
   return async function* (onReject) {
-    let shift = 0;
+    let prevEnd: number | null = null;
     for (let k = 0; k < passes; k++) {
+      let shift = 0;
       let first: number | null = null;
       let last = 0;
       for await (const t of tradesOfFile(path, {}, onReject)) {
-        first ??= t.ts_ms;
+        if (first === null) {
+          first = t.ts_ms;
+          shift = floorMin(clock() - first);
+          if (prevEnd !== null) shift = Math.max(shift, ceilMin(prevEnd + 60_000 - first));
+        }
         last = t.ts_ms;
-        yield k === 0 ? t : { ...t, trade_id: `${t.trade_id}~${k}`, ts_ms: t.ts_ms + shift };
+        yield { ...t, ...(k > 0 ? { trade_id: `${t.trade_id}~${k}` } : {}), ts_ms: t.ts_ms + shift };
       }
       if (first === null) return;
-      shift += (Math.ceil((last - first) / 60_000) + 1) * 60_000;
+      prevEnd = last + shift;
     }
   };
 }
@@ -97,6 +112,7 @@ export function probeWebSocket(url: string, timeoutMs: number): Promise<{ ok: tr
 export function busSink(ctx: Pick<ServiceContext, 'bus' | 'logger'>, sourceName: () => string): TradeSink {
   return {
     trades: (batch: Trade[]) => ctx.bus.publish('trades', batch),
+    heartbeat: (hb) => ctx.bus.publish('trades', [hb]),
     reject(raw: string, reason: string) {
       ctx.bus
         .deadLetter(Topics.trades.name, [{ key: null, payload: raw, reason, source: `ingest/${sourceName()}` }])
@@ -112,7 +128,6 @@ async function chooseSource(opts: IngestOptions, log: Logger): Promise<TradeSour
     if (files.length === 0) throw new Error('no trade files to replay (the bundled sample data/sample/trades is missing)');
     const speed = opts.replaySpeed ?? 60;
     const loop = opts.replayLoop === true;
-    heartbeat: (hb) => ctx.bus.publish('trades', [hb]),
     const sources = files.map((f) =>
       loop ? new ReplaySource(loopingFileInput(f), { speed, sourceName: 'replay' }) : ReplaySource.fromFile(f, { speed, sourceName: 'replay' }),
     );
@@ -149,12 +164,23 @@ function allOf(sources: TradeSource[]): TradeSource {
 
 export function ingestService(opts: IngestOptions): Service {
   let source: TradeSource | null = null;
+  let outbox: TradeOutbox | null = null;
   let running: Promise<void> | null = null;
+  let sourceFailed = false;
   return {
     name: 'ingest',
     async start(ctx) {
       source = await chooseSource(opts, ctx.logger);
       const s = source;
+      const direct = busSink(ctx, () => s.name);
+      const box = new TradeOutbox({
+        publish: (events) => ctx.bus.publish('trades', events),
+        reject: (raw, reason) => direct.reject(raw, reason),
+        logger: ctx.logger,
+        source: s.name,
+        ...(opts.outboxCapacity !== undefined ? { capacityTrades: opts.outboxCapacity } : {}),
+      });
+      outbox = box;
       running = s
         .run(box)
         .then(() => box.idle())
@@ -172,20 +198,9 @@ export function ingestService(opts: IngestOptions): Service {
     async stop() {
       await source?.stop();
       await running;
-    },
-  let outbox: TradeOutbox | null = null;
-  };
-  let sourceFailed = false;
-}
-      const direct = busSink(ctx, () => s.name);
-      const box = new TradeOutbox({
-        publish: (events) => ctx.bus.publish('trades', events),
-        reject: (raw, reason) => direct.reject(raw, reason),
-        logger: ctx.logger,
-        source: s.name,
-        ...(opts.outboxCapacity !== undefined ? { capacityTrades: opts.outboxCapacity } : {}),
-      });
-      outbox = box;
       // Publish what is held (bounded by the process's shutdown timeout), then stop.
       await outbox?.idle();
       outbox?.close();
+    },
+  };
+}

@@ -1,7 +1,9 @@
 /**
  * The news service: RSS/Atom feeds (and CryptoPanic with a token) -> `news`.
  * Without network (the embedded default offline) it says so in one line and
- * replays the bundled real CryptoPanic headline sample.
+ * replays the bundled real CryptoPanic headline sample, in the present: shifted
+ * so that its first headline is published when the service starts (as the
+ * trade replay starts now), relative spacing kept.
  */
 import type { Service } from '../services/runner.ts';
 import type { NewsSource } from '../news/news-source.ts';
@@ -14,6 +16,8 @@ export interface NewsServiceOptions {
   network?: boolean;
   replaySpeed?: 'max' | number;
   probeTimeoutMs?: number;
+  /** Wall clock: where the replayed sample starts (tests). Default Date.now. */
+  clock?: () => number;
 }
 
 async function online(timeoutMs: number): Promise<{ ok: boolean; reason: string }> {
@@ -42,7 +46,7 @@ export function newsService(opts: NewsServiceOptions): Service {
         network,
         logger: ctx.logger,
         ...(opts.cryptopanicToken ? { cryptopanicToken: opts.cryptopanicToken } : {}),
-        replay: { speed: opts.replaySpeed ?? 60 },
+        replay: { speed: opts.replaySpeed ?? 60, startAtMs: (opts.clock ?? Date.now)() },
       });
       source.start(async (items) => {
         await ctx.bus.publish('news', items);
