@@ -54,3 +54,29 @@ export function normalQuantile(p: number): number {
   const r = q * q;
   return ((((((a[0]! * r + a[1]!) * r + a[2]!) * r + a[3]!) * r + a[4]!) * r + a[5]!) * q) / (((((b[0]! * r + b[1]!) * r + b[2]!) * r + b[3]!) * r + b[4]!) * r + 1);
 }
+
+/**
+ * A regressor whose output is multiplied by a per-row scale read from the
+ * row itself (e.g. the EWMA variance of the context features): the model
+ * learns a correction to a baseline instead of the level.
+ */
+export class ScaledModel {
+  constructor(
+    readonly regressor: import('../backends.ts').Regressor,
+    private readonly scaleCol: number,
+    private readonly power: number,
+    private readonly floor: number,
+  ) {}
+  scale(row: ArrayLike<number>): number {
+    return Math.max((row[this.scaleCol] as number) ** this.power, this.floor);
+  }
+  predict(row: Float64Array): number {
+    return this.regressor.predict(row) * this.scale(row);
+  }
+}
+
+/** The label divided by a per-row scale (column value ** power, floored). */
+export function scaledLabel(data: TargetData, y: ArrayLike<number>, col: number, power: number, floor: number): Float64Array {
+  const k = data.featureNames.length;
+  return Float64Array.from({ length: data.rows }, (_, r) => (y[r] as number) / Math.max((data.x[r * k + col] as number) ** power, floor));
+}

@@ -3,7 +3,8 @@
  * 5, 10, 50, 90 and 95%, giving the 80% (q10..q90) and 90% (q05..q95) price
  * intervals close · e^q.
  *
- * Two methods (the trainer evaluates both on the folds and keeps the better
+ * Both model the return relative to the EWMA volatility (z = y / ewma_vol,
+ * then q = ewma_vol · q_z): vol-scaled quantiles. Two methods (the trainer evaluates both on the folds and keeps the better
  * by `rank`: 90% interval score, penalized when the coverage is outside the
  * tolerance):
  * - `quantile`: one LightGBM model per level, quantile objective;
@@ -26,7 +27,7 @@ import { BACKENDS, type ModelKind, type ModelParams, type Regressor } from '../b
 import { fitColumn, innerSplit, predictRows } from '../fit.ts';
 import type { Scores, Target, TargetData, TargetModel } from '../target.ts';
 import { fmt } from '../target.ts';
-import { VAR_FLOOR, column, normalQuantile, quantileSorted, value } from './common.ts';
+import { VAR_FLOOR, VOL_FLOOR, column, normalQuantile, quantileSorted, scaledLabel, value } from './common.ts';
 
 export const RANGE_LEVELS: readonly number[] = [0.05, 0.1, 0.5, 0.9, 0.95];
 export const COVERAGE_TOLERANCE = 0.02;
@@ -44,16 +45,20 @@ interface RangeText {
 
 class RangeModel implements TargetModel {
   readonly kind: ModelKind = 'lightgbm';
+  private readonly scaleCol: number;
   constructor(
     readonly method: Method,
     readonly parts: Regressor[],
     readonly offsets: number[] | null,
     readonly iterations: number | null,
-  ) {}
+  ) {
+    this.scaleCol = (parts[0] as Regressor).featureNames.indexOf('ewma_vol');
+  }
   get featureNames(): readonly string[] {
     return (this.parts[0] as Regressor).featureNames;
   }
   predict(row: Float64Array, out: Float64Array): Float64Array {
+    const scale = Math.max(row[this.scaleCol] as number, VOL_FLOOR);
     if (this.method === 'quantile') {
       for (let j = 0; j < this.parts.length; j++) out[j] = (this.parts[j] as Regressor).predict(row);
     } else {
@@ -62,6 +67,7 @@ class RangeModel implements TargetModel {
       const off = this.offsets as number[];
       for (let j = 0; j < off.length; j++) out[j] = med + sd * (off[j] as number);
     }
+    for (let j = 0; j < out.length; j++) out[j] = (out[j] as number) * scale;
     // Monotone rearrangement: insertion sort of 5 values.
     for (let i = 1; i < out.length; i++) {
       const v = out[i] as number;
@@ -102,21 +108,22 @@ function fitRange(data: TargetData, rows: readonly number[], params: ModelParams
   const method = (params.method ?? 'quantile') as Method;
   const base: ModelParams = { ...params };
   delete base.method;
+  const z = scaledLabel(data, data.y, column(data, 'ewma_vol'), 1, VOL_FLOOR);
   if (method === 'quantile') {
-    const parts = RANGE_LEVELS.map((a) => fitColumn(data, rows, data.y, 'lightgbm', { ...base, objective: 'quantile', alpha: a }, holdout));
+    const parts = RANGE_LEVELS.map((a) => fitColumn(data, rows, z, 'lightgbm', { ...base, objective: 'quantile', alpha: a }, holdout));
     const its = parts.map((p) => p.iterations ?? 0);
     return new RangeModel('quantile', parts, null, Math.max(...its));
   }
   const { fit, valid } = innerSplit(data, rows, Math.max(holdout, 0.2));
   const fixed = { ...base };
   delete fixed.early_stopping_round;
-  const median = fitColumn(data, fit, data.y, 'lightgbm', { ...fixed, objective: 'quantile', alpha: 0.5 }, 0);
-  const sq = Float64Array.from(data.y, (y) => Math.max(y * y, VAR_FLOOR));
+  const median = fitColumn(data, fit, z, 'lightgbm', { ...fixed, objective: 'quantile', alpha: 0.5 }, 0);
+  const sq = Float64Array.from(z, (y) => Math.max(y * y, VAR_FLOOR));
   const variance = fitColumn(data, fit, sq, 'lightgbm', { ...fixed, objective: 'gamma' }, 0);
   const cal = valid.length > 0 ? valid : fit;
   const med = predictRows(median, data, cal);
   const v = predictRows(variance, data, cal);
-  const scores = Float64Array.from(cal, (r, i) => ((data.y[r] as number) - (med[i] as number)) / Math.sqrt(Math.max(v[i] as number, VAR_FLOOR))).sort();
+  const scores = Float64Array.from(cal, (r, i) => ((z[r] as number) - (med[i] as number)) / Math.sqrt(Math.max(v[i] as number, VAR_FLOOR))).sort();
   const offsets = RANGE_LEVELS.map((a) => conformalQuantile(scores, a));
   return new RangeModel('conformal', [median, variance], offsets, null);
 }

@@ -8,9 +8,12 @@
  *   VOL_FLOOR = 1e-5 (0.1 basis point per 5 minutes), for the label and for
  *   every prediction, so QLIKE and log volatility stay finite.
  *
- * The label stored is the realized variance; LightGBM fits it with the gamma
- * objective (log link): its deviance y/ŷ - ln(y/ŷ) - 1 is QLIKE, the metric
- * that judges the target, so the trees optimize what they are scored on.
+ * The label stored is the realized variance. LightGBM fits it relative to the
+ * EWMA forecast: the label y / ewma_vol² with the gamma objective (log link),
+ * and the prediction is ewma_vol² · g(x). The gamma deviance of that ratio,
+ * y/ŷ - ln(y/ŷ) - 1, is exactly QLIKE of the variance, the metric that judges
+ * the target: the trees optimize what they are scored on, starting from the
+ * EWMA baseline and learning its corrections (seasonality, regime, range).
  * Published: `volatility` = sqrt(predicted variance) (a 5-minute log-return
  * standard deviation, not annualized).
  *
@@ -25,8 +28,33 @@ import { fitColumn } from '../fit.ts';
 import { fitRidge, predictRidge } from '../ridge.ts';
 import type { Baseline, Scores, Target, TargetData, TargetModel } from '../target.ts';
 import { fmt } from '../target.ts';
-import { SingleOutputModel } from './price.ts';
-import { VAR_FLOOR, closesAhead, column, value } from './common.ts';
+import { ScaledModel, VAR_FLOOR, closesAhead, column, scaledLabel, value } from './common.ts';
+import type { Regressor } from '../backends.ts';
+
+/** Variance = EWMA variance x the trees' multiplier (one output). */
+class VolatilityModel implements TargetModel {
+  readonly kind = 'lightgbm' as const;
+  private readonly scaled: ScaledModel;
+  constructor(readonly regressor: Regressor) {
+    this.scaled = new ScaledModel(regressor, regressor.featureNames.indexOf('ewma_vol'), 2, VAR_FLOOR);
+  }
+  get featureNames(): readonly string[] {
+    return this.regressor.featureNames;
+  }
+  get iterations(): number | null {
+    return this.regressor.iterations;
+  }
+  predict(row: Float64Array, out: Float64Array): Float64Array {
+    out[0] = this.scaled.predict(row);
+    return out;
+  }
+  modelText(): string {
+    return this.regressor.modelText();
+  }
+  importance(): number[] {
+    return this.regressor.importance();
+  }
+}
 
 export const VOL_PARAMS: ModelParams = { objective: 'gamma', num_leaves: 15, min_data_in_leaf: 200, learning_rate: 0.05, lambda_l2: 10 };
 
@@ -90,9 +118,10 @@ export const volatilityTarget: Target = {
   candidates: (kind: ModelKind) => [kind === 'lightgbm' ? { ...BACKENDS.lightgbm.defaultParams, ...VOL_PARAMS } : { ...BACKENDS.ridge.defaultParams }],
   fit(data, rows, kind, params, opts): TargetModel {
     if (kind !== 'lightgbm') throw new Error('the volatility target needs the lightgbm backend (gamma objective)');
-    return new SingleOutputModel(fitColumn(data, rows, data.y, kind, params, opts.holdoutFraction));
+    const y = scaledLabel(data, data.y, column(data, 'ewma_vol'), 2, VAR_FLOOR);
+    return new VolatilityModel(fitColumn(data, rows, y, kind, params, opts.holdoutFraction));
   },
-  load: (kind, text, names) => new SingleOutputModel(BACKENDS[kind].load(text, names)),
+  load: (kind, text, names) => new VolatilityModel(BACKENDS[kind].load(text, names)),
   baselines: [
     {
       name: 'persistence',

@@ -1,0 +1,103 @@
+// One prediction of every target for one feature row, from Node, as the
+// predictor serves it (model/target-predictor.ts): price, volatility, range
+// (5 quantiles) and direction models trained walk-forward on the bundled
+// real Coinbase BTC-USD candles exactly as `make run`'s bootstrap does, then
+// for each fresh feature row: the close history update, the context features
+// (240 returns), the feature vectors, every model's single-row predict and the
+// published values. Goal: at most 20 µs per row for all targets.
+// Peer measured in the same run: the same models through LightGBM's own
+// single-row path (LGBM_BoosterPredictForMatSingleRowFast, via the binding),
+// feature vectors prepared in advance (model time only).
+// Run: node --import tsx bench/predict.ts
+import { performance } from 'node:perf_hooks';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { REPO_ROOT } from '../ts/test/fixtures/paths.ts';
+import { readCandleCsv } from '../ts/src/training/candle-csv.ts';
+import { buildDataset, technicalRowsFromCandles } from '../ts/src/training/dataset.ts';
+import { trainModel } from '../ts/src/training/trainer.ts';
+import { trainTarget } from '../ts/src/training/target-trainer.ts';
+import { TargetPredictor } from '../ts/src/model/target-predictor.ts';
+import { CloseHistory } from '../ts/src/model/context-features.ts';
+import { families } from '../ts/src/model/targets.ts';
+
+export async function run(): Promise<void> {
+  const file = join(REPO_ROOT, 'data', 'sample', 'candles', 'coinbase_BTCUSD_1m_lean.csv');
+  const { segments } = readCandleCsv(file, { pair: 'BTC/USD' });
+  const { names, rows } = technicalRowsFromCandles(segments);
+  const predictors: TargetPredictor[] = [];
+  const t0 = performance.now();
+  for (const t of families()) {
+    const ds = buildDataset({ pair: 'BTC/USD', technical: rows, technicalNames: names, horizonS: 300, target: t.name });
+    if (t.family === 'price') {
+      const r = trainModel({ dataset: ds, kind: 'lightgbm', folds: 4, source: file, search: { trials: 1 } });
+      predictors.push(new TargetPredictor(r.meta, r.regressor.modelText()));
+    } else {
+      const r = trainTarget({ dataset: ds, folds: 4, source: file });
+      predictors.push(new TargetPredictor(r.meta, r.model.modelText()));
+    }
+  }
+  console.log(`trained ${predictors.length} targets on ${rows.length} real feature rows in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+
+  // Serve the last rows of the file (contiguous, warm) in time order.
+  const live = rows.filter((r) => Object.values(r.features).every((v) => v !== null)).slice(-3000);
+  const repeat = Number(process.env.BENCH_REPEAT ?? 5);
+  let best = Infinity;
+  let served = 0;
+  const per = new Array<number>(predictors.length).fill(Infinity);
+  for (let rep = 0; rep < repeat; rep++) {
+    const h = new CloseHistory(60);
+    for (const r of rows) if (r.window_end_ms < live[0]!.window_end_ms && r.window_end_ms >= live[0]!.window_end_ms - 241 * 60_000) h.add(r.window_end_ms, r.close);
+    let n = 0;
+    const s = performance.now();
+    for (const row of live) {
+      h.add(row.window_end_ms, row.close);
+      const closes = h.closes(row.window_end_ms);
+      for (const p of predictors) if (p.predict(row, null, closes).kind === 'ok') n++;
+    }
+    best = Math.min(best, (performance.now() - s) / live.length);
+    served = n;
+    // Each target alone (closes prepared), for the breakdown.
+    predictors.forEach((p, j) => {
+      // Context from one fixed window (same work per row as a real one).
+      const hh = new CloseHistory(60);
+      for (const r of rows) if (r.window_end_ms <= live[live.length - 1]!.window_end_ms) hh.add(r.window_end_ms, r.close);
+      const fixed = p.usesContext ? Float64Array.from(hh.closes(live[live.length - 1]!.window_end_ms)!) : null;
+      const s2 = performance.now();
+      for (const row of live) p.predict(row, null, fixed);
+      per[j] = Math.min(per[j]!, (performance.now() - s2) / live.length);
+    });
+  }
+  // Peer: the same boosters through LightGBM's own single-row path, vectors prepared.
+  const req = createRequire(import.meta.url);
+  const addon = req('@tickcast/lightgbm') as typeof import('@tickcast/lightgbm');
+  const boosterTexts: { text: string; k: number }[] = [];
+  for (const p of predictors) {
+    const text = p.model.modelText();
+    const texts = text.startsWith('{') ? (JSON.parse(text) as { parts: string[] }).parts : [text];
+    for (const t of texts) boosterTexts.push({ text: t, k: p.served.feature_names.length });
+  }
+  const peers = boosterTexts.map((b) => ({ fast: addon.Booster.fromModelText(b.text).lightgbmFastPredictor(), ours: addon.Booster.fromModelText(b.text).fastPredictor(), x: new Float64Array(b.k).fill(0.5) }));
+  let peerBest = Infinity;
+  let oursModelsBest = Infinity;
+  const N = 3000;
+  for (let rep = 0; rep < repeat; rep++) {
+    let s = performance.now();
+    for (let i = 0; i < N; i++) for (const p of peers) p.fast.predict(p.x);
+    peerBest = Math.min(peerBest, (performance.now() - s) / N);
+    s = performance.now();
+    for (let i = 0; i < N; i++) for (const p of peers) p.ours.predict(p.x);
+    oursModelsBest = Math.min(oursModelsBest, (performance.now() - s) / N);
+  }
+  const us = (ms: number) => `${(ms * 1000).toFixed(2)} µs`;
+  console.log(`engines: ${peers.map((p) => p.ours.engine).join(', ')}`);
+  console.log('| what | per feature row |');
+  console.log('| --- | --- |');
+  console.log(`| all ${predictors.length} targets (${boosterTexts.length} boosters), full serving path, ${live.length} real rows (${served / repeat} published) | ${us(best)} (goal 20 µs: ${best * 1000 <= 20 ? 'met' : 'NOT met'}) |`);
+  predictors.forEach((p, j) => console.log(`| ${p.target.name} alone (${p.target.outputs.length} output${p.target.outputs.length > 1 ? 's' : ''}) | ${us(per[j]!)} |`));
+  console.log(`| the ${boosterTexts.length} boosters only, our compiled single-row predictor | ${us(oursModelsBest)} |`);
+  console.log(`| the ${boosterTexts.length} boosters only, LightGBM's own single-row path (peer) | ${us(peerBest)} (ours ${(oursModelsBest / peerBest).toFixed(2)}x its time) |`);
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) await run();
