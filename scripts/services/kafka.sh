@@ -6,6 +6,9 @@
 #   kafka.sh start [RUN_ID]   start with a fresh data dir, wait until an admin
 #                             client lists topics, write runs/RUN_ID/kafka.state
 #   kafka.sh stop RUN_ID      stop that broker and delete its data dir
+#   kafka.sh kill9 RUN_ID     SIGKILL that broker (no shutdown: a crash), keep its data
+#   kafka.sh resume RUN_ID    start that broker again on the same port and data dir,
+#                             return once it answers (after kill9: a restart after a crash)
 #
 # The broker is installed from the Maven artifacts (no website download): a
 # generated pom lists kafka_2.13 plus a logging backend, and Maven copies the
@@ -115,6 +118,67 @@ EOF
   exec 9>&-
 }
 
+# The broker JVM of a prepared run dir (server.properties, formatted data), in its
+# own session and process group (so that stop can kill all of it); returns once an
+# admin client lists topics. Writes the pid to <run_dir>/pid.
+launch_kafka() {
+  local run_dir="$1" log="$2" port="$3" java_home pid
+  java_home="$(java17_home)"
+  local heap_opts
+  read -r -a heap_opts <<<"${TICKCAST_KAFKA_JAVA_OPTS:--Xms256m -Xmx512m -XX:TieredStopAtLevel=1}"
+  local java_opts=("${heap_opts[@]}" -XX:+UseG1GC -Djava.awt.headless=true
+    "-Dlog4j2.configurationFile=$install_dir/log4j2.properties"
+    "-Dkafka.logs.dir=$(dirname "$log")")
+  setsid "$java_home/bin/java" "${java_opts[@]}" -cp "$install_dir/libs/*" \
+    kafka.Kafka "$run_dir/server.properties" >>"$log" 2>&1 </dev/null &
+  pid=$!
+  echo "$pid" >"$run_dir/pid"
+  # The probe polls until ready; if the broker dies first, stop waiting.
+  "$java_home/bin/java" -Xmx128m -XX:TieredStopAtLevel=1 \
+    "-Dlog4j2.configurationFile=$install_dir/probe-log4j2.properties" \
+    -cp "$install_dir/probe:$install_dir/libs/*" KafkaReady "127.0.0.1:$port" \
+    "${TICKCAST_KAFKA_START_TIMEOUT_S:-180}" &
+  local probe_pid=$! probe_rc=0
+  while kill -0 "$probe_pid" 2>/dev/null && kill -0 "$pid" 2>/dev/null; do sleep 0.3; done
+  kill -0 "$pid" 2>/dev/null || kill "$probe_pid" 2>/dev/null || true
+  wait "$probe_pid" || probe_rc=$?
+  if ((probe_rc != 0)) || ! kill -0 "$pid" 2>/dev/null; then
+    show_log_tail "$log"
+    echo "kafka: the broker did not become ready on 127.0.0.1:$port (log: $log)" >&2
+    stop_group "$run_dir/pid" 5
+    return 1
+  fi
+}
+
+# SIGKILL the broker's process group (a crash: no controlled shutdown), keep its data.
+kill9_kafka() {
+  local run_dir="$SERVICES_DIR/runs/$1/kafka" pid i
+  [[ -f "$run_dir/pid" ]] || { echo "kafka: no running broker for run $1" >&2; return 1; }
+  pid="$(cat "$run_dir/pid")"
+  rm -f "$run_dir/pid"
+  kill -KILL -- "-$pid" 2>/dev/null || true
+  for ((i = 0; i < 100; i++)); do
+    kill -0 -- "-$pid" 2>/dev/null || return 0
+    sleep 0.05
+  done
+  echo "kafka: broker $pid still alive after SIGKILL" >&2
+  return 1
+}
+
+# Start the broker of a run again: same properties, data dir and port.
+resume_kafka() {
+  local run_id="$1"
+  local run_dir="$SERVICES_DIR/runs/$run_id/kafka" state="$SERVICES_DIR/runs/$run_id/kafka.state" t0
+  t0="$(now_s)"
+  [[ -f "$state" && -f "$run_dir/server.properties" ]] || { echo "kafka: run $run_id has no broker to resume" >&2; return 1; }
+  [[ ! -f "$run_dir/pid" ]] || kill9_kafka "$run_id"
+  # shellcheck disable=SC1090
+  source "$state"
+  launch_kafka "$run_dir" "$KAFKA_LOG" "$KAFKA_PORT" || return 1
+  sed -i "s/^KAFKA_PID=.*/KAFKA_PID=$(cat "$run_dir/pid")/" "$state"
+  echo "kafka resumed in $(elapsed_s "$t0")s on 127.0.0.1:$KAFKA_PORT"
+}
+
 start_kafka() {
   local run_id="$1"
   local run_dir="$SERVICES_DIR/runs/$run_id/kafka"
@@ -167,26 +231,8 @@ EOF
     return 1
   fi
 
-  # Own session and process group, so that stop can kill all of it.
-  setsid "$java_home/bin/java" "${java_opts[@]}" -cp "$install_dir/libs/*" \
-    kafka.Kafka "$run_dir/server.properties" >>"$log" 2>&1 </dev/null &
-  pid=$!
-  echo "$pid" >"$run_dir/pid"
-  # The probe polls until ready; if the broker dies first, stop waiting.
-  "$java_home/bin/java" -Xmx128m -XX:TieredStopAtLevel=1 \
-    "-Dlog4j2.configurationFile=$install_dir/probe-log4j2.properties" \
-    -cp "$install_dir/probe:$install_dir/libs/*" KafkaReady "127.0.0.1:$port" \
-    "${TICKCAST_KAFKA_START_TIMEOUT_S:-180}" &
-  local probe_pid=$! probe_rc=0
-  while kill -0 "$probe_pid" 2>/dev/null && kill -0 "$pid" 2>/dev/null; do sleep 0.3; done
-  kill -0 "$pid" 2>/dev/null || kill "$probe_pid" 2>/dev/null || true
-  wait "$probe_pid" || probe_rc=$?
-  if ((probe_rc != 0)) || ! kill -0 "$pid" 2>/dev/null; then
-    show_log_tail "$log"
-    echo "kafka: the broker did not become ready on 127.0.0.1:$port (log: $log)" >&2
-    stop_group "$run_dir/pid" 5
-    return 1
-  fi
+  launch_kafka "$run_dir" "$log" "$port" || return 1
+  pid="$(cat "$run_dir/pid")"
   version="$(grep -o -m1 'Kafka version: [^ ]*' "$log" | awk '{print $3}' || true)"
   cat >"$state" <<EOF
 KAFKA_PID=$pid
@@ -211,8 +257,10 @@ case "${1:-}" in
     ;;
   start) start_kafka "${2:-kafka-$(date +%Y%m%d-%H%M%S)-$$}" ;;
   stop) stop_kafka "${2:?usage: kafka.sh stop RUN_ID}" ;;
+  kill9) kill9_kafka "${2:?usage: kafka.sh kill9 RUN_ID}" ;;
+  resume) resume_kafka "${2:?usage: kafka.sh resume RUN_ID}" ;;
   *)
-    echo "usage: kafka.sh install | start [RUN_ID] | stop RUN_ID" >&2
+    echo "usage: kafka.sh install | start [RUN_ID] | stop RUN_ID | kill9 RUN_ID | resume RUN_ID" >&2
     exit 2
     ;;
 esac

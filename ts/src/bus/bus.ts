@@ -6,7 +6,8 @@
  * validated copy that consumers receive copies of (see memory.ts); raw bytes
  * (publishRaw) are decoded and validated at the consumer on both. An invalid
  * payload, or one whose handler keeps failing after bounded retries, goes to
- * `dlq.<topic>` with its reason and is counted. The consumer keeps running and
+ * `dlq.<topic>` with its reason and is counted (unless the transport lost its
+ * broker meanwhile: then it is delivered again, not dead-lettered). The consumer keeps running and
  * nothing is dropped silently.
  *
  * Consumers take one message per handler call (`consume`) or batches
@@ -237,6 +238,7 @@ export class Bus {
         log.warn({ err: e, topic: rec.topic, offset: rec.offset, attempt, delay_ms: delay }, 'handler failed, retrying');
       });
       if (err === null) messagesProcessed().inc({ topic: rec.topic, group });
+      else if (!this.transport.connected()) throw this.away(err, log);
       else await this.reject(rec, `handler: ${err.message} (after ${retries + 1} attempts)`, group, log);
     };
 
@@ -284,12 +286,14 @@ export class Bus {
         countProcessed(metas, group);
         return;
       }
+      if (!this.transport.connected()) throw this.away(err, log);
       // The batch keeps failing: each message alone, so only the failing ones are dead-lettered.
       log.warn({ err, messages: msgs.length }, 'batch keeps failing; processing its messages one by one');
       for (let i = 0; i < msgs.length; i++) {
         const meta = metas[i] as MessageMeta<K>;
         const e = msgs.length === 1 ? err : await attempt([msgs[i] as MessageOf<K>], [meta]);
         if (e === null) countProcessed([meta], group);
+        else if (!this.transport.connected()) throw this.away(e, log);
         else await this.reject(raws[i] as RawDelivery, `handler: ${e.message} (after ${retries + 1} attempts)`, group, log);
       }
     };
@@ -361,6 +365,17 @@ export class Bus {
       }
     }
     for (const dl of dls) deadLetters().inc({ topic: topicName, reason_kind: reasonKind(dl.reason) });
+  }
+
+  /**
+   * A handler failed while the transport is not connected (the broker away: its
+   * publishes fail): not the message's fault, so it is not dead-lettered. The
+   * error goes up to the transport, which delivers the message again from the
+   * last committed offset once the broker is back.
+   */
+  private away(err: Error, log: Logger): Error {
+    log.warn({ err: err.message }, 'handler failed while the broker is away: not dead-lettered, delivered again from the last commit');
+    return new Error(`broker away: ${err.message}`, { cause: err });
   }
 
   /** Send a consumed record to dlq.<topic> and count it; throws if the send keeps failing, so the offset is not committed. */

@@ -1,7 +1,9 @@
 /**
  * The candles service: `trades` -> Rust aggregator -> `candles`.
  * Late trades (their window already closed) go to dlq.trades with the reason
- * and are counted: reported, never merged, never silently dropped.
+ * and are counted: reported, never merged, never silently dropped. A trade
+ * whose id that closed window already counted is a redelivery (the bus
+ * delivers at least once), counted as a duplicate, not reported.
  *
  * Batches: the bus hands the service what it has ready (up to `maxBatch`
  * trades, in order per pair) and the whole batch goes into the aggregator in
@@ -138,13 +140,17 @@ export function candlesService(opts: CandlesServiceOptions = {}): Service {
   const enqueue = (out: StageOutput | { candles: Candle[] }): void => {
     for (const c of out.candles) outCandles.push(c);
     if (!('late' in out)) return;
+    let lateDuplicates = 0;
     for (const l of out.late) {
+      // Its id was counted in that window already: a redelivery (at least once), not a late trade.
+      if (l.duplicate) {
+        lateDuplicates++;
+        continue;
+      }
       lateTrades().inc({ pair: l.trade.pair });
-      outDead.push({
-        trade: l.trade,
-        reason: `late: window starting ${new Date(l.window_start_ms).toISOString()} already closed${l.duplicate ? ' (and the trade id was seen before)' : ''}`,
-      });
+      outDead.push({ trade: l.trade, reason: `late: window starting ${new Date(l.window_start_ms).toISOString()} already closed` });
     }
+    if (lateDuplicates > 0) duplicateTrades().inc({ pair: 'all' }, lateDuplicates);
     for (const r of out.rejected) outDead.push({ trade: r.trade, reason: `rejected by aggregator: ${r.reason}` });
     if (out.duplicates > 0) duplicateTrades().inc({ pair: 'all' }, out.duplicates);
   };

@@ -143,10 +143,11 @@ export class TradeOutbox implements TradeSink {
         continue;
       }
       attempt = 0;
+      const held = this.queue.length;
       this.queue.splice(0, batch.length);
       ingestOutboxSize().set({ source: this.label }, this.queue.length);
       if (this.outageSince !== null) {
-        log.warn({ outage_ms: this.clock() - this.outageSince, failed_attempts: this.failures, queued: this.queue.length }, 'publishing trades works again: the held trades follow in order');
+        log.warn({ outage_ms: this.clock() - this.outageSince, failed_attempts: this.failures, held }, 'publishing trades works again: the held trades follow in order');
         this.outageSince = null;
         this.failures = 0;
       }

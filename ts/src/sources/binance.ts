@@ -10,7 +10,8 @@
  * (the broker away) holds the source back; frames wait in the connection meanwhile.
  *
  * Event clock: after a frame, at most once a second, every pair that has traded gets its
- * heartbeat (TradeHeartbeat) at the source's clock, never behind its last trade.
+ * heartbeat (TradeHeartbeat) at Binance's clock (our clock minus the least our-clock-minus-
+ * trade-time seen), never behind its last trade.
  */
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
@@ -101,6 +102,8 @@ export class BinanceWsSource implements TradeSource {
   private readonly lastSeq = new Map<string, number>();
   private readonly lastTs = new Map<string, number>();
   private lastBeatMs = -Infinity;
+  /** Our clock minus Binance's (least seen on trades); null until a trade came. */
+  private clockOffsetMs: number | null = null;
   private readonly abort = new AbortController();
   private conn: WsConnection | null = null;
   private running: Promise<void> | null = null;
@@ -166,9 +169,10 @@ export class BinanceWsSource implements TradeSource {
   }
 
   private async beat(sink: TradeSink): Promise<void> {
-    const now = Math.floor(this.clock());
-    if (!sink.heartbeat || now - this.lastBeatMs < 1000) return;
-    this.lastBeatMs = now;
+    const wall = this.clock();
+    if (!sink.heartbeat || this.clockOffsetMs === null || wall - this.lastBeatMs < 1000) return;
+    this.lastBeatMs = wall;
+    const now = Math.floor(wall - this.clockOffsetMs);
     for (const [pair, ts] of this.lastTs) await sink.heartbeat({ kind: 'heartbeat', exchange: BINANCE_EXCHANGE, pair, ts_ms: Math.max(now, ts), final: false });
   }
 
@@ -192,6 +196,8 @@ export class BinanceWsSource implements TradeSource {
       }
       this.lastSeq.set(pair, t.seq);
       this.lastTs.set(pair, Math.max(this.lastTs.get(pair) ?? 0, t.trade.ts_ms));
+      const off = this.clock() - t.trade.ts_ms;
+      if (this.clockOffsetMs === null || off < this.clockOffsetMs) this.clockOffsetMs = off;
       tradesTotal().inc({ source: this.name, pair });
       out.push(t.trade);
     }

@@ -19,9 +19,11 @@
  * A jump in ids that healing could not close is counted (tickcast_source_gap_trades_total).
  *
  * Event clock: once live (healed, held frames delivered), each Kraken heartbeat frame
- * (about one a second) sends every pair's heartbeat (TradeHeartbeat) at the source's clock,
- * never behind the pair's last trade: the quiet minutes close downstream on it. While
- * connecting or healing nothing is sent, so a stalled source closes nothing.
+ * (about one a second) sends every pair's heartbeat (TradeHeartbeat) at Kraken's clock,
+ * estimated as our clock minus the least (our clock - trade time) seen on live trades (the
+ * subscribe ack's time_in before any), never behind the pair's last trade: the quiet minutes
+ * close downstream on it. While connecting or healing nothing is sent, so a stalled source
+ * closes nothing.
  *
  * A bounded sink (the ingest outbox while the broker is away) that is full ends the
  * session before the next trades are taken (they are not marked seen); the source waits
@@ -93,6 +95,8 @@ export class KrakenWsSource implements TradeSource {
   private running: Promise<void> | null = null;
   private reqId = 0;
   private firstSession = true;
+  /** Our clock minus Kraken's (least seen on live trades and acks), for heartbeats; null until known. */
+  private clockOffsetMs: number | null = null;
   /** Number of completed (re)subscriptions; for tests and logs. */
   subscriptions = 0;
 
@@ -189,6 +193,7 @@ export class KrakenWsSource implements TradeSource {
             if (pair === null || !pendingAcks.has(pair)) break;
             pendingAcks.delete(pair);
             ackUs.set(pair, f.timeInUs ?? this.clock() * 1000);
+            if (f.timeInUs !== undefined) this.observeClock(f.timeInUs / 1000);
             if (pendingAcks.size === 0 && !subscribed) {
               clearTimeout(ackTimer);
               subscribed = true;
@@ -203,6 +208,7 @@ export class KrakenWsSource implements TradeSource {
           case 'trades':
             for (const r of f.rejects) rejectInput(sink, this.name, r.raw, r.kind, r.detail);
             if (f.snapshot) f.trades.sort(bySeq);
+            else for (const t of f.trades) this.observeClock(t.trade.ts_ms);
             if (subscribed) await this.deliver(sink, f.trades);
             else held.push(...f.trades);
             break;
@@ -250,10 +256,15 @@ export class KrakenWsSource implements TradeSource {
     }
   }
 
-  /** Every pair's heartbeat at the source's clock, never behind its last trade (live only: everything before is delivered). */
+  /** Every pair's heartbeat at Kraken's estimated clock, never behind its last trade (live only: everything before is delivered). */
+  private observeClock(exchangeMs: number): void {
+    const off = this.clock() - exchangeMs;
+    if (this.clockOffsetMs === null || off < this.clockOffsetMs) this.clockOffsetMs = off;
+  }
+
   private async beat(sink: TradeSink): Promise<void> {
-    if (!sink.heartbeat) return;
-    const now = Math.floor(this.clock());
+    if (!sink.heartbeat || this.clockOffsetMs === null) return;
+    const now = Math.floor(this.clock() - this.clockOffsetMs);
     for (const [pair, st] of this.state) {
       const ts = Math.max(now, st.lastUs === null ? 0 : Math.floor(st.lastUs / 1000));
       await sink.heartbeat({ kind: 'heartbeat', exchange: KRAKEN_EXCHANGE, pair, ts_ms: ts, final: false });
