@@ -39,19 +39,32 @@ for (let k = 0; k < CONTEXT_RETURNS; k++) ewmaNorm += EWMA_LAMBDA ** k;
 export function contextFromCloses(closes: ArrayLike<number>, t_ms: number, out: Float64Array, offset = 0): void {
   const n = CONTEXT_RETURNS;
   if (closes.length !== n + 1) throw new RangeError(`context needs ${n + 1} closes, got ${closes.length}`);
+  const r2 = new Float64Array(n);
+  for (let j = 0; j < n; j++) r2[j] = squaredLogReturn(closes[j + 1] as number, closes[j] as number);
+  contextFromSquaredReturns(r2, t_ms, out, offset);
+}
+
+/** (ln(close / prev))², one expression for the batch and the live history. */
+function squaredLogReturn(close: number, prev: number): number {
+  const r = Math.log(close / prev);
+  return r * r;
+}
+
+/** The same from the CONTEXT_RETURNS squared one-minute log returns ending at t, oldest first. */
+export function contextFromSquaredReturns(r2: ArrayLike<number>, t_ms: number, out: Float64Array, offset = 0): void {
+  const n = CONTEXT_RETURNS;
   let s5 = 0;
   let s30 = 0;
   let s240 = 0;
   let ew = 0;
   let w = 1;
-  // k = 0 is the newest return (closes[n] / closes[n - 1]).
+  // k = 0 is the newest return.
   for (let k = 0; k < n; k++) {
-    const r = Math.log((closes[n - k] as number) / (closes[n - k - 1] as number));
-    const r2 = r * r;
-    if (k < 5) s5 += r2;
-    if (k < 30) s30 += r2;
-    s240 += r2;
-    ew += w * r2;
+    const v = r2[n - 1 - k] as number;
+    if (k < 5) s5 += v;
+    if (k < 30) s30 += v;
+    s240 += v;
+    ew += w * v;
     w *= EWMA_LAMBDA;
   }
   out[offset] = Math.sqrt(s5);
@@ -76,31 +89,57 @@ export function gatherCloses(closeAt: (end_ms: number) => number | undefined, t_
 }
 
 /**
- * The last CONTEXT_RETURNS + 1 closes of one pair as they arrive (live): a
- * fixed ring. `closes(t)` is the window ending at t when every window up to t
- * has been seen, else null (then the caller fills it from the store).
+ * The last CONTEXT_RETURNS + 1 closes of one pair as they arrive (live), in a
+ * fixed ring, with the squared log return of each window against the one
+ * before (computed once, when both are known). `context(t, out)` writes the
+ * context features at t when every window up to t has been seen, else
+ * returns false (then the caller fills the history from the store).
  */
 export class CloseHistory {
+  private readonly len = CONTEXT_RETURNS + 1;
   private readonly ring = new Float64Array(CONTEXT_RETURNS + 1);
   private readonly ends = new Float64Array(CONTEXT_RETURNS + 1).fill(Number.NaN);
-  private readonly out = new Float64Array(CONTEXT_RETURNS + 1);
-  constructor(readonly intervalS: number) {}
-
-  add(end_ms: number, close: number): void {
-    const slot = Math.floor(end_ms / (this.intervalS * 1000)) % this.ring.length;
-    this.ring[slot] = close;
-    this.ends[slot] = end_ms;
+  private readonly sq = new Float64Array(CONTEXT_RETURNS + 1).fill(Number.NaN);
+  private readonly r2 = new Float64Array(CONTEXT_RETURNS);
+  private readonly stepMs: number;
+  constructor(readonly intervalS: number) {
+    this.stepMs = intervalS * 1000;
   }
 
-  closes(t_ms: number): Float64Array | null {
-    const step = this.intervalS * 1000;
-    const len = this.ring.length;
-    for (let j = 0; j < len; j++) {
-      const end = t_ms - (len - 1 - j) * step;
-      const slot = Math.floor(end / step) % len;
-      if (this.ends[slot] !== end) return null;
-      this.out[j] = this.ring[slot] as number;
+  private slot(end_ms: number): number {
+    return Math.floor(end_ms / this.stepMs) % this.len;
+  }
+
+  private newest = -Infinity;
+
+  /** Adds the close of a window (any order); windows too old for the ring are ignored. */
+  add(end_ms: number, close: number): void {
+    if (end_ms <= this.newest - this.len * this.stepMs) return;
+    this.newest = Math.max(this.newest, end_ms);
+    const i = this.slot(end_ms);
+    this.ring[i] = close;
+    this.ends[i] = end_ms;
+    this.sq[i] = Number.NaN;
+    const prev = this.slot(end_ms - this.stepMs);
+    if (this.ends[prev] === end_ms - this.stepMs) this.sq[i] = squaredLogReturn(close, this.ring[prev] as number);
+    const next = this.slot(end_ms + this.stepMs);
+    if (this.ends[next] === end_ms + this.stepMs) this.sq[next] = squaredLogReturn(this.ring[next] as number, close);
+  }
+
+  /** Writes the context features at t into out (at offset); false when a window up to t is missing. */
+  context(t_ms: number, out: Float64Array, offset = 0): boolean {
+    const n = CONTEXT_RETURNS;
+    const first = this.slot(t_ms - n * this.stepMs);
+    if (this.ends[first] !== t_ms - n * this.stepMs) return false;
+    for (let j = 0; j < n; j++) {
+      const end = t_ms - (n - 1 - j) * this.stepMs;
+      const i = this.slot(end);
+      if (this.ends[i] !== end) return false;
+      const v = this.sq[i] as number;
+      if (Number.isNaN(v)) return false;
+      this.r2[j] = v;
     }
-    return this.out;
+    contextFromSquaredReturns(this.r2, t_ms, out, offset);
+    return true;
   }
 }

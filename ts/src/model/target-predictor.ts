@@ -1,14 +1,15 @@
 /**
  * Serving one model of one target: a feature row (plus sentiment as of t and,
- * when the target uses them, the closes for the context features) in, the
- * target's published values out. Buffers are allocated once per model, so a
+ * when the target uses them, the context features of t, computed once per
+ * row for every target: contextFromCloses) in, the target's published values
+ * out. Buffers are allocated once per model, so a
  * prediction allocates only its result. Used by the predictor service and by
  * bench/predict.ts.
  */
 import type { TechnicalFeatures } from '../contracts/messages.ts';
 import type { SentimentFeatures } from '../stores/types.ts';
 import { BACKENDS, type ModelKind } from './backends.ts';
-import { CONTEXT_FEATURES, contextFromCloses } from './context-features.ts';
+import { CONTEXT_FEATURES } from './context-features.ts';
 import { featureVector } from './feature-row.ts';
 import type { Target, TargetModel } from './target.ts';
 import { targetOf } from './targets.ts';
@@ -48,13 +49,13 @@ export class TargetPredictor {
     this.out = new Float64Array(this.target.outputs.length);
   }
 
-  /** The published values for a row whose close is row.close; closes: CONTEXT_RETURNS + 1 closes ending at t (targets with context). */
-  predict(row: TechnicalFeatures, sentiment: SentimentFeatures | null, closes: ArrayLike<number> | null): PredictOutcome {
+  /** The published values for a row whose close is row.close; context: the CONTEXT_FEATURES values at t (targets that use them). */
+  predict(row: TechnicalFeatures, sentiment: SentimentFeatures | null, context: ArrayLike<number> | null): PredictOutcome {
     const x = featureVector(row, this.served.technical_features, sentiment, this.served.sentiment_features, this.nFs === this.row.length ? this.row : this.row.subarray(0, this.nFs));
     if (x === null) return { kind: 'warming_up' };
     if (this.usesContext) {
-      if (closes === null) return { kind: 'no_context' };
-      contextFromCloses(closes, row.window_end_ms, this.row, this.nFs);
+      if (context === null) return { kind: 'no_context' };
+      for (let j = 0; j < CONTEXT_FEATURES.length; j++) this.row[this.nFs + j] = context[j] as number;
     }
     const o = this.model.predict(this.row, this.out);
     for (let i = 0; i < o.length; i++) if (!Number.isFinite(o[i] as number)) return { kind: 'bad_output', outputs: [...o] };

@@ -31,7 +31,7 @@ import { registryOf } from '../registry/index.ts';
 import { aliasKey } from '../registry/model-meta.ts';
 import { families } from '../model/targets.ts';
 import { TargetPredictor } from '../model/target-predictor.ts';
-import { CONTEXT_RETURNS, CloseHistory } from '../model/context-features.ts';
+import { CONTEXT_FEATURES, CONTEXT_RETURNS, CloseHistory } from '../model/context-features.ts';
 
 export interface PredictorServiceOptions {
   /** Default: the registry of the configuration (folder or Elasticsearch). */
@@ -128,24 +128,24 @@ export function predictorService(opts: PredictorServiceOptions = {}): Service {
       const histories = new Map<string, CloseHistory>();
       const filledAt = new Map<string, number>();
 
-      /** The closes for the context features at row time, from the rows seen (after a gap: from the feature store). */
-      const closesFor = async (row: TechnicalFeatures): Promise<Float64Array | null> => {
+      /** The context features at row time, from the closes seen (after a gap: filled from the feature store); false if incomplete. */
+      const contextFor = async (row: TechnicalFeatures, out: Float64Array): Promise<boolean> => {
         const h = histories.get(row.pair) as CloseHistory;
-        let c = h.closes(row.window_end_ms);
-        if (c === null && filledAt.get(row.pair) !== row.window_end_ms) {
+        let ok = h.context(row.window_end_ms, out);
+        if (!ok && filledAt.get(row.pair) !== row.window_end_ms) {
           filledAt.set(row.pair, row.window_end_ms);
           const from = row.window_end_ms - CONTEXT_RETURNS * row.interval_s * 1000;
           const past = await (await ctx.stores()).features.technical.range({ pair: row.pair, interval_s: row.interval_s }, { from_ms: from, to_ms: row.window_end_ms });
           for (const p of past) if (p.window_end_ms >= from && p.window_end_ms <= row.window_end_ms) h.add(p.window_end_ms, p.close);
-          c = h.closes(row.window_end_ms);
+          ok = h.context(row.window_end_ms, out);
         }
-        return c;
+        return ok;
       };
 
       const onOtherTargets = async (row: TechnicalFeatures): Promise<void> => {
         if (!histories.has(row.pair)) histories.set(row.pair, new CloseHistory(row.interval_s));
         histories.get(row.pair)!.add(row.window_end_ms, row.close);
-        let closes: Float64Array | null | undefined;
+        let context: Float64Array | null | undefined;
         for (const t of others) {
           const m = await models.get(row.pair, t.family);
           if (!m) continue;
@@ -155,8 +155,11 @@ export function predictorService(opts: PredictorServiceOptions = {}): Service {
           }
           let sentiment = null;
           if (m.meta.sentiment_features.length > 0) sentiment = await (await ctx.stores()).features.sentiment.asOf({ coin: m.meta.sentiment_coin ?? row.pair.split('/')[0] ?? '' }, row.window_end_ms);
-          if (m.predictor.usesContext && closes === undefined) closes = await closesFor(row);
-          const r = m.predictor.predict(row, sentiment, closes ?? null);
+          if (m.predictor.usesContext && context === undefined) {
+            const c = new Float64Array(CONTEXT_FEATURES.length);
+            context = (await contextFor(row, c)) ? c : null;
+          }
+          const r = m.predictor.predict(row, sentiment, context ?? null);
           if (r.kind !== 'ok') {
             skip(row.pair, r.kind);
             continue;

@@ -24,7 +24,7 @@ import { trainTarget } from '../../src/training/target-trainer.ts';
 import { lightgbm, lightgbmUnavailableReason, BACKENDS } from '../../src/model/backends.ts';
 import { TargetPredictor } from '../../src/model/target-predictor.ts';
 import { targetOf } from '../../src/model/targets.ts';
-import { CONTEXT_RETURNS } from '../../src/model/context-features.ts';
+import { CONTEXT_FEATURES, CONTEXT_RETURNS, contextFromCloses } from '../../src/model/context-features.ts';
 import { ModelMeta } from '../../src/registry/model-meta.ts';
 import { folderRegistry } from '../../src/registry/folder-registry.ts';
 import { decidePromotion } from '../../src/registry/promotion.ts';
@@ -104,7 +104,9 @@ for (const name of ['volatility', 'range', 'direction']) {
       const t = ds.times[i]!;
       const direct = r.model.predict(ds.x.slice(i * k, i * k + k), new Float64Array(target.outputs.length));
       const past = Array.from({ length: CONTEXT_RETURNS + 1 }, (_, j) => closes.get(t - (CONTEXT_RETURNS - j) * 60_000)!);
-      const out = served.predict(byT.get(t)!, null, past);
+      const ctx = new Float64Array(CONTEXT_FEATURES.length);
+      contextFromCloses(past, t, ctx);
+      const out = served.predict(byT.get(t)!, null, ctx);
       assert.equal(out.kind, 'ok');
       if (out.kind === 'ok') assert.deepEqual(out.values, target.publish(direct, ds.closes[i]!));
     }

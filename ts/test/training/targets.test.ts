@@ -104,12 +104,15 @@ test('the live close history gives the same context as the batch', () => {
   const h = new CloseHistory(60);
   const a = new Float64Array(5);
   const b = new Float64Array(5);
-  for (let i = 0; i < 400; i++) h.add(candles[i]!.window_end_ms, candles[i]!.close);
+  // Arriving out of order (a store fill after a gap) gives the same values.
+  for (let i = 399; i >= 300; i--) h.add(candles[i]!.window_end_ms, candles[i]!.close);
   const t = candles[399]!.window_end_ms;
-  contextFromCloses(h.closes(t)!, t, a);
+  assert.equal(h.context(t, a), false, 'fewer than 240 returns seen');
+  for (let i = 0; i < 300; i++) h.add(candles[i]!.window_end_ms, candles[i]!.close);
+  assert.equal(h.context(t, a), true);
   contextFromCloses(candles.slice(399 - 240, 400).map((c) => c.close), t, b);
-  assert.deepEqual(a, b);
-  assert.equal(h.closes(t + 60_000), null, 'a window not seen yet: no context');
+  assert.deepEqual(a, b, 'bit for bit');
+  assert.equal(h.context(t + 60_000, a), false, 'a window not seen yet: no context');
 });
 
 test('volatility metrics: QLIKE and RMSE of log vol by hand; HAR-RV equals OLS by normal equations', () => {
