@@ -131,3 +131,26 @@ test('the registry keeps one production alias per (pair, target); the price alia
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('the embedded bootstrap registers a version of every target for a pair (each promoted only by its rule)', async () => {
+  assert.ok(lightgbm(), lightgbmUnavailableReason());
+  const { bootstrapAllTargets } = await import('../../src/training/bootstrap.ts');
+  const dir = await mkdtemp(join(tmpdir(), 'tickcast-boot-all-'));
+  const registry = folderRegistry(dir);
+  try {
+    const production = await bootstrapAllTargets({ registry, pair: 'ETH/USD', sampleDir: join(REPO_ROOT, 'data', 'sample', 'candles'), logger, trials: 1 });
+    assert.deepEqual(Object.keys(production).sort(), ['direction', 'price', 'range', 'volatility']);
+    const list = await registry.list('ETH/USD');
+    for (const t of ['volatility', 'range', 'direction']) {
+      const versions = list.filter((m) => m.target === t);
+      assert.equal(versions.length, 1, `${t}: one version registered`);
+      const v = versions[0]!;
+      assert.equal(v.status, production[t] === v.version ? 'production' : 'rejected', v.reason);
+      assert.equal(decidePromotion(v).promote, v.status === 'production');
+      assert.equal(await registry.production('ETH/USD', t), production[t]);
+    }
+  } finally {
+    await registry.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
