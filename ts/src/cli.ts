@@ -126,8 +126,8 @@ export function buildCli(): Command {
     .option('--out <file>', 'also write the report as JSON')
     .option('--threshold <x>', 'a score with |score| < x counts as neutral', parseFloat, 0.1)
     .action(async (o: { dataset: string; limit?: number; out?: string; threshold: number }) => {
-      configOrExit(file());
-      await runSentimentEval({ dataset: o.dataset, ...(o.limit !== undefined ? { limit: o.limit } : {}), ...(o.out ? { out: o.out } : {}), threshold: o.threshold });
+      const config = configOrExit(file());
+      await runSentimentEval({ config, dataset: o.dataset, ...(o.limit !== undefined ? { limit: o.limit } : {}), ...(o.out ? { out: o.out } : {}), threshold: o.threshold });
     });
   return program;
 }

@@ -89,6 +89,9 @@ monitor: {stream: true, internet: true}
 {{- if and $v.api.auth.enabled (not $secret) -}}
 {{- fail (printf "api.auth.enabled=true requires secrets.existingSecret: the name of a Secret with key TICKCAST_API_KEYS (comma-separated keys); %s" (printf $howto "TICKCAST_API_KEYS")) -}}
 {{- end -}}
+{{- if and $v.api.cursorSecret (not $secret) -}}
+{{- fail (printf "api.cursorSecret=true requires secrets.existingSecret: the name of a Secret with key TICKCAST_API_CURSOR_SECRET (at least 32 characters); %s" (printf $howto "TICKCAST_API_CURSOR_SECRET")) -}}
+{{- end -}}
 {{- if and $v.llm.enabled $v.llm.apiKeyRequired (not $secret) -}}
 {{- fail (printf "llm.enabled=true with llm.apiKeyRequired=true requires secrets.existingSecret: the name of a Secret with key TICKCAST_LLM_API_KEY; %s (or set llm.apiKeyRequired=false for a server without keys)" (printf $howto "TICKCAST_LLM_API_KEY")) -}}
 {{- end -}}
@@ -142,6 +145,7 @@ monitor: {stream: true, internet: true}
 {{- end }}
 {{- $keys := list -}}
 {{- if and (eq $component "api") $v.api.auth.enabled -}}{{- $keys = append $keys "TICKCAST_API_KEYS" -}}{{- end -}}
+{{- if and (eq $component "api") $v.api.cursorSecret -}}{{- $keys = append $keys "TICKCAST_API_CURSOR_SECRET" -}}{{- end -}}
 {{- if and (eq $component "sentiment") $v.llm.enabled $v.llm.apiKeyRequired -}}{{- $keys = append $keys "TICKCAST_LLM_API_KEY" -}}{{- end -}}
 {{- if and (eq $component "news") $v.news.cryptopanic.enabled -}}{{- $keys = append $keys "TICKCAST_CRYPTOPANIC_TOKEN" -}}{{- end -}}
 {{- if eq $component "monitor" -}}

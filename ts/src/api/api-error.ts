@@ -18,10 +18,26 @@ export const API_ERRORS = {
   INVALID_RANGE: 400,
   /** The paging cursor is not one this API issued (or was tampered with). */
   INVALID_CURSOR: 400,
+  /** The request target cannot be decoded (e.g. `/v1/%ZZ`). */
+  INVALID_URL: 400,
+  /** A malformed request the parameters' schemas do not cover (e.g. a body that is not valid JSON). */
+  BAD_REQUEST: 400,
   /** Missing or unknown x-api-key (only when API keys are configured). */
   UNAUTHORIZED: 401,
+  /** A path that is never served (e.g. outside the docs' static folder). */
+  FORBIDDEN: 403,
   /** No such route. */
   ROUTE_NOT_FOUND: 404,
+  /** The path exists, the method does not: the `allow` header lists the methods. */
+  METHOD_NOT_ALLOWED: 405,
+  /** The client took too long to send its request. */
+  REQUEST_TIMEOUT: 408,
+  /** The body is over the size limit. */
+  PAYLOAD_TOO_LARGE: 413,
+  /** The body's content type is not accepted. */
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  /** The request headers are over the size limit. */
+  HEADERS_TOO_LARGE: 431,
   /** No prediction has been made for the pair yet. */
   NO_PREDICTION: 404,
   /** No model is in production (or no model registry is configured yet). */

@@ -33,7 +33,7 @@ export function wsDisconnects(): Counter<'reason'> {
   return once('tickcast_api_ws_disconnects_total', () =>
     new Counter({
       name: 'tickcast_api_ws_disconnects_total',
-      help: 'Websocket connections ended, per reason (client, slow_consumer, heartbeat, shutdown, error)',
+      help: 'Websocket connections ended, per reason (client, slow_consumer, too_many_messages, heartbeat, shutdown, error)',
       labelNames: ['reason'],
     }),
   );

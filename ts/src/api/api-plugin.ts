@@ -9,25 +9,30 @@
  * bus consumers); history comes from the prediction store; GET /v1/monitoring
  * (the live prediction-error summary) from a MonitoringProvider (monitoring.ts).
  *
- * Access control (off unless configured; off in the embedded mode):
- *  - apiKeys: when non-empty, every /v1/ route (REST and websocket) needs the
+ * Access control (off unless configured; off in the embedded mode), decided
+ * on the route that matched (access-control.ts):
+ *  - apiKeys: when non-empty, every route (REST and websocket) needs the
  *    header `x-api-key: <key>` (the websocket also accepts `?api_key=<key>`,
- *    since browsers cannot set headers there). The dashboard page, /docs,
- *    /healthz, /readyz and /metrics stay open.
- *  - rateLimit: per client (the API key if given, else the IP address), at
- *    most `max` REST requests per `timeWindowMs`; over it → 429 RATE_LIMITED
- *    with a retry-after header. Ops routes are not limited.
+ *    since browsers cannot set headers there), except the public ones: the
+ *    dashboard page, /docs, /healthz and /readyz. /metrics then needs a key
+ *    too (the ops port serves it to Prometheus).
+ *  - rateLimit: per client (the verified API key, else the client address),
+ *    at most `max` REST requests per `timeWindowMs`, failed authentications
+ *    included; over it → 429 RATE_LIMITED with a retry-after header. Ops
+ *    routes are not limited. X-Forwarded-For only from `trustProxy`.
+ * Hygiene (http-hygiene.ts): security headers and a Content-Security-Policy,
+ * CORS for `corsOrigins` only, 405 with `allow`, one error shape everywhere.
  */
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { timingSafeEqual, createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import Fastify, { LogController, type FastifyInstance, type FastifyPluginAsync, type FastifyRequest } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import rateLimit from '@fastify/rate-limit';
+import { apiKeyVerifier, registerAccessControl, type RateLimitOptions } from './access-control.ts';
+import { clientErrorHandler, codeForStatus, frameworkErrors, pathOf, registerSecurityHeaders, routeMethods } from './http-hygiene.ts';
 import type { Logger } from 'pino';
 import { register } from 'prom-client';
 import type { Candle, Prediction, PredictionError } from '../contracts/messages.ts';
@@ -36,7 +41,7 @@ import { ApiError, ErrorBody, HIDDEN_5XX_MESSAGE, errorBody, isApiError, type Ap
 import { httpRequestSeconds } from './api-metrics.ts';
 import type { PredictionHistory } from './history.ts';
 import type { LiveCache } from './live-cache.ts';
-import { decodeCursor, encodeCursor, parseTime, queryDigest } from './query-params.ts';
+import { MAX_CURSOR_SKIP, cursorCodec, parseTime, queryDigest } from './query-params.ts';
 import {
   HealthReply,
   HistoryQuery,
@@ -56,11 +61,7 @@ import type { TypeBoxProvider } from './type-provider.ts';
 import { WsHub } from './ws-hub.ts';
 import { monitoringSource, type MonitoringProvider } from './monitoring.ts';
 
-export interface RateLimitOptions {
-  /** Requests per window per client. */
-  max: number;
-  timeWindowMs: number;
-}
+export type { RateLimitOptions } from './access-control.ts';
 
 export interface ApiDeps {
   logger: Logger;
@@ -80,8 +81,14 @@ export interface ApiDeps {
   apiKeys?: readonly string[];
   /** Per-client rate limit; absent = none. */
   rateLimit?: RateLimitOptions | null;
-  /** Websocket tuning (heartbeat, slow-consumer limit, native fan-out threads). */
-  ws?: { heartbeatMs?: number; maxBufferedBytes?: number; closeGraceMs?: number; fanoutThreads?: number };
+  /** Proxies (addresses, CIDR ranges) whose X-Forwarded-For gives the client address; default none (the header is ignored). */
+  trustProxy?: readonly string[];
+  /** Origins allowed to call the API from a browser page (CORS); default none (CORS off). */
+  corsOrigins?: readonly string[];
+  /** Secret that signs paging cursors (the same on every replica); default a random one per process. */
+  cursorSecret?: string;
+  /** Websocket tuning (heartbeat, slow-consumer limit, message rate, native fan-out threads): see WsHubOptions. */
+  ws?: { heartbeatMs?: number; maxBufferedBytes?: number; closeGraceMs?: number; fanoutThreads?: number; maxMessagesPerSecond?: number; messageBurst?: number };
   /** Version shown in the OpenAPI document. */
   version?: string;
 }
@@ -111,12 +118,15 @@ function chartsScriptPath(): string {
   return join(dirname(pkg), 'dist', CHARTS_FILE);
 }
 
-const sha = (s: string) => createHash('sha256').update(s).digest();
-
 /** Fastify options the plugin relies on: strict query validation (unknown parameters → 400, not silently dropped). */
-export function fastifyOptions(logger: Logger) {
+export function fastifyOptions(logger: Logger, o: { trustProxy?: readonly string[] } = {}) {
   return {
     loggerInstance: logger,
+    // The client address (rate limit) comes from X-Forwarded-For only when the peer is one of these proxies.
+    ...(o.trustProxy && o.trustProxy.length > 0 ? { trustProxy: [...o.trustProxy] } : {}),
+    // Errors met before any route, in the API's error shape.
+    frameworkErrors,
+    clientErrorHandler,
     // Per-request log lines off (hot path); 5xx are logged by the error handler.
     logController: new LogController({ disableRequestLogging: true }),
     ajv: { customOptions: { removeAdditional: false as const, coerceTypes: 'array' as const, useDefaults: true, allErrors: false } },
@@ -143,16 +153,9 @@ const apiPluginImpl: FastifyPluginAsync<ApiDeps> = async (fastify, deps) => {
   const models = deps.models ?? noModelRegistry;
   const monitoring = deps.monitoring ?? monitoringSource();
   const cache = deps.cache;
-  const keys = (deps.apiKeys ?? []).filter((k) => k.length > 0).map(sha);
-
-  const keyOk = (given: string | undefined): boolean => {
-    if (keys.length === 0) return true;
-    if (!given) return false;
-    const h = sha(given);
-    let ok = false;
-    for (const k of keys) ok = timingSafeEqual(k, h) || ok;
-    return ok;
-  };
+  const verifier = apiKeyVerifier(deps.apiKeys ?? []);
+  const cursors = cursorCodec(deps.cursorSecret);
+  const methodsOf = routeMethods(app as unknown as FastifyInstance);
 
   // ---- websocket on the same server -------------------------------------
   const hub = new WsHub({
@@ -160,10 +163,10 @@ const apiPluginImpl: FastifyPluginAsync<ApiDeps> = async (fastify, deps) => {
     logger: deps.logger,
     ...deps.ws,
     authorize: (req: IncomingMessage) => {
-      if (keys.length === 0) return true;
+      if (!verifier.required) return true;
       const header = req.headers['x-api-key'];
       const fromQuery = new URL(req.url ?? '/', 'http://x').searchParams.get('api_key') ?? undefined;
-      return keyOk(typeof header === 'string' ? header : fromQuery);
+      return verifier.verify(typeof header === 'string' ? header : fromQuery) !== null;
     },
   });
   hub.attach(app.server);
@@ -202,15 +205,23 @@ const apiPluginImpl: FastifyPluginAsync<ApiDeps> = async (fastify, deps) => {
       return err.code === 'STORE_UNAVAILABLE' ? send(503, 'UNAVAILABLE', err.message) : send(500, 'INTERNAL', err.message);
     }
     if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
-      // Fastify's own client errors (bad JSON body, unsupported media type, ...).
-      return reply.code(e.statusCode).send(errorBody('INVALID_PARAMETER', e.message));
+      // Fastify's and its plugins' own client errors (body too large, unsupported media type, a static path refused, ...).
+      const { status, code } = codeForStatus(e.statusCode);
+      return reply.code(status).send(errorBody(code, e.message));
     }
     return send(500, 'INTERNAL', e.message);
   });
   app.setNotFoundHandler((req, reply) => {
-    void reply
-      .code(404)
-      .send(errorBody('ROUTE_NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}; the API is described at /docs`));
+    const path = pathOf(req.url);
+    const allow = methodsOf(path);
+    if (allow.length > 0 && !allow.includes(req.method)) {
+      void reply
+        .code(405)
+        .header('allow', allow.join(', '))
+        .send(errorBody('METHOD_NOT_ALLOWED', `${req.method} is not served on ${path}: use ${allow.join(' or ')}`));
+      return;
+    }
+    void reply.code(404).send(errorBody('ROUTE_NOT_FOUND', `no route ${req.method} ${path}; the API is described at /docs`));
   });
 
   // Callback style, not async: no promise per request on the hot path.
@@ -220,31 +231,11 @@ const apiPluginImpl: FastifyPluginAsync<ApiDeps> = async (fastify, deps) => {
     done();
   });
 
-  // ---- access control --------------------------------------------------------
-  if (deps.rateLimit) {
-    const rl = deps.rateLimit;
-    await app.register(rateLimit, {
-      global: true,
-      max: rl.max,
-      timeWindow: rl.timeWindowMs,
-      keyGenerator: (req: FastifyRequest) => {
-        const k = req.headers['x-api-key'];
-        return typeof k === 'string' && k.length > 0 ? `key:${sha(k).toString('hex').slice(0, 32)}` : `ip:${req.ip}`;
-      },
-      errorResponseBuilder: (_req, ctx) =>
-        new ApiError('RATE_LIMITED', `rate limit exceeded: at most ${ctx.max} requests per ${ctx.after === '' ? rl.timeWindowMs + ' ms' : ctx.after} per client`),
-    });
-  }
-  if (keys.length > 0) {
-    app.addHook('onRequest', async (req) => {
-      if (!req.url.startsWith('/v1/')) return;
-      const k = req.headers['x-api-key'];
-      if (!keyOk(typeof k === 'string' ? k : undefined)) {
-        throw new ApiError('UNAUTHORIZED', 'missing or unknown API key: send it in the x-api-key header');
-      }
-    });
-  }
-  const open = { rateLimit: false } as const;
+  // ---- security headers, CORS, access control (before every route) -----------------
+  await registerSecurityHeaders(app as unknown as FastifyInstance, { corsOrigins: deps.corsOrigins ?? [] });
+  await registerAccessControl(app as unknown as FastifyInstance, { verifier, rateLimit: deps.rateLimit ?? null, publicPrefixes: ['/docs'] });
+  /** Ops probes and the page: no key, no rate limit. */
+  const open = { rateLimit: false, public: true } as const;
 
   // ---- OpenAPI + docs ----------------------------------------------------------
   await app.register(swagger, {
@@ -265,7 +256,7 @@ const apiPluginImpl: FastifyPluginAsync<ApiDeps> = async (fastify, deps) => {
         { name: 'ops', description: 'Health, readiness, metrics' },
       ],
       components: { securitySchemes: { apiKey: { type: 'apiKey', in: 'header', name: 'x-api-key' } } },
-      ...(keys.length > 0 ? { security: [{ apiKey: [] }] } : {}),
+      ...(verifier.required ? { security: [{ apiKey: [] }] } : {}),
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
@@ -317,7 +308,7 @@ const apiPluginImpl: FastifyPluginAsync<ApiDeps> = async (fastify, deps) => {
       let upTo = to;
       let skip = 0;
       if (q.cursor !== undefined) {
-        const c = decodeCursor(q.cursor, digest);
+        const c = cursors.decode(q.cursor, digest);
         if ((to !== undefined && c.t_ms > to) || (from !== undefined && c.t_ms < from)) {
           throw new ApiError('INVALID_CURSOR', 'cursor lies outside the from/to range of the query');
         }
@@ -336,7 +327,8 @@ const apiPluginImpl: FastifyPluginAsync<ApiDeps> = async (fastify, deps) => {
       if (rows.length > skip + q.limit && last) {
         // Rows at the last page's time already returned (this page and the skipped ones).
         const same = rows.slice(0, skip + q.limit).filter((r) => r.made_at_ms === last.made_at_ms).length;
-        next = encodeCursor({ t_ms: last.made_at_ms, skip: same, q: digest });
+        if (same <= MAX_CURSOR_SKIP) next = cursors.encode({ t_ms: last.made_at_ms, skip: same, q: digest });
+        else log.warn({ pair, made_at_ms: last.made_at_ms, rows_at_that_time: same }, `more than ${MAX_CURSOR_SKIP} predictions at one made_at: the listing ends here`);
       }
       return { pair, items, next_cursor: next };
     },
@@ -416,7 +408,9 @@ const apiPluginImpl: FastifyPluginAsync<ApiDeps> = async (fastify, deps) => {
       return reply.code(ready ? 200 : 503).send({ ready, checks });
     },
   );
-  app.get('/metrics', { config: open, schema: { tags: ['ops'], summary: 'Prometheus metrics (text format)' } }, async (_req, reply) => {
+  // With keys configured it needs one (Node version, model versions and accuracy are not for the public).
+  const metricsConfig: { public: boolean; rateLimit?: false } = verifier.required ? { public: false } : open;
+  app.get('/metrics', { config: metricsConfig, schema: { tags: ['ops'], summary: 'Prometheus metrics (text format)' } }, async (_req, reply) => {
     const text = await register.metrics();
     return reply.type(register.contentType).send(text);
   });
@@ -444,7 +438,7 @@ export const apiPlugin = apiPluginImpl;
 
 /** A fastify instance with the API registered and ready (not listening: use inject, or api-server.ts). */
 export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
-  const app = Fastify(fastifyOptions(deps.logger));
+  const app = Fastify(fastifyOptions(deps.logger, { ...(deps.trustProxy ? { trustProxy: deps.trustProxy } : {}) }));
   await app.register(apiPlugin, deps);
   await app.ready();
   return app as unknown as FastifyInstance;

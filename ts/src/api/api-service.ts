@@ -2,7 +2,8 @@
  * `apiService`: the API as a runner Service. It serves the REST API, the
  * websocket, the docs and the dashboard on TICKCAST_API_PORT (default 8000;
  * the runner's ops port keeps its own /metrics /healthz /readyz, and the API
- * port exposes them too, so a load balancer can probe the port it routes to).
+ * port exposes them too, so a load balancer can probe the port it routes to;
+ * with API keys configured, /metrics on the API port needs a key).
  *
  * It consumes `predictions`, `candles` and `prediction-errors` from the bus
  * into the live cache and the websocket. Every API replica must see every
@@ -16,7 +17,7 @@ import type { Service, ServiceContext } from '../services/runner.ts';
 import type { Subscription } from '../bus/index.ts';
 import { LiveCache } from './live-cache.ts';
 import { historyFromStore } from './history.ts';
-import { loadApiSettings } from './api-config.ts';
+import { apiSettingsOf } from './api-config.ts';
 import { startApiServer, type ApiServer } from './api-server.ts';
 import { monitoringSource } from './monitoring.ts';
 import type { ProductionModelProvider } from './schemas.ts';
@@ -32,8 +33,6 @@ const CANDLE_INTERVAL_S = 60;
 export interface ApiServiceOptions {
   /** Where the production model comes from. Default: the model registry of the configuration (the one the predictor reads). */
   models?: ProductionModelProvider;
-  /** Environment for the API settings (default process.env). */
-  env?: NodeJS.ProcessEnv;
 }
 
 /** Fill the cache with what the stores already hold (best effort: a store failure is logged, not fatal). */
@@ -57,7 +56,7 @@ export function apiService(opts: ApiServiceOptions = {}): Service {
   return {
     name: 'api',
     async start(ctx: ServiceContext) {
-      const settings = loadApiSettings(ctx.config, opts.env ?? process.env);
+      const settings = apiSettingsOf(ctx.config);
       const stores = await ctx.stores();
       const cache = new LiveCache({ pairs: ctx.config.pairs, recent: RECENT });
       const models = opts.models ?? registryModels((registry = registryOf(ctx.config)));
@@ -72,6 +71,9 @@ export function apiService(opts: ApiServiceOptions = {}): Service {
           readiness: { bus: () => ctx.bus.isReady() },
           apiKeys: settings.apiKeys,
           rateLimit: settings.rateLimitPerMin > 0 ? { max: settings.rateLimitPerMin, timeWindowMs: 60_000 } : null,
+          trustProxy: settings.trustProxy,
+          corsOrigins: settings.corsOrigins,
+          ...(settings.cursorSecret !== null ? { cursorSecret: settings.cursorSecret } : {}),
         },
         { host: settings.host, port: settings.port },
       );
@@ -95,6 +97,8 @@ export function apiService(opts: ApiServiceOptions = {}): Service {
           websocket: `${server.url.replace(/^http/, 'ws')}/v1/ws`,
           api_keys: settings.apiKeys.length > 0,
           rate_limit_per_min: settings.rateLimitPerMin,
+          cors_origins: settings.corsOrigins,
+          trusted_proxies: settings.trustProxy,
         },
         `API on ${server.url}: docs ${server.url}/docs, dashboard ${server.url}/`,
       );

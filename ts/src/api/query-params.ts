@@ -2,6 +2,7 @@
  * Parsing of the query values the schemas cannot fully check: times (epoch
  * ms or ISO 8601, which must name a real instant) and the paging cursor.
  */
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { ApiError } from './api-error.ts';
 
 const ISO = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2}))?$/;
@@ -48,36 +49,76 @@ export function parseTime(name: string, raw: string): number {
 export interface HistoryCursor {
   t_ms: number;
   skip: number;
-  /** A digest of the query (pair, from, model_version). */
+  /** A digest of the query (pair, from, to, model_version). */
   q: string;
 }
 
-export function encodeCursor(c: HistoryCursor): string {
-  return Buffer.from(JSON.stringify([c.t_ms, c.skip, c.q]), 'utf8').toString('base64url');
+/**
+ * Most rows of one time a cursor may skip: one page then reads at most
+ * MAX_CURSOR_SKIP + limit + 1 rows. Rows of one pair share a made_at_ms only
+ * across model versions, so real listings stay far below it; a listing with
+ * more rows at one time than this ends there (its cursor would be refused).
+ */
+export const MAX_CURSOR_SKIP = 1000;
+
+/** Bytes of the HMAC-SHA256 kept in a cursor (128 bits). */
+const MAC_BYTES = 16;
+/** Its length in base64url characters. */
+const MAC_CHARS = Math.ceil((MAC_BYTES * 4) / 3);
+
+export interface CursorCodec {
+  encode(c: HistoryCursor): string;
+  /** The cursor, or ApiError INVALID_CURSOR when it is malformed, not signed by this secret, or for another query. */
+  decode(raw: string, expectedQuery: string): HistoryCursor;
 }
 
-export function decodeCursor(raw: string, expectedQuery: string): HistoryCursor {
-  const bad = (why: string) => new ApiError('INVALID_CURSOR', `cursor ${why}: pass the next_cursor of the previous page unchanged, with the same pair, from and model_version`);
-  let v: unknown;
-  try {
-    v = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8'));
-  } catch {
-    throw bad('is malformed');
-  }
-  if (
-    !Array.isArray(v) ||
-    v.length !== 3 ||
-    !Number.isSafeInteger(v[0]) ||
-    (v[0] as number) < 0 ||
-    !Number.isSafeInteger(v[1]) ||
-    (v[1] as number) < 1 ||
-    (v[1] as number) > 100_000 ||
-    typeof v[2] !== 'string'
-  ) {
-    throw bad('is malformed');
-  }
-  if (v[2] !== expectedQuery) throw bad('belongs to another query');
-  return { t_ms: v[0] as number, skip: v[1] as number, q: v[2] };
+/**
+ * Paging cursors signed with HMAC-SHA256: base64url(JSON [t_ms, skip, q])
+ * followed by 22 base64url characters of the signature. Only the server
+ * can make one, so a client cannot ask for an arbitrary skip. The secret is
+ * TICKCAST_API_CURSOR_SECRET (the same on every replica, so a cursor issued
+ * by one is accepted by the others), else random per process (cursors then
+ * end with the process).
+ */
+export function cursorCodec(secret?: string): CursorCodec {
+  const key = secret !== undefined && secret.length > 0 ? Buffer.from(secret, 'utf8') : randomBytes(32);
+  const mac = (payload: string) => createHmac('sha256', key).update(payload).digest().subarray(0, MAC_BYTES);
+  const bad = (why: string) => new ApiError('INVALID_CURSOR', `cursor ${why}: pass the next_cursor of the previous page unchanged, with the same pair, from, to and model_version`);
+  return {
+    encode(c) {
+      const payload = Buffer.from(JSON.stringify([c.t_ms, c.skip, c.q]), 'utf8').toString('base64url');
+      return payload + mac(payload).toString('base64url');
+    },
+    decode(raw, expectedQuery) {
+      if (raw.length <= MAC_CHARS) throw bad('is malformed');
+      const payload = raw.slice(0, -MAC_CHARS);
+      const given = Buffer.from(raw.slice(-MAC_CHARS), 'base64url');
+      // base64url decoding ignores stray characters: re-encode to compare the exact text.
+      if (given.length !== MAC_BYTES || given.toString('base64url') !== raw.slice(-MAC_CHARS) || !timingSafeEqual(given, mac(payload))) {
+        throw bad('is malformed or was not issued by this API');
+      }
+      let v: unknown;
+      try {
+        v = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));
+      } catch {
+        throw bad('is malformed');
+      }
+      if (
+        !Array.isArray(v) ||
+        v.length !== 3 ||
+        !Number.isSafeInteger(v[0]) ||
+        (v[0] as number) < 0 ||
+        !Number.isSafeInteger(v[1]) ||
+        (v[1] as number) < 1 ||
+        (v[1] as number) > MAX_CURSOR_SKIP ||
+        typeof v[2] !== 'string'
+      ) {
+        throw bad('is malformed');
+      }
+      if (v[2] !== expectedQuery) throw bad('belongs to another query');
+      return { t_ms: v[0] as number, skip: v[1] as number, q: v[2] };
+    },
+  };
 }
 
 /** A short stable digest of the parts of a query a cursor is bound to. */

@@ -3,7 +3,7 @@
  * static type and the validator (server and typed client share them).
  *
  * Client → server (text frames, JSON):
- *   {"op":"subscribe","pairs":["BTC/USD"]}     → "subscribed", then one "snapshot" per pair
+ *   {"op":"subscribe","pairs":["BTC/USD"]}     → "subscribed", then one "snapshot" per pair newly subscribed
  *   {"op":"unsubscribe","pairs":["BTC/USD"]}   → "unsubscribed"
  * Server → client:
  *   hello        on connect: the pairs served and the heartbeat interval
@@ -12,8 +12,8 @@
  *   candle       a new candle
  *   prediction_error  a prediction error, when it becomes known
  *   error        the client sent something invalid (the connection stays open)
- * Close codes: 4000 slow consumer (send buffer over the limit), 1001 server
- * shutting down. Without a valid API key (when keys are configured) the
+ * Close codes: 4000 slow consumer (send buffer over the limit), 4029 too many
+ * messages (more than the per-connection rate), 1001 server shutting down. Without a valid API key (when keys are configured) the
  * upgrade itself is refused with HTTP 401. Heartbeat: protocol-level ping every interval; a
  * client that has not answered the previous ping is dropped.
  */
@@ -83,6 +83,8 @@ export const WS_CLOSE = {
   GOING_AWAY: 1001,
   /** The client did not read fast enough: its send buffer passed the limit. */
   SLOW_CONSUMER: 4000,
+  /** The client sent more messages than its per-second budget (like HTTP 429). */
+  TOO_MANY_MESSAGES: 4029,
 } as const;
 
 export const WS_PATH = '/v1/ws';

@@ -5,10 +5,15 @@
  * and framed once, and that one buffer is written to the socket of every
  * subscriber of its pair (see broadcast(): the writes themselves are made by
  * the native fan-out of @tickcast/fanout, over a few threads, for every plain
- * TCP socket with nothing queued). A client whose send buffer
- * passes `maxBufferedBytes` is disconnected (close 4000) instead of slowing
- * the others or growing memory; a client that misses a heartbeat ping is
- * dropped; an invalid client message gets an error frame.
+ * TCP socket with nothing queued). Every frame to a client, broadcast or
+ * its own (snapshot, ack, error), is checked against its send buffer: one
+ * whose unsent bytes pass `maxBufferedBytes` is disconnected (close 4000)
+ * instead of slowing the others or growing memory, so a connection never
+ * holds more than that plus one frame. A subscribe sends a snapshot only for
+ * the pairs it newly adds; a client sending more than `maxMessagesPerSecond`
+ * (bursts up to `messageBurst`) is disconnected (close 4029). A client that
+ * misses a heartbeat ping is dropped; an invalid client message gets an
+ * error frame (and counts against the rate).
  */
 import type { IncomingMessage, Server } from 'node:http';
 import { Socket } from 'node:net';
@@ -34,6 +39,10 @@ export interface WsHubOptions {
   maxPayloadBytes?: number;
   /** Once a close frame is queued, how long the client has to finish the close handshake (default 5 s). */
   closeGraceMs?: number;
+  /** Client messages per second a connection may send on average (default 10); over it: close 4029. */
+  maxMessagesPerSecond?: number;
+  /** Messages a connection may send at once before the average applies (default 20). */
+  messageBurst?: number;
   /** Decides whether an upgrade request may connect (API keys); default: everyone. */
   authorize?: (req: IncomingMessage) => boolean;
   /**
@@ -73,9 +82,12 @@ interface ClientState {
   /** Why the server ended it (for the metric), if it did. */
   endedBy: string | null;
   remote: string;
+  /** Message budget (token bucket): tokens left, and when it was last refilled (ms). */
+  tokens: number;
+  refilledAt: number;
 }
 
-export type DisconnectReason = 'client' | 'slow_consumer' | 'heartbeat' | 'shutdown' | 'error';
+export type DisconnectReason = 'client' | 'slow_consumer' | 'too_many_messages' | 'heartbeat' | 'shutdown' | 'error';
 
 export class WsHub {
   private readonly wss: WebSocketServer;
@@ -85,6 +97,8 @@ export class WsHub {
   private readonly heartbeatMs: number;
   private readonly maxBuffered: number;
   private readonly closeGraceMs: number;
+  private readonly msgRate: number;
+  private readonly msgBurst: number;
   private heartbeat: NodeJS.Timeout | null = null;
   private closed = false;
   private readonly fanoutThreads: number;
@@ -98,6 +112,8 @@ export class WsHub {
     this.heartbeatMs = opts.heartbeatMs ?? 30_000;
     this.maxBuffered = opts.maxBufferedBytes ?? 4 * 1024 * 1024;
     this.closeGraceMs = opts.closeGraceMs ?? 5_000;
+    this.msgRate = opts.maxMessagesPerSecond ?? 10;
+    this.msgBurst = Math.max(1, opts.messageBurst ?? 20);
     this.fanoutThreads = Math.max(0, Math.floor(opts.fanoutThreads ?? defaultThreads()));
     this.wss = new WebSocketServer({
       noServer: true,
@@ -138,7 +154,17 @@ export class WsHub {
   }
 
   private onConnection(ws: WebSocket, req: IncomingMessage, socket: Duplex): void {
-    const state: ClientState = { ws, socket, plainTcp: isPlainTcp(socket), alive: true, pairs: new Set(), endedBy: null, remote: `${req.socket.remoteAddress}:${req.socket.remotePort}` };
+    const state: ClientState = {
+      ws,
+      socket,
+      plainTcp: isPlainTcp(socket),
+      alive: true,
+      pairs: new Set(),
+      endedBy: null,
+      remote: `${req.socket.remoteAddress}:${req.socket.remotePort}`,
+      tokens: this.msgBurst,
+      refilledAt: Date.now(),
+    };
     this.clients.set(ws, state);
     wsClients().set(this.clients.size);
     ws.on('pong', () => {
@@ -158,7 +184,22 @@ export class WsHub {
     });
   }
 
+  /** Take one message from the connection's budget; false when it has none left. */
+  private withinRate(state: ClientState): boolean {
+    const now = Date.now();
+    state.tokens = Math.min(this.msgBurst, state.tokens + ((now - state.refilledAt) / 1000) * this.msgRate);
+    state.refilledAt = now;
+    if (state.tokens < 1) return false;
+    state.tokens -= 1;
+    return true;
+  }
+
   private onMessage(ws: WebSocket, state: ClientState, data: RawData, isBinary: boolean): void {
+    // Messages already read after the server ended the connection are ignored.
+    if (state.endedBy !== null || ws.readyState !== WebSocket.OPEN) return;
+    if (!this.withinRate(state)) {
+      return this.drop(ws, 'too_many_messages', WS_CLOSE.TOO_MANY_MESSAGES, `too many messages: at most ${this.msgRate} per second (bursts of ${this.msgBurst})`);
+    }
     if (isBinary) return this.invalid(ws, 'INVALID_MESSAGE', 'binary frames are not accepted: send JSON text');
     let parsed: unknown;
     try {
@@ -177,14 +218,16 @@ export class WsHub {
     }
     const pairs = [...new Set(frame.pairs)];
     if (frame.op === 'subscribe') {
-      for (const p of pairs) {
+      // A snapshot only for the pairs this adds: subscribing again to a pair costs an ack, not its history.
+      const added = pairs.filter((p) => !state.pairs.has(p));
+      for (const p of added) {
         state.pairs.add(p);
         this.subscribers.get(p)?.add(state);
       }
-      this.send(ws, { type: 'subscribed', pairs });
-      for (const p of pairs) {
+      if (!this.send(ws, { type: 'subscribed', pairs })) return;
+      for (const p of added) {
         const snap = this.opts.cache.snapshot(p);
-        if (snap) this.send(ws, { type: 'snapshot', ...snap });
+        if (snap && !this.send(ws, { type: 'snapshot', ...snap })) return;
       }
     } else {
       for (const p of pairs) {
@@ -200,10 +243,23 @@ export class WsHub {
     this.send(ws, { type: 'error', code, message });
   }
 
-  private send(ws: WebSocket, frame: ServerFrame): void {
-    if (ws.readyState !== WebSocket.OPEN) return;
+  /**
+   * Send one frame to one client, bounded like a broadcast: a client whose
+   * unsent bytes already pass the limit is dropped (4000) and gets nothing
+   * more, so its queue never holds more than the limit plus one frame.
+   * False when the frame was not sent.
+   */
+  private send(ws: WebSocket, frame: ServerFrame): boolean {
+    if (ws.readyState !== WebSocket.OPEN) return false;
+    const state = this.clients.get(ws);
+    if (state?.endedBy) return false;
+    if (ws.bufferedAmount > this.maxBuffered) {
+      this.drop(ws, 'slow_consumer', WS_CLOSE.SLOW_CONSUMER, `slow consumer: more than ${this.maxBuffered} bytes unsent`);
+      return false;
+    }
     ws.send(JSON.stringify(frame));
     wsFramesSent().inc({ type: frame.type });
+    return true;
   }
 
   /** Push a new prediction to the subscribers of its pair (the cache must hold it already). */
@@ -250,7 +306,7 @@ export class WsHub {
     let sent = 0;
     let buffered = 0;
     for (const c of subs) {
-      if (c.ws.readyState !== WebSocket.OPEN) continue;
+      if (c.ws.readyState !== WebSocket.OPEN || c.endedBy !== null) continue;
       if (c.socket.writableLength > this.maxBuffered) {
         this.drop(c.ws, 'slow_consumer', WS_CLOSE.SLOW_CONSUMER, `slow consumer: more than ${this.maxBuffered} bytes unsent`);
         continue;

@@ -111,6 +111,52 @@ export const ConfigSchema = Type.Object(
       default: 8080,
       ...m({ env: 'TICKCAST_HTTP_PORT', form: 'a TCP port from 0 to 65535 (0 = any free port)' }),
     }),
+    /** The REST API, websocket and dashboard (the `api` service). */
+    apiHost: Type.Optional(
+      Type.String({ minLength: 1, ...m({ env: 'TICKCAST_API_HOST', form: 'an interface address, e.g. 0.0.0.0 or 127.0.0.1 (default: TICKCAST_HTTP_HOST)' }) }),
+    ),
+    apiPort: Type.Integer({
+      minimum: 0,
+      maximum: 65535,
+      default: 8000,
+      ...m({ env: 'TICKCAST_API_PORT', form: 'a TCP port from 0 to 65535 (0 = any free port)' }),
+    }),
+    /** Production mode only (the embedded mode serves everyone on this machine). */
+    apiKeys: Type.Array(Type.String({ minLength: 8, maxLength: 256, pattern: '^[\\x21-\\x7e]+$' }), {
+      maxItems: 1000,
+      default: [],
+      ...m({ env: 'TICKCAST_API_KEYS', form: 'a comma-separated list of keys of 8 to 256 printable characters, no spaces (production mode only; empty = no key needed)', secret: true }),
+    }),
+    apiRateLimit: Type.Integer({
+      minimum: 0,
+      maximum: 1_000_000,
+      default: 600,
+      ...m({ env: 'TICKCAST_API_RATE_LIMIT', form: 'REST requests per minute per client, an integer from 0 to 1000000 (production mode only; 0 = off)' }),
+    }),
+    apiStaleAfterMs: Type.Integer({
+      minimum: 1000,
+      maximum: 86_400_000,
+      default: 180_000,
+      ...m({ env: 'TICKCAST_API_STALE_AFTER_MS', form: 'milliseconds from 1000 to 86400000 (a latest prediction older than this is flagged stale)' }),
+    }),
+    /** Proxies whose X-Forwarded-For is believed for the client address (rate limit); none by default. */
+    apiTrustProxy: Type.Array(Type.String({ maxLength: 64, pattern: '^(loopback|linklocal|uniquelocal|[0-9A-Fa-f:.]+(/[0-9]{1,3})?)$' }), {
+      maxItems: 100,
+      default: [],
+      ...m({ env: 'TICKCAST_API_TRUST_PROXY', form: 'a comma-separated list of proxy addresses or CIDR ranges (or loopback, linklocal, uniquelocal) whose X-Forwarded-For is believed, e.g. 10.0.0.0/8 (default: none, the header is ignored)' }),
+    }),
+    apiCorsOrigins: Type.Array(Type.String({ maxLength: 256, pattern: '^https?://[^\\s/,*]+$' }), {
+      maxItems: 100,
+      default: [],
+      ...m({ env: 'TICKCAST_API_CORS_ORIGINS', form: 'a comma-separated list of origins allowed to call the API from a browser page, e.g. https://app.example.com (default: none, CORS off)' }),
+    }),
+    apiCursorSecret: Type.Optional(
+      Type.String({
+        minLength: 32,
+        maxLength: 1024,
+        ...m({ env: 'TICKCAST_API_CURSOR_SECRET', form: 'a secret of at least 32 characters that signs paging cursors, the same on every API replica (default: a random one per process)', secret: true }),
+      }),
+    ),
     logLevel: Type.Union(
       [
         Type.Literal('fatal'),
@@ -182,6 +228,24 @@ export const ConfigSchema = Type.Object(
     llmBaseUrl: Type.Optional(Type.String({ pattern: '^https?://[^\\s]+$', ...m({ env: 'TICKCAST_LLM_BASE_URL', form: 'an OpenAI-compatible base URL, e.g. https://api.openai.com/v1 or http://127.0.0.1:11434/v1' }) })),
     llmModel: Type.Optional(Type.String({ minLength: 1, ...m({ env: 'TICKCAST_LLM_MODEL', form: 'a model name, e.g. gpt-4o-mini (unset: the built-in lexicon scorer)' }) })),
     llmApiKey: Type.Optional(Type.String({ minLength: 1, ...m({ env: 'TICKCAST_LLM_API_KEY', form: 'the LLM provider API key', secret: true }) })),
+    llmTimeoutMs: Type.Integer({
+      minimum: 1000,
+      maximum: 600_000,
+      default: 30_000,
+      ...m({ env: 'TICKCAST_LLM_TIMEOUT_MS', form: 'milliseconds from 1000 to 600000 per LLM request' }),
+    }),
+    llmPricePromptPerMTok: Type.Number({
+      minimum: 0,
+      maximum: 1_000_000,
+      default: 0,
+      ...m({ env: 'TICKCAST_LLM_PRICE_PROMPT_PER_MTOK', form: 'USD per million prompt tokens, a number >= 0 (the cost figure of `tickcast sentiment eval`)' }),
+    }),
+    llmPriceCompletionPerMTok: Type.Number({
+      minimum: 0,
+      maximum: 1_000_000,
+      default: 0,
+      ...m({ env: 'TICKCAST_LLM_PRICE_COMPLETION_PER_MTOK', form: 'USD per million completion tokens, a number >= 0 (the cost figure of `tickcast sentiment eval`)' }),
+    }),
     cryptopanicToken: Type.Optional(Type.String({ minLength: 1, ...m({ env: 'TICKCAST_CRYPTOPANIC_TOKEN', form: 'a CryptoPanic API token', secret: true }) })),
     alertSlackUrl: Type.Optional(Type.String({ pattern: '^https?://[^\\s]+$', ...m({ env: 'TICKCAST_ALERT_SLACK_URL', form: 'a Slack incoming webhook URL', secret: true }) })),
     alertDiscordUrl: Type.Optional(Type.String({ pattern: '^https?://[^\\s]+$', ...m({ env: 'TICKCAST_ALERT_DISCORD_URL', form: 'a Discord webhook URL', secret: true }) })),
@@ -217,6 +281,13 @@ export const ENV_NAMES: Readonly<Record<keyof Config, string>> = Object.fromEntr
 function isSecretKey(key: keyof Config): boolean {
   return props[key].secret === true || isSecretName(ENV_NAMES[key]);
 }
+
+/** Every variable of the schema, and whether it is a secret (for checks such as the Helm chart's coverage test). */
+export const CONFIG_VARIABLES: readonly { key: keyof Config; env: string; secret: boolean }[] = (Object.keys(props) as (keyof Config)[]).map((key) => ({
+  key,
+  env: ENV_NAMES[key],
+  secret: isSecretKey(key),
+}));
 
 /** The property schema without Optional, to see its kind. */
 function kindOf(s: TSchema): string {

@@ -81,8 +81,7 @@ export function addKibanaCommand(program: Command, configOf: () => Config): void
     .option('--space <id>', 'Kibana space')
     .action(async (o: { url?: string; file: string; space?: string }) => {
       const config = configOf();
-      const c = config as Config & { kibanaUrl?: string };
-      const url = o.url ?? c.kibanaUrl ?? process.env.TICKCAST_KIBANA_URL;
+      const url = o.url ?? config.kibanaUrl;
       if (!url) {
         process.stderr.write('tickcast kibana import: give --url or set TICKCAST_KIBANA_URL (e.g. http://127.0.0.1:5601)\n');
         process.exit(2);

@@ -15,12 +15,12 @@ import type { Candle, News, Sentiment } from '../contracts/messages.ts';
 import { Topics } from '../contracts/messages.ts';
 import { SentimentPipeline } from '../sentiment/sentiment-pipeline.ts';
 import { SentimentFeatureState } from '../sentiment/sentiment-features.ts';
-import { scorerFromEnv } from '../sentiment/scorer-from-env.ts';
+import { scorerFor } from '../sentiment/scorer-from-env.ts';
 import { sqliteSentimentCache } from '../sentiment/sentiment-cache.ts';
 
 export interface SentimentServiceOptions {
   dataDir: string;
-  llm: { baseUrl?: string; model?: string; apiKey?: string };
+  llm: { baseUrl?: string; model?: string; apiKey?: string; timeoutMs?: number };
   /** Coins of the configured pairs (BTC of BTC/USD). */
   coins: readonly string[];
 }
@@ -36,12 +36,7 @@ export function sentimentService(opts: SentimentServiceOptions): Service {
   return {
     name: 'sentiment',
     async start(ctx: ServiceContext) {
-      const env: Record<string, string | undefined> = {
-        TICKCAST_LLM_BASE_URL: opts.llm.baseUrl,
-        TICKCAST_LLM_MODEL: opts.llm.model,
-        TICKCAST_LLM_API_KEY: opts.llm.apiKey,
-      };
-      const scorer = scorerFromEnv(env, ctx.logger);
+      const scorer = scorerFor(opts.llm, ctx.logger);
       mkdirSync(opts.dataDir, { recursive: true });
       const pipeline = new SentimentPipeline({
         scorer,

@@ -22,7 +22,8 @@ import {
   type ClassMetrics,
   type SentimentClass,
 } from './eval-metrics.ts';
-import { scorerFromEnv } from './scorer-from-env.ts';
+import { llmSettingsOf, scorerFor } from './scorer-from-env.ts';
+import { loadConfig, type Config } from '../config/config.ts';
 import { ScorerError, type SentimentScorer } from './sentiment-output.ts';
 
 export interface Pricing {
@@ -182,12 +183,14 @@ export interface RunSentimentEvalOptions {
   /** Where to write the JSON report. */
   out?: string;
   threshold?: number;
-  /** USD per 1M tokens; default from env TICKCAST_LLM_PRICE_PROMPT_PER_MTOK / _COMPLETION_PER_MTOK, else 0. */
+  /** USD per 1M tokens; default from the configuration (TICKCAST_LLM_PRICE_PROMPT_PER_MTOK / _COMPLETION_PER_MTOK, default 0). */
   pricePromptPerMTok?: number;
   priceCompletionPerMTok?: number;
   concurrency?: number;
-  /** Default: from env (TICKCAST_LLM_*), the lexicon when no LLM is configured. */
+  /** Default: from the configuration (TICKCAST_LLM_*), the lexicon when no LLM is configured. */
   scorer?: SentimentScorer;
+  /** The validated configuration (the CLI passes it); else read from `env` (default process environment). */
+  config?: Config;
   env?: Record<string, string | undefined>;
   logger?: Logger;
   print?: (text: string) => void;
@@ -195,10 +198,9 @@ export interface RunSentimentEvalOptions {
 
 /** CLI body: load, evaluate, print the table, write the JSON. Returns the report. */
 export async function runSentimentEval(o: RunSentimentEvalOptions): Promise<SentimentEvalReport> {
-  const env = o.env ?? process.env;
+  const config = o.config ?? loadConfig(o.env !== undefined ? { env: o.env } : {});
   const logger = o.logger ?? pino({ level: 'info' });
-  const num = (v: number | undefined, k: string) => v ?? (Number.isFinite(Number(env[k])) && env[k] ? Number(env[k]) : 0);
-  const scorer = o.scorer ?? scorerFromEnv(env, logger);
+  const scorer = o.scorer ?? scorerFor(llmSettingsOf(config), logger);
   const dataset = loadDataset(o.dataset);
   const report = await evaluateSentiment({
     dataset,
@@ -207,8 +209,8 @@ export async function runSentimentEval(o: RunSentimentEvalOptions): Promise<Sent
     ...(o.threshold !== undefined ? { threshold: o.threshold } : {}),
     ...(o.concurrency !== undefined ? { concurrency: o.concurrency } : {}),
     pricing: {
-      prompt_per_mtok: num(o.pricePromptPerMTok, 'TICKCAST_LLM_PRICE_PROMPT_PER_MTOK'),
-      completion_per_mtok: num(o.priceCompletionPerMTok, 'TICKCAST_LLM_PRICE_COMPLETION_PER_MTOK'),
+      prompt_per_mtok: o.pricePromptPerMTok ?? config.llmPricePromptPerMTok,
+      completion_per_mtok: o.priceCompletionPerMTok ?? config.llmPriceCompletionPerMTok,
     },
   });
   (o.print ?? ((t: string) => process.stdout.write(`${t}\n`)))(formatEvalReport(report));

@@ -95,6 +95,7 @@ export const registry: ReadonlyMap<string, ServiceFactory> = new Map<string, Ser
           ...(c.llmBaseUrl ? { baseUrl: c.llmBaseUrl } : {}),
           ...(c.llmModel ? { model: c.llmModel } : {}),
           ...(c.llmApiKey ? { apiKey: c.llmApiKey } : {}),
+          timeoutMs: c.llmTimeoutMs,
         },
       }),
   ],

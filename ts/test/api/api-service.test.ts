@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { Runner } from '../../src/services/runner.ts';
 import { loadConfig } from '../../src/config/config.ts';
 import { apiService } from '../../src/api/api-service.ts';
-import { loadApiSettings } from '../../src/api/api-config.ts';
+import { apiSettingsOf } from '../../src/api/api-config.ts';
 import { TickcastClient } from '../../src/client/tickcast-client.ts';
 import type { Prediction } from '../../src/contracts/messages.ts';
 import { capturingLogger, errorsFrom, predictionsFrom, realCandles, tempSqliteStores, until } from './helpers.ts';
@@ -16,13 +16,12 @@ import { capturingLogger, errorsFrom, predictionsFrom, realCandles, tempSqliteSt
 test('apiService: warm from the store, follow the streams, log the docs and dashboard URLs', async () => {
   const tmp = await tempSqliteStores();
   const cap = capturingLogger();
-  const config = loadConfig({ env: { TICKCAST_DATA_DIR: tmp.dir, TICKCAST_PAIRS: 'BTC/USD,ETH/USD' } });
+  const config = loadConfig({ env: { TICKCAST_DATA_DIR: tmp.dir, TICKCAST_PAIRS: 'BTC/USD,ETH/USD', TICKCAST_API_HOST: '127.0.0.1', TICKCAST_API_PORT: '0' } });
   const candles = realCandles('BTC/USD', 30);
   const preds = predictionsFrom(candles);
   await tmp.stores.predictions.predictions.write(preds.slice(0, 10));
   const runner = new Runner({ config, logger: cap.logger, openStores: async () => tmp.stores });
-  const env = { TICKCAST_API_HOST: '127.0.0.1', TICKCAST_API_PORT: '0' };
-  await runner.start([apiService({ env })]);
+  await runner.start([apiService()]);
   try {
     const started = cap.lines().find((l) => typeof l.docs === 'string');
     assert.ok(started, 'a log line with the URLs');
@@ -66,13 +65,15 @@ test('apiService: warm from the store, follow the streams, log the docs and dash
   }
 });
 
-test('API settings: defaults, and keys / rate limit off in the embedded mode', () => {
-  const embedded = loadApiSettings({ mode: 'embedded', httpHost: '0.0.0.0' }, { TICKCAST_API_KEYS: 'abcdefgh12', TICKCAST_API_RATE_LIMIT: '5' });
-  assert.deepEqual(embedded, { host: '0.0.0.0', port: 8000, apiKeys: [], rateLimitPerMin: 0, staleAfterMs: 180_000 });
-  const prod = loadApiSettings({ mode: 'production', httpHost: '0.0.0.0' }, { TICKCAST_API_KEYS: 'abcdefgh12, ijklmnop34', TICKCAST_API_PORT: '9000' });
+test('API settings from the one config: defaults, and keys / rate limit off in the embedded mode', () => {
+  const embedded = apiSettingsOf(loadConfig({ env: { TICKCAST_API_KEYS: 'abcdefgh12', TICKCAST_API_RATE_LIMIT: '5' } }));
+  assert.deepEqual(embedded, { host: '0.0.0.0', port: 8000, apiKeys: [], rateLimitPerMin: 0, staleAfterMs: 180_000, trustProxy: [], corsOrigins: [], cursorSecret: null });
+  const prodEnv = { TICKCAST_MODE: 'production', TICKCAST_KAFKA_BROKERS: 'k:9092', TICKCAST_ES_URL: 'http://es:9200' };
+  const prod = apiSettingsOf(loadConfig({ env: { ...prodEnv, TICKCAST_API_KEYS: 'abcdefgh12, ijklmnop34', TICKCAST_API_PORT: '9000', TICKCAST_API_HOST: '127.0.0.1' } }));
   assert.deepEqual(prod.apiKeys, ['abcdefgh12', 'ijklmnop34']);
   assert.equal(prod.rateLimitPerMin, 600);
   assert.equal(prod.port, 9000);
-  assert.throws(() => loadApiSettings({ mode: 'embedded', httpHost: '0.0.0.0' }, { TICKCAST_API_PORT: 'eighty' }), /TICKCAST_API_PORT: expected a TCP port/);
-  assert.throws(() => loadApiSettings({ mode: 'production', httpHost: '0.0.0.0' }, { TICKCAST_API_KEYS: 'short' }), /TICKCAST_API_KEYS/);
+  assert.equal(prod.host, '127.0.0.1');
+  assert.throws(() => loadConfig({ env: { TICKCAST_API_PORT: 'eighty' } }), /TICKCAST_API_PORT: expected a TCP port/);
+  assert.throws(() => loadConfig({ env: { ...prodEnv, TICKCAST_API_KEYS: 'short' } }), /TICKCAST_API_KEYS/);
 });

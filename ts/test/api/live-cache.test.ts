@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { LiveCache } from '../../src/api/live-cache.ts';
-import { decodeCursor, encodeCursor, parseTime } from '../../src/api/query-params.ts';
+import { MAX_CURSOR_SKIP, cursorCodec, parseTime } from '../../src/api/query-params.ts';
 import { ApiError } from '../../src/api/api-error.ts';
 import { PAIRS, predictionsFrom, realCandles } from './helpers.ts';
 import { mulberry32 } from '../fixtures/rng.ts';
@@ -53,9 +53,14 @@ test('parseTime agrees with Date.UTC on valid instants and rejects impossible on
   }
 });
 
-test('cursors round-trip and are bound to their query', () => {
+test('cursors round-trip, are bound to their query and to the signing secret, and bound the skip', () => {
   const c = { t_ms: 1723161600000, skip: 3, q: 'abc' };
-  assert.deepEqual(decodeCursor(encodeCursor(c), 'abc'), c);
-  assert.throws(() => decodeCursor(encodeCursor(c), 'other'), (e: unknown) => e instanceof ApiError && e.code === 'INVALID_CURSOR');
-  assert.throws(() => decodeCursor(encodeCursor({ ...c, skip: 0 }), 'abc'), /malformed/);
+  const codec = cursorCodec('a-secret-of-thirty-two-characters!!');
+  assert.deepEqual(codec.decode(codec.encode(c), 'abc'), c);
+  assert.throws(() => codec.decode(codec.encode(c), 'other'), (e: unknown) => e instanceof ApiError && e.code === 'INVALID_CURSOR');
+  assert.throws(() => codec.decode(codec.encode({ ...c, skip: 0 }), 'abc'), /malformed/);
+  assert.throws(() => codec.decode(codec.encode({ ...c, skip: MAX_CURSOR_SKIP + 1 }), 'abc'), /malformed/);
+  assert.deepEqual(cursorCodec('a-secret-of-thirty-two-characters!!').decode(codec.encode(c), 'abc'), c, 'same secret: accepted');
+  assert.throws(() => cursorCodec('another-secret-of-thirty-two-chars!').decode(codec.encode(c), 'abc'), /not issued by this API/);
+  assert.throws(() => cursorCodec().decode(cursorCodec().encode(c), 'abc'), /not issued by this API/, 'random secrets differ per codec');
 });

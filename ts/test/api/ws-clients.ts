@@ -23,6 +23,10 @@ export interface Conn {
  */
 export async function rawClient(url: string): Promise<{
   subscribe(pair: string): void;
+  /** Write client text frames (JSON of each value) in one TCP write, without reading anything. */
+  send(...values: unknown[]): void;
+  /** Drop the connection without a close handshake. */
+  destroy(): void;
   readAll(): Promise<{ frames: ServerFrame[]; close: { code: number; reason: string } | null }>;
 }> {
   const { port } = new URL(url);
@@ -46,12 +50,22 @@ export async function rawClient(url: string): Promise<{
     };
     socket.on('data', onData);
   });
+  const frame = (v: unknown): Buffer => {
+    const payload = Buffer.from(JSON.stringify(v));
+    const mask = randomBytes(4);
+    const masked = Buffer.from(payload.map((b, i) => b ^ (mask[i % 4] as number)));
+    const head = payload.length < 126 ? Buffer.from([0x81, 0x80 | payload.length]) : Buffer.from([0x81, 0x80 | 126, payload.length >> 8, payload.length & 0xff]);
+    return Buffer.concat([head, mask, masked]);
+  };
   return {
     subscribe(pair) {
-      const payload = Buffer.from(JSON.stringify({ op: 'subscribe', pairs: [pair] }));
-      const mask = randomBytes(4);
-      const masked = Buffer.from(payload.map((b, i) => b ^ (mask[i % 4] as number)));
-      socket.write(Buffer.concat([Buffer.from([0x81, 0x80 | payload.length]), mask, masked]));
+      socket.write(frame({ op: 'subscribe', pairs: [pair] }));
+    },
+    send(...values) {
+      socket.write(Buffer.concat(values.map(frame)));
+    },
+    destroy() {
+      socket.destroy();
     },
     /** Resume reading; resolve at the close frame (or when the socket closes). */
     async readAll() {

@@ -1,0 +1,114 @@
+/**
+ * Who may call the API, and how often. Decided on the route that matched,
+ * never on the raw URL: the router decodes `/%761/pairs` to `/v1/pairs` and
+ * takes `http://x/v1/pairs` (absolute form) to the same route, so a check of
+ * the URL's text would let those spellings through.
+ *
+ *  - API keys (when configured): every route needs `x-api-key: <key>` unless
+ *    its config says `public: true` (ops probes, the dashboard page and its
+ *    assets, /docs). New routes are protected by default. Unknown paths are
+ *    404 for everyone.
+ *  - Rate limit (when configured): per client, where the client is the
+ *    verified API key, else the client address. An unverified key never picks
+ *    the bucket (random keys would each get a fresh budget), and requests
+ *    that fail authentication count against their address like any other, so
+ *    keys cannot be guessed at full speed (429 after the budget).
+ *  - The client address is the socket's peer, or, only when the peer is a
+ *    configured trusted proxy (TICKCAST_API_TRUST_PROXY; fastify's
+ *    `trustProxy`), the address it forwards in X-Forwarded-For.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import rateLimit from '@fastify/rate-limit';
+import { ApiError } from './api-error.ts';
+
+export interface RateLimitOptions {
+  /** Requests per window per client. */
+  max: number;
+  timeWindowMs: number;
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Served without an API key even when keys are configured. */
+    public?: boolean;
+  }
+}
+
+const sha = (s: string) => createHash('sha256').update(s).digest();
+
+export interface ApiKeyVerifier {
+  /** Keys are configured: routes that are not public need one. */
+  readonly required: boolean;
+  /** A short id of the key when it is one of the configured keys (compared in constant time), else null. */
+  verify(given: string | undefined): string | null;
+}
+
+export function apiKeyVerifier(keys: readonly string[]): ApiKeyVerifier {
+  const hashed = keys.filter((k) => k.length > 0).map(sha);
+  return {
+    required: hashed.length > 0,
+    verify(given) {
+      if (hashed.length === 0 || given === undefined || given.length === 0) return null;
+      const h = sha(given);
+      let ok = false;
+      for (const k of hashed) ok = timingSafeEqual(k, h) || ok;
+      return ok ? h.toString('hex').slice(0, 32) : null;
+    },
+  };
+}
+
+export interface AccessControlOptions {
+  verifier: ApiKeyVerifier;
+  rateLimit: RateLimitOptions | null;
+  /** Route URL prefixes served to everyone (their routes are registered by other plugins, e.g. /docs). */
+  publicPrefixes: readonly string[];
+}
+
+/** Register on the app before its routes (the hooks see each route as it is added). */
+export async function registerAccessControl(app: FastifyInstance, o: AccessControlOptions): Promise<void> {
+  const keyIds = new WeakMap<FastifyRequest, string | null>();
+  const keyIdOf = (req: FastifyRequest): string | null => {
+    let id = keyIds.get(req);
+    if (id === undefined) {
+      const given = req.headers['x-api-key'];
+      id = o.verifier.verify(typeof given === 'string' ? given : undefined);
+      keyIds.set(req, id);
+    }
+    return id;
+  };
+
+  app.addHook('onRoute', (route) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    const docs = o.publicPrefixes.some((p) => route.url === p || route.url.startsWith(`${p}/`));
+    // A CORS preflight carries no credentials by design: it must be answered without a key.
+    const preflight = methods.length === 1 && methods[0] === 'OPTIONS';
+    if (docs || preflight) route.config = { ...(route.config ?? {}), public: true };
+  });
+
+  if (o.rateLimit) {
+    const rl = o.rateLimit;
+    await app.register(rateLimit, {
+      global: true,
+      max: rl.max,
+      timeWindow: rl.timeWindowMs,
+      // Bounded memory: least recently seen clients are forgotten first.
+      cache: 10_000,
+      keyGenerator: (req: FastifyRequest) => {
+        const id = keyIdOf(req);
+        return id !== null ? `key:${id}` : `ip:${req.ip}`;
+      },
+      errorResponseBuilder: (_req, ctx) =>
+        new ApiError('RATE_LIMITED', `rate limit exceeded: at most ${ctx.max} requests per ${ctx.after === '' ? `${rl.timeWindowMs} ms` : ctx.after} per client`),
+    });
+  }
+
+  if (o.verifier.required) {
+    // After every onRequest hook (the rate limit is one), before the body and the parameters are looked at.
+    app.addHook('preParsing', async (req, _reply, payload) => {
+      if (req.is404 || req.routeOptions.config?.public === true) return payload;
+      if (keyIdOf(req) === null) throw new ApiError('UNAUTHORIZED', 'missing or unknown API key: send it in the x-api-key header');
+      return payload;
+    });
+  }
+}
