@@ -125,4 +125,39 @@ export function registryContract(f: RegistryFactory): void {
     await assert.rejects(r.promote('nope', 'x'), /no model version nope/);
     await assert.rejects(r.save(metaWith('btc1', { model: 1, persistence: 2 }), 'again'), /exists already/);
   });
+
+  run('each target has its own production alias per pair; its rule decides; rollback per target', async (r) => {
+    const vol = (version: string, model: number, o: { compared_with?: string | null; current?: number } = {}): ModelMeta => {
+      const base = metaWith(version, { model: 1, persistence: 2 });
+      return {
+        ...base,
+        target: 'volatility',
+        kind: 'lightgbm',
+        evaluation: {
+          folds: [],
+          overall: {},
+          scores: { model: { n: 100, qlike: model }, persistence: { n: 100, qlike: 0.9 }, ewma: { n: 100, qlike: 0.7 }, har_rv: { n: 100, qlike: 0.6 }, ...(o.current !== undefined ? { current: { n: 100, qlike: o.current } } : {}) },
+          compared_with: o.compared_with ?? null,
+        },
+      };
+    };
+    await registerCandidate(r, metaWith('p1', { model: 9, persistence: 10 }), 'a', null);
+    const bad = await registerCandidate(r, vol('vol0', 0.65), 'x', null);
+    assert.equal(bad.status, 'rejected');
+    assert.match(bad.reason, /does not beat baseline har_rv: QLIKE 0.650000 >= 0.600000/);
+    const v1 = await registerCandidate(r, vol('vol1', 0.55), 'y', null);
+    assert.equal(v1.status, 'production', v1.reason);
+    assert.equal(await r.production('BTC/USD'), 'p1', 'the price alias is untouched');
+    assert.equal(await r.production('BTC/USD', 'volatility'), 'vol1');
+    assert.equal(await r.production('BTC/USD', 'range'), null);
+    const worse = await registerCandidate(r, vol('vol2', 0.58, { compared_with: 'vol1', current: 0.55 }), 'z', null);
+    assert.equal(worse.status, 'rejected');
+    assert.match(worse.reason, /does not beat the current production model vol1/);
+    await registerCandidate(r, vol('vol3', 0.5, { compared_with: 'vol1', current: 0.55 }), 'w', null);
+    assert.equal(await r.production('BTC/USD', 'volatility'), 'vol3');
+    assert.deepEqual(await r.rollback('BTC/USD', Date.now(), 'volatility'), { from: 'vol3', to: 'vol1' });
+    assert.equal(await r.production('BTC/USD', 'volatility'), 'vol1');
+    assert.equal(await r.production('BTC/USD'), 'p1');
+    assert.deepEqual((await r.list('BTC/USD', 'volatility')).map((x) => x.version).sort(), ['vol0', 'vol1', 'vol2', 'vol3']);
+  });
 }
