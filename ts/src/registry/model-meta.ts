@@ -4,6 +4,7 @@
  * type and the validator used when a version is read back.
  */
 import { Type, type Static } from '@sinclair/typebox';
+import { MODEL_KINDS } from '../model/backends.ts';
 
 const Metrics = Type.Object({
   n: Type.Integer({ minimum: 0 }),
@@ -35,7 +36,8 @@ export const ModelMeta = Type.Object(
   {
     version: Type.String({ pattern: '^[a-z0-9][a-z0-9._-]{0,127}$' }),
     model_name: Type.String({ minLength: 1, maxLength: 128 }),
-    kind: Type.Union([Type.Literal('lightgbm'), Type.Literal('ridge')]),
+    /** A backend of model/backends.ts. */
+    kind: Type.Union(MODEL_KINDS.map((k) => Type.Literal(k))),
     pair: Type.String({ pattern: '^[A-Z0-9]+/[A-Z0-9]+$' }),
     created_ms: Type.Integer({ minimum: 0 }),
     status: ModelStatus,
