@@ -226,20 +226,24 @@ export function renderTargetReport(input: TargetReportInput): string {
   const metrics = [...new Set(contenders.flatMap((c) => Object.keys(ev.overall[c] ?? {})))];
   const descr = new Map(target.baselines.map((b) => [b.name, b.description]));
   const table = `<table><tr><th>contender</th>${metrics.map((m) => `<th>${esc(m)}</th>`).join('')}</tr>${contenders
-    .map((c) => `<tr><td title="${esc(descr.get(c) ?? '')}">${esc(c)}${descr.has(c) ? `<br><small>${esc(descr.get(c)!)}</small>` : ''}</td>${metrics.map((m) => `<td>${num(ev.overall[c]?.[m], 5)}</td>`).join('')}</tr>`)
+    .map((c) => `<tr><td title="${esc(descr.get(c) ?? '')}">${esc(c)}${descr.has(c) ? `<br><small>${esc(descr.get(c)!)}</small>` : ''}</td>${metrics.map((m) => `<td>${m === 'n' ? String(ev.overall[c]?.[m] ?? '–') : num(ev.overall[c]?.[m], 5)}</td>`).join('')}</tr>`)
     .join('')}</table>`;
   const pm = target.primaryMetric;
+  // The per-fold picture leaves out contenders far off the scale (e.g. persistence QLIKE with zero-volatility windows): they stay in the tables.
+  const bestPm = Math.min(...contenders.map((c) => ev.overall[c]?.[pm] ?? Infinity));
+  const drawn = contenders.filter((c) => (ev.overall[c]?.[pm] ?? Infinity) <= 10 * bestPm);
+  const left = contenders.filter((c) => !drawn.includes(c));
   const imp = meta.feature_names.map((n, i) => ({ n, v: input.importance[i] ?? 0 })).sort((a, b) => b.v - a.v);
   const cand = `<table><tr><th>parameters</th><th>rank (lower is better)</th><th>${esc(pm)}</th></tr>${input.candidates
     .map((c) => `<tr><td><code>${esc(JSON.stringify(Object.fromEntries(Object.entries(c.params).filter(([k]) => ['method', 'objective', 'num_leaves', 'learning_rate', 'min_data_in_leaf'].includes(k)))))}</code></td><td>${num(target.rank(c.overall.model!), 5)}</td><td>${num(c.overall.model?.[pm], 5)}</td></tr>`)
     .join('')}</table>`;
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>tickcast model ${esc(meta.version)}</title>
-<style>body{font:14px system-ui,sans-serif;margin:24px;max-width:1100px;color:#222}table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}td:first-child,th:first-child{text-align:left}svg text{font:11px sans-serif;fill:#333}.st{font-weight:bold}code{background:#f4f4f4;padding:0 3px}small{color:#666}</style>
+<style>body{font:14px system-ui,sans-serif;margin:24px;max-width:1100px;color:#222}table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}td:first-child,th:first-child{text-align:left}svg text{font:11px sans-serif;fill:#333}.st{font-weight:bold}code{background:#f4f4f4;padding:0 3px}small{color:#666}table.meta td{text-align:left}table.meta code{word-break:break-all}</style>
 </head><body>
 <h1>Model ${esc(meta.version)}</h1>
 <p><span class="st">${esc(meta.status)}</span>: ${esc(meta.reason)}</p>
-<table>
+<table class="meta">
 <tr><td>pair</td><td>${esc(meta.pair)}</td></tr>
 <tr><td>target</td><td>${esc(meta.target)}: ${esc(target.description)}; horizon ${meta.horizon_s} s, candles ${meta.interval_s} s</td></tr>
 <tr><td>model</td><td>${esc(meta.model_name)} (${esc(meta.kind)})</td></tr>
@@ -251,7 +255,8 @@ export function renderTargetReport(input: TargetReportInput): string {
 <h2>Walk-forward: all test folds, against every baseline</h2>
 ${table}
 <h2>${esc(pm)} per fold</h2>
-${barChart(ev.folds.map((f) => `fold ${f.index} (${f.test_rows} rows)`), contenders.map((c) => ({ name: c, values: ev.folds.map((f) => f.scores[c]?.[pm] ?? Number.NaN) })))}
+${left.length ? `<p>Left out of the picture (more than 10x the best; see the table): ${esc(left.join(', '))}.</p>` : ''}
+${barChart(ev.folds.map((f) => `fold ${f.index} (${f.test_rows} rows)`), drawn.map((c) => ({ name: c, values: ev.folds.map((f) => f.scores[c]?.[pm] ?? Number.NaN) })))}
 <h2>Candidates compared on the same folds</h2>
 ${cand}
 ${targetPicture(ev, input.dataset)}

@@ -122,6 +122,10 @@ test('the registry keeps one production alias per (pair, target); the price alia
     const html = await readFile(join(dir, 'models', r.meta.version, 'report.html'), 'utf8');
     assert.match(html, /har_rv/);
     assert.match(html, /Predicted vs realized/);
+    assert.ok(html.startsWith('<!doctype html>'));
+    assert.doesNotMatch(html, /<script|https?:\/\/|<link /, 'no script, no network');
+    assert.equal((html.match(/<svg /g) ?? []).length, 3, 'per-fold QLIKE, predicted vs realized, importance');
+    for (const b of ['persistence', 'ewma', 'har_rv']) assert.ok(html.includes(`<td title="`) && html.includes(b), b);
     assert.equal(await registry.production('ETH/USD', 'volatility'), r.meta.status === 'production' ? r.meta.version : null);
     assert.equal(await registry.production('ETH/USD'), null, 'the price alias is another one');
     const aliases = JSON.parse(await readFile(join(dir, 'models', 'production.json'), 'utf8').catch(() => '{}')) as Record<string, unknown>;
