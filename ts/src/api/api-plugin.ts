@@ -23,6 +23,7 @@
  * Hygiene (http-hygiene.ts): security headers and a Content-Security-Policy,
  * CORS for `corsOrigins` only, 405 with `allow`, one error shape everywhere.
  */
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -32,7 +33,7 @@ import Fastify, { LogController, type FastifyInstance, type FastifyPluginAsync, 
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { apiKeyVerifier, registerAccessControl, type RateLimitOptions } from './access-control.ts';
-import { clientErrorHandler, codeForStatus, frameworkErrors, pathOf, registerSecurityHeaders, routeMethods } from './http-hygiene.ts';
+import { clientErrorHandler, codeForStatus, frameworkErrors, inlineStyleHashes, pathOf, registerSecurityHeaders, routeMethods } from './http-hygiene.ts';
 import type { Logger } from 'pino';
 import { register } from 'prom-client';
 import type { Candle, Prediction, PredictionError } from '../contracts/messages.ts';
@@ -112,6 +113,11 @@ declare module 'fastify' {
 const here = dirname(fileURLToPath(import.meta.url));
 const DASHBOARD_DIR = join(here, '..', 'dashboard');
 const CHARTS_FILE = 'lightweight-charts.standalone.production.js';
+
+/** Swagger UI's scripts, as @fastify/swagger-ui serves them under /docs/static. */
+const SWAGGER_UI_SCRIPTS = ['swagger-ui-bundle.js', 'swagger-ui-standalone-preset.js'].map((f) =>
+  join(dirname(createRequire(import.meta.url).resolve('@fastify/swagger-ui/package.json')), 'static', f),
+);
 
 function chartsScriptPath(): string {
   const pkg = createRequire(import.meta.url).resolve('lightweight-charts/package.json');
@@ -232,7 +238,11 @@ const apiPluginImpl: FastifyPluginAsync<ApiDeps> = async (fastify, deps) => {
   });
 
   // ---- security headers, CORS, access control (before every route) -----------------
-  await registerSecurityHeaders(app as unknown as FastifyInstance, { corsOrigins: deps.corsOrigins ?? [] });
+  await registerSecurityHeaders(app as unknown as FastifyInstance, {
+    corsOrigins: deps.corsOrigins ?? [],
+    // lightweight-charts and Swagger UI each add one fixed <style> element (their logos): allowed by hash, nothing else inline.
+    styleHashes: inlineStyleHashes(readFileSync(chartsScriptPath(), 'utf8'), ...SWAGGER_UI_SCRIPTS.map((f) => readFileSync(f, 'utf8'))),
+  });
   await registerAccessControl(app as unknown as FastifyInstance, { verifier, rateLimit: deps.rateLimit ?? null, publicPrefixes: ['/docs'] });
   /** Ops probes and the page: no key, no rate limit. */
   const open = { rateLimit: false, public: true } as const;

@@ -6,6 +6,7 @@
  * shape for the errors fastify and Node answer before any route runs (a bad
  * URL, headers over the limit, a client timeout).
  */
+import { createHash } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { STATUS_CODES } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -18,7 +19,8 @@ import { API_ERRORS, errorBody, type ApiErrorCode } from './api-error.ts';
  * script, style sheet and the lightweight-charts bundle from this origin and
  * talks to /v1 over fetch and the websocket ('self' covers ws: and wss: of
  * the same host); Swagger UI at /docs loads its bundle from /docs/static and
- * draws a few icons from data: URLs.
+ * draws a few icons from data: URLs. Inline <style> elements are allowed only
+ * by the hash of their text (`styleHashes`).
  */
 export const CSP_DIRECTIVES: Record<string, string[]> = {
   'default-src': ["'self'"],
@@ -34,17 +36,31 @@ export const CSP_DIRECTIVES: Record<string, string[]> = {
   'frame-ancestors': ["'none'"],
 };
 
-export function cspHeader(): string {
-  return Object.entries(CSP_DIRECTIVES)
-    .map(([k, v]) => `${k} ${v.join(' ')}`)
-    .join('; ');
+/**
+ * CSP hash sources ('sha256-…') of the fixed <style> texts script bundles
+ * insert: `createElement("style")` then `.innerText="…"` (lightweight-charts'
+ * attribution logo), or React's `createElement("style",null,"…")` (the logo
+ * SVG of Swagger UI at /docs).
+ */
+export function inlineStyleHashes(...scripts: string[]): string[] {
+  const out = new Set<string>();
+  const found = scripts.flatMap((script) => [
+    ...script.matchAll(/createElement\("style"\),[\w$.]+\.(?:innerText|textContent)="((?:[^"\\]|\\.)*)"/g),
+    ...script.matchAll(/createElement\("style",null,"((?:[^"\\]|\\.)*)"\)/g),
+  ]);
+  for (const m of found) {
+    const text = JSON.parse(`"${m[1] as string}"`) as string;
+    out.add(`'sha256-${createHash('sha256').update(text, 'utf8').digest('base64')}'`);
+  }
+  return [...out];
 }
 
 /** Security headers and CORS; register before the routes. */
-export async function registerSecurityHeaders(app: FastifyInstance, o: { corsOrigins: readonly string[] }): Promise<void> {
+export async function registerSecurityHeaders(app: FastifyInstance, o: { corsOrigins: readonly string[]; styleHashes?: readonly string[] }): Promise<void> {
+  const directives = { ...CSP_DIRECTIVES, 'style-src': [...(CSP_DIRECTIVES['style-src'] ?? []), ...(o.styleHashes ?? [])] };
   await app.register(helmet, {
     global: true,
-    contentSecurityPolicy: { useDefaults: false, directives: CSP_DIRECTIVES },
+    contentSecurityPolicy: { useDefaults: false, directives },
     // The API is often reached over plain HTTP (embedded mode, inside a cluster): TLS is the ingress's business.
     strictTransportSecurity: false,
     referrerPolicy: { policy: 'no-referrer' },

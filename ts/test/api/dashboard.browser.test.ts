@@ -4,7 +4,9 @@
  * to /v1/ws, and draws the candles, predictions and errors pushed through the
  * server's live feed; the model accuracy panel shows GET /v1/monitoring's
  * rolling figures (27 h of real BTC/USD minutes in the store) for the window
- * picked. Saves a screenshot to ${TICKCAST_ARTIFACTS:-artifacts}/dashboard.png.
+ * picked. The page and /docs run under the API's Content-Security-Policy: any
+ * violation (a blocked script, style, image or connection) fails the test.
+ * Saves a screenshot to ${TICKCAST_ARTIFACTS:-artifacts}/dashboard.png.
  * Needs Debian's Chromium at /usr/bin/chromium (`apt-get install -y chromium`).
  */
 import { test } from 'node:test';
@@ -81,7 +83,15 @@ test('dashboard: live candles, predictions at target time and errors arrive over
     page.on('console', (m) => {
       if (m.type() === 'error') consoleErrors.push(m.text());
     });
-    await page.goto(`${srv.url}/`);
+    // Every Content-Security-Policy violation of the page, as the browser reports it (the event fires for each blocked load or inline use).
+    await browser.addInitScript(() => {
+      const w = window as unknown as { __cspViolations: string[] };
+      w.__cspViolations = [];
+      document.addEventListener('securitypolicyviolation', (e) => w.__cspViolations.push(`${e.violatedDirective} blocked ${e.blockedURI || 'inline'} (${e.sourceFile}:${e.lineNumber})`));
+    });
+    const violations = (p: typeof page) => p.evaluate(() => (window as unknown as { __cspViolations: string[] }).__cspViolations);
+    const first = await page.goto(`${srv.url}/`);
+    assert.match(first?.headers()['content-security-policy'] ?? '', /default-src 'self'/, 'the page is served with the CSP');
     const stats = () =>
       page.evaluate(() => {
         const t = (window as unknown as { __tickcast: { connected: boolean; points: PageStats['points']; seriesLengths(): PageStats['lengths']; lastError: string | null } }).__tickcast;
@@ -164,7 +174,23 @@ test('dashboard: live candles, predictions at target time and errors arrive over
     }
     assert.match((await page.textContent('#mon-note')) ?? '', /prediction store/);
     assert.equal(await page.evaluate(() => (window as any).__tickcast.monitoring.status), 200);
+    assert.deepEqual(await violations(page), [], 'no CSP violation on the dashboard');
     assert.deepEqual(consoleErrors, []);
+
+    // /docs (Swagger UI) under the same policy: it renders the API's title and operations.
+    const docs = await browser.newPage();
+    const docsErrors: string[] = [];
+    docs.on('pageerror', (e) => docsErrors.push(String(e)));
+    docs.on('console', (m) => {
+      if (m.type() === 'error') docsErrors.push(m.text());
+    });
+    const docsResponse = await docs.goto(`${srv.url}/docs`);
+    assert.match(docsResponse?.headers()['content-security-policy'] ?? '', /default-src 'self'/, '/docs is served with the CSP');
+    await docs.waitForSelector('.swagger-ui .info .title', { timeout: 20_000 });
+    await docs.waitForSelector('.opblock-summary-path', { timeout: 20_000 });
+    assert.match((await docs.textContent('.swagger-ui .info .title')) ?? '', /tickcast API/);
+    assert.deepEqual(await violations(docs), [], 'no CSP violation on /docs');
+    assert.deepEqual(docsErrors.filter((e) => /Content Security Policy|Refused to/i.test(e)), [], 'no CSP error in the /docs console');
 
     const dir = resolve(REPO_ROOT, process.env.TICKCAST_ARTIFACTS ?? 'artifacts');
     mkdirSync(dir, { recursive: true });

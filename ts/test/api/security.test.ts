@@ -326,6 +326,8 @@ describe('exposure and hygiene', () => {
         assert.match(csp, /default-src 'self'/, `${url}: CSP ${csp}`);
         assert.match(csp, /script-src 'self'/, `${url}: CSP ${csp}`);
         assert.doesNotMatch(csp, /script-src[^;]*'unsafe-(inline|eval)'/, `${url}: scripts must not be inline`);
+        assert.doesNotMatch(csp, /'unsafe-(inline|eval)'/, `${url}: nothing inline but by hash`);
+        assert.match(csp, /style-src 'self'( 'sha256-[A-Za-z0-9+/]+=*')+/, `${url}: the charts' and Swagger UI's fixed <style> texts by hash`);
         assert.match(csp, /frame-ancestors 'none'/, url);
         assert.match(csp, /object-src 'none'/, url);
         assert.equal(r.headers['x-content-type-options'], 'nosniff', url);
