@@ -74,6 +74,9 @@ async function retrying<T>(f: () => Promise<T>, attempts = 5): Promise<T> {
   }
 }
 
+/** A send still unanswered after this long: the broker is away (not ready). */
+const SLOW_SEND_MS = 5000;
+
 export class KafkaTransport implements Transport {
   readonly kind = 'kafka' as const;
   private readonly log: Logger;
@@ -85,6 +88,8 @@ export class KafkaTransport implements Transport {
   private isConnected = false;
   /** False after a send failed, until one succeeds. */
   private producerOk = true;
+  /** Start times of the sends in flight: one taking longer than SLOW_SEND_MS means the broker is away (kafkajs is retrying). */
+  private readonly sending = new Set<{ at: number }>();
   /** Per live subscription: is its consumer working (not crashed, fetching)? */
   private readonly consumerHealth = new Set<() => boolean>();
 
@@ -175,12 +180,16 @@ export class KafkaTransport implements Transport {
 
   connected(): boolean {
     if (!this.isConnected || !this.producerOk) return false;
+    const now = Date.now();
+    for (const s of this.sending) if (now - s.at > SLOW_SEND_MS) return false;
     for (const ok of this.consumerHealth) if (!ok()) return false;
     return true;
   }
 
   async send(topic: string, records: readonly RawRecord[]): Promise<void> {
     if (!this.producer || !this.isConnected) throw new Error('kafka bus is not started');
+    const inFlight = { at: Date.now() };
+    this.sending.add(inFlight);
     try {
       await this.producer.send({
         topic: this.phys(topic),
@@ -191,6 +200,8 @@ export class KafkaTransport implements Transport {
       if (this.producerOk) this.log.warn({ err: errorSummary(err), topic }, 'kafka send failed (broker away?): not ready until a send succeeds');
       this.producerOk = false;
       throw err;
+    } finally {
+      this.sending.delete(inFlight);
     }
     if (!this.producerOk) this.log.info({ topic }, 'kafka send works again');
     this.producerOk = true;
@@ -242,7 +253,7 @@ export class KafkaTransport implements Transport {
           restartTimer = setTimeout(() => {
             restartTimer = null;
             if (stopped) return;
-            void c
+            void (consumer ?? c)
               .disconnect()
               .catch(() => undefined)
               .then(() => (stopped ? undefined : startConsumer()))
