@@ -82,7 +82,7 @@ for (const name of ['volatility', 'range', 'direction']) {
     const d = decidePromotion(r.meta);
     const covOk = name !== 'range' || Math.abs(sc.model!.coverage90! - 0.9) <= 0.02;
     assert.equal(d.promote, sc.model![pm]! < bestBaseline && covOk, d.reason);
-    if (name === 'range') assert.equal(r.candidates.length, 2, 'quantile and conformal compared');
+    if (name === 'range') assert.deepEqual(r.candidates.map((c) => c.params.method), ['quantile', 'quantile', 'conformal'], 'quantile (two settings) and conformal compared');
     // Baseline scores equal a recomputation from the target's own pieces over the same rows.
     const rows = r.folds.flatMap((f) => f.test);
     const b0 = target.baselines[0]!;
