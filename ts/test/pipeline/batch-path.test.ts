@@ -72,7 +72,8 @@ function perTrade(trades: readonly Trade[]): Output {
   const out: Output = { candles: [], rows: [], late: [] };
   for (const t of trades) {
     const r = cs.push(t);
-    for (const l of r.late) out.late.push(l.trade.trade_id);
+    // A late trade whose id its closed window already counted is a redelivery: counted as a duplicate, not reported.
+    for (const l of r.late) if (!l.duplicate) out.late.push(l.trade.trade_id);
     for (const c of r.candles) {
       out.candles.push(c);
       const f = fs.onCandle(c);
