@@ -16,8 +16,12 @@
  *  - The client address is the socket's peer, or, only when the peer is a
  *    configured trusted proxy (TICKCAST_API_TRUST_PROXY; fastify's
  *    `trustProxy`), the address it forwards in X-Forwarded-For.
+ *  - Websocket upgrades (not fastify routes) follow the same rules through
+ *    `upgradeGate`: the same budget per client, then the key.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import proxyAddr from '@fastify/proxy-addr';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import rateLimit from '@fastify/rate-limit';
 import { ApiError } from './api-error.ts';
@@ -111,4 +115,55 @@ export async function registerAccessControl(app: FastifyInstance, o: AccessContr
       return payload;
     });
   }
+}
+
+/** The client address of a raw request (websocket upgrades), by the same trusted-proxy rule as fastify's `req.ip`. */
+export function clientAddressOf(trustProxy: readonly string[]): (req: IncomingMessage) => string {
+  if (trustProxy.length === 0) return (req) => req.socket.remoteAddress ?? 'unknown';
+  const trust = proxyAddr.compile([...trustProxy]);
+  return (req) => proxyAddr(req, trust);
+}
+
+/** A fixed-window request counter per client; at most `maxClients` are remembered (the oldest window is forgotten first). */
+export class WindowLimiter {
+  private readonly counts = new Map<string, { n: number; resetAt: number }>();
+  constructor(
+    private readonly max: number,
+    private readonly windowMs: number,
+    private readonly maxClients = 10_000,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Count one request of `client`; false when it is over the window's budget. */
+  hit(client: string): boolean {
+    const t = this.now();
+    let c = this.counts.get(client);
+    if (!c || t >= c.resetAt) {
+      this.counts.delete(client);
+      if (this.counts.size >= this.maxClients) this.counts.delete(this.counts.keys().next().value as string);
+      c = { n: 0, resetAt: t + this.windowMs };
+      this.counts.set(client, c);
+    }
+    c.n++;
+    return c.n <= this.max;
+  }
+}
+
+/**
+ * Whether a websocket upgrade may connect: the rate limit first (a verified
+ * key's own budget, else the client address's), then the key. True, or the
+ * HTTP status line to refuse with.
+ */
+export function upgradeGate(o: { verifier: ApiKeyVerifier; rateLimit: RateLimitOptions | null; trustProxy: readonly string[] }): (req: IncomingMessage) => true | string {
+  const limiter = o.rateLimit ? new WindowLimiter(o.rateLimit.max, o.rateLimit.timeWindowMs) : null;
+  const addressOf = clientAddressOf(o.trustProxy);
+  return (req) => {
+    if (!o.verifier.required && !limiter) return true;
+    const header = req.headers['x-api-key'];
+    const fromQuery = new URL(req.url ?? '/', 'http://x').searchParams.get('api_key') ?? undefined;
+    const id = o.verifier.verify(typeof header === 'string' ? header : fromQuery);
+    if (limiter && !limiter.hit(id !== null ? `key:${id}` : `ip:${addressOf(req)}`)) return '429 Too Many Requests';
+    if (o.verifier.required && id === null) return '401 Unauthorized';
+    return true;
+  };
 }

@@ -28,11 +28,10 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { IncomingMessage } from 'node:http';
-import Fastify, { LogController, type FastifyInstance, type FastifyPluginAsync, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import { apiKeyVerifier, registerAccessControl, type RateLimitOptions } from './access-control.ts';
+import { apiKeyVerifier, registerAccessControl, upgradeGate, type RateLimitOptions } from './access-control.ts';
 import { clientErrorHandler, codeForStatus, frameworkErrors, inlineStyleHashes, pathOf, registerSecurityHeaders, routeMethods } from './http-hygiene.ts';
 import type { Logger } from 'pino';
 import { register } from 'prom-client';
@@ -168,12 +167,7 @@ const apiPluginImpl: FastifyPluginAsync<ApiDeps> = async (fastify, deps) => {
     cache,
     logger: deps.logger,
     ...deps.ws,
-    authorize: (req: IncomingMessage) => {
-      if (!verifier.required) return true;
-      const header = req.headers['x-api-key'];
-      const fromQuery = new URL(req.url ?? '/', 'http://x').searchParams.get('api_key') ?? undefined;
-      return verifier.verify(typeof header === 'string' ? header : fromQuery) !== null;
-    },
+    authorize: upgradeGate({ verifier, rateLimit: deps.rateLimit ?? null, trustProxy: deps.trustProxy ?? [] }),
   });
   hub.attach(app.server);
   app.decorate('wsHub', hub);

@@ -43,8 +43,8 @@ export interface WsHubOptions {
   maxMessagesPerSecond?: number;
   /** Messages a connection may send at once before the average applies (default 20). */
   messageBurst?: number;
-  /** Decides whether an upgrade request may connect (API keys); default: everyone. */
-  authorize?: (req: IncomingMessage) => boolean;
+  /** Decides whether an upgrade request may connect (API keys, rate limit): true, or false / the HTTP status line to refuse with (false: 401); default: everyone. */
+  authorize?: (req: IncomingMessage) => boolean | string;
   /**
    * Threads the native fan-out may use to write one broadcast (default: the
    * CPUs this process may use, at most 4; it uses one per 256 sockets at
@@ -149,7 +149,8 @@ export class WsHub {
     };
     if (path !== WS_PATH) return refuse('404 Not Found');
     if (this.closed) return refuse('503 Service Unavailable');
-    if (this.opts.authorize && !this.opts.authorize(req)) return refuse('401 Unauthorized');
+    const verdict = this.opts.authorize ? this.opts.authorize(req) : true;
+    if (verdict !== true) return refuse(verdict === false ? '401 Unauthorized' : verdict);
     this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, req, socket));
   }
 

@@ -8,6 +8,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
+import { WebSocket } from 'ws';
 import type { FastifyInstance } from 'fastify';
 import { buildApi, type ApiDeps } from '../../src/api/api-plugin.ts';
 import { API_ERRORS } from '../../src/api/api-error.ts';
@@ -204,6 +205,59 @@ describe('rate limit: an unverified key never picks the bucket; failed authentic
       assert.deepEqual(direct, [200, 200, 200, 429]);
     } finally {
       await app.close();
+    }
+  });
+});
+
+describe('websocket upgrades: the same budget per client, then the key', () => {
+  const status = (url: string, headers: Record<string, string> = {}) =>
+    new Promise<number>((resolve) => {
+      const ws = new WebSocket(url, { headers });
+      ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+      ws.on('open', () => {
+        ws.close();
+        resolve(101);
+      });
+      ws.on('error', () => {});
+    });
+
+  test('wrong ?api_key= guesses are answered 429 once the address is over its budget; a verified key keeps its own', async () => {
+    const app = await make({ apiKeys: [KEY], rateLimit: { max: 3, timeWindowMs: 60_000 } });
+    const port = await listen(app);
+    try {
+      const base = `ws://127.0.0.1:${port}/v1/ws`;
+      const got: number[] = [];
+      for (let i = 0; i < 6; i++) got.push(await status(`${base}?api_key=guess-${i}-abcdefgh`));
+      assert.deepEqual(got, [401, 401, 401, 429, 429, 429]);
+      assert.equal(await status(base, { 'x-api-key': KEY }), 101);
+      assert.equal(await status(`${base}?api_key=${KEY}`), 101);
+    } finally {
+      await app.close();
+    }
+  });
+
+  test('without keys, upgrades share the client address budget; X-Forwarded-For counts only from a trusted proxy', async () => {
+    const app = await make({ rateLimit: { max: 2, timeWindowMs: 60_000 } });
+    const port = await listen(app);
+    try {
+      const base = `ws://127.0.0.1:${port}/v1/ws`;
+      const got: number[] = [];
+      for (let i = 0; i < 4; i++) got.push(await status(base, { 'x-forwarded-for': `203.0.113.${i}`, 'x-api-key': `random-${i}-abcdefgh` }));
+      assert.deepEqual(got, [101, 101, 429, 429]);
+    } finally {
+      await app.close();
+    }
+    const trusted = await make({ rateLimit: { max: 2, timeWindowMs: 60_000 }, trustProxy: ['127.0.0.1'] });
+    const tport = await listen(trusted);
+    try {
+      const base = `ws://127.0.0.1:${tport}/v1/ws`;
+      const got: number[] = [];
+      for (let i = 0; i < 4; i++) got.push(await status(base, { 'x-forwarded-for': `203.0.113.${i}` }));
+      assert.deepEqual(got, [101, 101, 101, 101], 'one budget per forwarded client behind the trusted proxy');
+      for (let i = 0; i < 3; i++) got.push(await status(base, { 'x-forwarded-for': '198.51.100.9' }));
+      assert.deepEqual(got.slice(4), [101, 101, 429]);
+    } finally {
+      await trusted.close();
     }
   });
 });
