@@ -210,7 +210,7 @@ export const rangeTarget: Target = {
     const base = { ...BACKENDS.lightgbm.defaultParams, ...QUANTILE_PARAMS };
     return [
       { ...base, method: 'quantile' },
-      { ...base, method: 'quantile', num_leaves: 7, min_data_in_leaf: 800, learning_rate: 0.02, lambda_l2: 100 },
+      { ...base, method: 'quantile', num_leaves: 7, min_data_in_leaf: 800, learning_rate: 0.05, lambda_l2: 100 },
       { ...base, method: 'conformal', num_iterations: 150 },
     ];
   },
