@@ -9,7 +9,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Service } from '../services/runner.ts';
 import type { Config } from '../config/config.ts';
-import { bootstrapAllTargets } from '../training/bootstrap.ts';
+import { bootstrapModel, bootstrapOtherTargets } from '../training/bootstrap.ts';
 import { registryOf } from '../registry/index.ts';
 
 export const BUNDLED_CANDLES = resolve(dirname(fileURLToPath(import.meta.url)), '../../../data/sample/candles');
@@ -23,11 +23,17 @@ export function trainerService(config: Config): Service {
         const registry = registryOf(config);
         try {
           const stores = await ctx.stores();
+          // The price model of every pair first (the predictions stream waits for it), then the other targets.
           for (const pair of config.pairs) {
             if (ctx.signal.aborted) return;
             ctx.logger.info({ pair }, 'checking for a production model (training one on the bundled sample if none)');
-            const production = await bootstrapAllTargets({ registry, stores, pair, sampleDir: BUNDLED_CANDLES, logger: ctx.logger });
-            ctx.logger.info({ pair, production }, 'model bootstrap done');
+            const out = await bootstrapModel({ registry, stores, pair, sampleDir: BUNDLED_CANDLES, logger: ctx.logger });
+            ctx.logger.info({ pair, outcome: out.kind, ...(out.kind === 'trained' ? { production: out.production } : {}), ...(out.kind === 'exists' ? { version: out.version } : {}), ...(out.kind === 'no_data' ? { reason: out.reason } : {}) }, 'model bootstrap done');
+          }
+          for (const pair of config.pairs) {
+            if (ctx.signal.aborted) return;
+            const production = await bootstrapOtherTargets({ registry, stores, pair, sampleDir: BUNDLED_CANDLES, logger: ctx.logger });
+            ctx.logger.info({ pair, production }, 'target models bootstrap done (volatility, range, direction)');
           }
         } catch (err) {
           ctx.logger.error({ err }, 'model bootstrap failed');

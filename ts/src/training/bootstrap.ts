@@ -43,11 +43,18 @@ export function sampleFile(sampleDir: string, pair: string): string {
  * every family afterwards (null: none beat its baselines).
  */
 export async function bootstrapAllTargets(opts: BootstrapOptions): Promise<Record<string, string | null>> {
-  const out: Record<string, string | null> = {};
   const price = await bootstrapModel(opts);
-  out.price = price.kind === 'exists' ? price.version : price.kind === 'trained' ? price.production : null;
-  if (price.kind === 'no_data' || defaultKind() !== 'lightgbm') return out;
+  const out: Record<string, string | null> = { price: price.kind === 'exists' ? price.version : price.kind === 'trained' ? price.production : null };
+  if (price.kind === 'no_data') return out;
+  return { ...out, ...(await bootstrapOtherTargets(opts)) };
+}
+
+/** The target families other than the price, each trained when it has no production model (LightGBM only). */
+export async function bootstrapOtherTargets(opts: BootstrapOptions): Promise<Record<string, string | null>> {
+  const out: Record<string, string | null> = {};
+  if (defaultKind() !== 'lightgbm') return out;
   const source = await sourceOf(opts);
+  if (source.kind === 'file' && !existsSync(source.path)) return out;
   for (const t of families()) {
     if (t.family === 'price') continue;
     const existing = await opts.registry.production(opts.pair, t.family);

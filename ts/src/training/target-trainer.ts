@@ -47,8 +47,21 @@ export interface CurrentTargetModel {
   featureNames: readonly string[];
 }
 
+/** Runs a step generator to its end (synchronously). */
+function runSteps<T>(g: Generator<void, T>): T {
+  for (;;) {
+    const r = g.next();
+    if (r.done) return r.value;
+  }
+}
+
 /** Walk-forward of one parameter set of a target against its baselines (and the current model) on the given folds. */
 export function evaluateTarget(ds: Dataset, folds: readonly Fold[], target: Target, kind: ModelKind, params: ModelParams, onFold?: (done: number, total: number) => void, current?: CurrentTargetModel | null): TargetEvaluation {
+  return runSteps(evaluateTargetSteps(ds, folds, target, kind, params, onFold, current));
+}
+
+/** The same, yielding after each fold (so a caller can let an event loop run between folds). */
+function* evaluateTargetSteps(ds: Dataset, folds: readonly Fold[], target: Target, kind: ModelKind, params: ModelParams, onFold?: (done: number, total: number) => void, current?: CurrentTargetModel | null): Generator<void, TargetEvaluation> {
   const outs: Record<string, Float64Array[]> = { model: [] };
   for (const b of target.baselines) outs[b.name] = [];
   if (current) outs.current = [];
@@ -89,6 +102,7 @@ export function evaluateTarget(ds: Dataset, folds: readonly Fold[], target: Targ
       scores,
     });
     onFold?.(res.length, folds.length);
+    yield;
   }
   const overall: Record<string, Scores> = {};
   for (const [name, o] of Object.entries(outs)) overall[name] = target.score(o, ds, rowsAll);
@@ -122,6 +136,24 @@ const finite = (s: Scores): Record<string, number | null> => Object.fromEntries(
 const finiteAll = (r: Record<string, Scores>) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, finite(v)]));
 
 export function trainTarget(opts: TargetTrainOptions): TargetTrainResult {
+  return runSteps(trainTargetSteps(opts));
+}
+
+/**
+ * The same, giving the event loop a turn after every fold: training in a
+ * running process (the embedded trainer service) then never blocks the other
+ * services for more than one fold's fit.
+ */
+export async function trainTargetAsync(opts: TargetTrainOptions): Promise<TargetTrainResult> {
+  const g = trainTargetSteps(opts);
+  for (;;) {
+    const r = g.next();
+    if (r.done) return r.value;
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+}
+
+function* trainTargetSteps(opts: TargetTrainOptions): Generator<void, TargetTrainResult> {
   const ds = opts.dataset;
   const target = targetOf(ds.target);
   const kind = opts.kind ?? 'lightgbm';
@@ -131,9 +163,9 @@ export function trainTarget(opts: TargetTrainOptions): TargetTrainResult {
   if (folds.length === 0) throw new Error(`not enough rows for a walk-forward evaluation: ${ds.rows} rows (dropped: ${JSON.stringify(ds.dropped)})`);
   const started = Date.now();
   const evals: TargetEvaluation[] = [];
-  cands.forEach((params, c) => {
-    evals.push(evaluateTarget(ds, folds, target, kind, params, (d, t) => opts.onProgress?.(`evaluate ${c + 1}/${cands.length}`, d, t)));
-  });
+  for (const [c, params] of cands.entries()) {
+    evals.push(yield* evaluateTargetSteps(ds, folds, target, kind, params, (d, t) => opts.onProgress?.(`evaluate ${c + 1}/${cands.length}`, d, t)));
+  }
   let best = evals.reduce((a, b) => (target.rank(b.overall.model!) < target.rank(a.overall.model!) ? b : a));
   // The current production model of this pair and target, on the same folds (same columns required).
   const cur = opts.current ?? null;
@@ -141,7 +173,7 @@ export function trainTarget(opts: TargetTrainOptions): TargetTrainResult {
   if (cur) {
     if (cur.featureNames.join(',') !== ds.featureNames.join(',')) currentNote = `current model ${cur.version} uses other features than this dataset`;
     else {
-      const withCurrent = evaluateTarget(ds, folds, target, kind, best.params, undefined, cur);
+      const withCurrent = yield* evaluateTargetSteps(ds, folds, target, kind, best.params, undefined, cur);
       best = withCurrent;
     }
   }
@@ -151,6 +183,7 @@ export function trainTarget(opts: TargetTrainOptions): TargetTrainResult {
   if (its.length > 0 && finalParams.early_stopping_round !== undefined) finalParams.num_iterations = its[Math.floor(its.length / 2)] as number;
   delete finalParams.early_stopping_round;
   opts.onProgress?.('final', 0, 1);
+  yield;
   const model = target.fit(ds, Array.from({ length: ds.rows }, (_, i) => i), kind, finalParams, { holdoutFraction: HOLDOUT_FRACTION });
   opts.onProgress?.('final', 1, 1);
   const now = opts.now_ms ?? Date.now();

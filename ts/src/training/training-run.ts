@@ -15,7 +15,7 @@ import { SENTIMENT_FEATURE_NAMES } from '../sentiment/sentiment-features.ts';
 import { defaultKind as backendDefaultKind, loadRegressor, type ModelKind, type ModelParams } from '../model/backends.ts';
 import { targetOf, DEFAULT_TARGET } from '../model/targets.ts';
 import { trainModel, type TrainResult } from './trainer.ts';
-import { trainTarget, type CurrentTargetModel, type TargetTrainResult } from './target-trainer.ts';
+import { trainTargetAsync, type CurrentTargetModel, type TargetTrainResult } from './target-trainer.ts';
 import type { CurrentModel } from './walk-forward-eval.ts';
 import { renderReport, renderTargetReport } from './report-html.ts';
 
@@ -116,7 +116,7 @@ export async function runTraining(opts: TrainingRunOptions): Promise<TrainingRun
   const kind = opts.kind ?? defaultKind();
   const target = targetOf(opts.target ?? DEFAULT_TARGET);
   if (target.family !== 'price') {
-    const targetResult = trainTarget({
+    const targetResult = await trainTargetAsync({
       dataset,
       kind,
       folds: opts.folds ?? 4,
