@@ -8,6 +8,8 @@
   const LWC = window.LightweightCharts;
   const STALE_MS = 3 * 60 * 1000;
   const RECENT_ERRORS = 30;
+  /** model_version of the persistence baseline's error rows (the price in 5 minutes equals the price now). */
+  const BASELINE = 'baseline:persistence';
   /** Points kept per series and pair (a day of 1-minute candles). */
   const MAX_POINTS = 1440;
 
@@ -27,13 +29,13 @@
   window.__tickcast = stats;
 
   // ---- per pair state ------------------------------------------------------
-  /** pair -> { candles, preds, errors: { m: Map<time_s, point>, last: newest time }, latest, lastCandle, errs: [] } */
+  /** pair -> { candles, preds, errors: { m: Map<time_s, point>, last: newest time }, latest, lastCandle, errs: [] (model), baseErrs: [] (baseline) } */
   const state = new Map();
   const points = () => ({ m: new Map(), last: -Infinity });
   const pairState = (pair) => {
     let s = state.get(pair);
     if (!s) {
-      s = { candles: points(), preds: points(), errors: points(), latest: null, lastCandle: null, errs: [] };
+      s = { candles: points(), preds: points(), errors: points(), latest: null, lastCandle: null, errs: [], baseErrs: [] };
       state.set(pair, s);
     }
     return s;
@@ -121,6 +123,7 @@
     $('p-target').textContent = p ? fmtTime(p.target_ms) + ' UTC' : '–';
     $('p-model').textContent = p ? `${p.model_name} ${p.model_version}` : '–';
     renderAges();
+    // The summary is the models' (the baseline's errors are listed in the table, marked, and compared in the accuracy panel).
     const errs = s.errs;
     $('n-err').textContent = String(errs.length);
     if (errs.length > 0) {
@@ -132,10 +135,18 @@
       $('mae').textContent = '–';
       $('mape').textContent = '–';
     }
+    // The newest rows, model and baseline, each saying which it is.
+    const recent = [...errs.slice(-8), ...s.baseErrs.slice(-8)]
+      .sort((a, b) => b.target_ms - a.target_ms || (a.model_version === BASELINE) - (b.model_version === BASELINE))
+      .slice(0, 8);
     const body = document.querySelector('#err-table tbody');
-    body.replaceChildren(...errs.slice(-8).reverse().map((e) => {
+    body.replaceChildren(...recent.map((e) => {
       const tr = document.createElement('tr');
-      for (const v of [fmtTime(e.target_ms), fmtPrice(e.predicted_price), fmtPrice(e.actual_price), (e.error >= 0 ? '+' : '') + fmtDelta(e.error)]) {
+      const base = e.model_version === BASELINE;
+      tr.dataset.kind = base ? 'baseline' : 'model';
+      tr.className = base ? 'baseline' : 'model';
+      tr.title = base ? 'persistence baseline: the price now, as the prediction of the price in 5 minutes' : `model ${e.model_version}`;
+      for (const v of [base ? 'baseline' : 'model', fmtTime(e.target_ms), fmtPrice(e.predicted_price), fmtPrice(e.actual_price), (e.error >= 0 ? '+' : '') + fmtDelta(e.error)]) {
         const td = document.createElement('td');
         td.textContent = v;
         tr.appendChild(td);
@@ -169,7 +180,8 @@
         ['model', modelLabel(a.model_version), ''],
         ['n', String(a.n), ''],
         ['mae', a.mae === null ? '–' : fmtDelta(a.mae), ''],
-        ['direction', a.direction_accuracy === null ? '–' : fmtPct(a.direction_accuracy), ''],
+        // Over the predictions that call a direction; n/a where none does (the baseline predicts no change).
+        ['direction', a.direction_accuracy === null ? 'n/a' : fmtPct(a.direction_accuracy), ''],
         ['vs', a.mae_vs_baseline === null ? '–' : a.mae_vs_baseline.toFixed(3), a.mae_vs_baseline === null || a.model_version === 'baseline:persistence' ? '' : a.mae_vs_baseline < 1 ? 'better' : 'worse'],
       ];
       for (const [name, text, cls] of cells) {
@@ -253,9 +265,12 @@
   }
   function onError(e, live) {
     const s = pairState(e.pair);
-    s.errs.push(e);
-    if (s.errs.length > RECENT_ERRORS) s.errs.shift();
-    apply(e.pair, s.errors, errSeries, errPoint(e), 'errors', live);
+    const base = e.model_version === BASELINE;
+    const list = base ? s.baseErrs : s.errs;
+    list.push(e);
+    if (list.length > RECENT_ERRORS) list.shift();
+    // The chart's error series is the models' (a baseline row of the same target would overwrite its point).
+    if (!base) apply(e.pair, s.errors, errSeries, errPoint(e), 'errors', live);
   }
 
   function onFrame(f) {
@@ -267,7 +282,7 @@
         break;
       case 'snapshot': {
         const s = pairState(f.pair);
-        s.candles = points(); s.preds = points(); s.errors = points(); s.errs = []; s.latest = null; s.lastCandle = null;
+        s.candles = points(); s.preds = points(); s.errors = points(); s.errs = []; s.baseErrs = []; s.latest = null; s.lastCandle = null;
         const shown = stats.selected; stats.selected = null; // fill maps without drawing, then one redraw
         for (const c of f.candles) onCandle(c, false);
         for (const p of f.predictions) onPrediction(p, false);

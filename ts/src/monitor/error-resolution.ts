@@ -17,8 +17,11 @@
  * Signs and units (same convention as the API and dashboard):
  *   error = predicted_price - actual_price (positive = over-predicted);
  *   abs_pct_error = |error| / actual_price, a FRACTION (0.01 = 1 %);
- *   direction hit = sign(predicted - last_close) === sign(actual - last_close)
- *   (the baseline predicts "no change", sign 0, so it hits only on a flat close).
+ *   direction hit = sign(predicted - last_close) === sign(actual - last_close),
+ *   only for a prediction that calls a direction (predicted != last_close);
+ *   null for one that does not, so the persistence baseline (predicted =
+ *   last_close: "no change") has no direction accuracy (n/a), rather than
+ *   one that counts every move as a miss.
  *
  * Unresolved: a pending prediction whose target passed without its candle. The
  * pair's event clock decides "passed": the newest candle end seen for the pair
@@ -40,8 +43,10 @@ export interface Resolution {
   error: PredictionError;
   /** The persistence baseline's error for the same pair and target. */
   baseline: PredictionError;
-  direction_hit: boolean;
-  baseline_direction_hit: boolean;
+  /** Null when the prediction calls no direction (see directionHit). */
+  direction_hit: boolean | null;
+  /** Always null: the persistence baseline calls no direction. */
+  baseline_direction_hit: boolean | null;
 }
 
 /** Natural key of a prediction (pair|model_version|made_at_ms). */
@@ -63,9 +68,13 @@ function errorRow(p: Prediction, predicted: number, actual: number, modelVersion
 /** The direction of a move: -1, 0 or 1. */
 const dir = (x: number): number => (x > 0 ? 1 : x < 0 ? -1 : 0);
 
-/** Did `predicted` call the direction of `actual` relative to `lastClose`? */
-export function directionHit(predicted: number, actual: number, lastClose: number): boolean {
-  return dir(predicted - lastClose) === dir(actual - lastClose);
+/**
+ * Did `predicted` call the direction of `actual` relative to `lastClose`? Null when it
+ * calls none (predicted = lastClose); a called move against a flat close is a miss.
+ */
+export function directionHit(predicted: number, actual: number, lastClose: number): boolean | null {
+  const called = dir(predicted - lastClose);
+  return called === 0 ? null : called === dir(actual - lastClose);
 }
 
 /** Resolve one prediction against the actual price at its target (pure). */

@@ -14,7 +14,12 @@ export const AccuracyRow = Type.Object({
   window: Type.Union([Type.Literal('1h'), Type.Literal('1d'), Type.Literal('7d')], { description: 'Targets in (windows_end_ms - window, windows_end_ms]' }),
   n: Type.Integer({ minimum: 0, description: 'Resolved predictions in the window' }),
   mae: Nullable(Type.Number({ description: 'Mean absolute error (quote currency)' })),
-  direction_accuracy: Nullable(Type.Number({ description: 'Share of predictions that called the direction of the move, 0 to 1' })),
+  direction_accuracy: Nullable(
+    Type.Number({
+      description:
+        'Of the predictions that call a direction (predicted price != last close), the share whose direction was right, 0 to 1; null (n/a) when none does: the persistence baseline never does',
+    }),
+  ),
   baseline_mae: Nullable(Type.Number({ description: "The persistence baseline's MAE over the same targets" })),
   mae_vs_baseline: Nullable(Type.Number({ description: 'mae / baseline_mae over the same targets; above 1 is worse than the baseline' })),
 });

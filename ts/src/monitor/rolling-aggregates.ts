@@ -1,6 +1,8 @@
 /**
  * Rolling accuracy per pair and model version over the last hour, day and
- * week: MAE (quote currency), directional accuracy, and the ratio of the
+ * week: MAE (quote currency), directional accuracy (over the predictions
+ * that call a direction; null when none does, as for the persistence
+ * baseline), and the ratio of the
  * model's MAE to the persistence baseline's MAE over the SAME targets (a
  * model that predicted only some targets is compared on those only).
  *
@@ -20,7 +22,7 @@ export interface ErrorRecord {
   model_version: string;
   target_ms: number;
   abs_error: number;
-  /** null when unknown (e.g. rebuilt from a store without the prediction). */
+  /** null when the prediction calls no direction (the baseline) or it is unknown (rebuilt from a store without the prediction). */
   direction_hit: boolean | null;
 }
 

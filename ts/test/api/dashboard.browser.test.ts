@@ -100,13 +100,22 @@ test('dashboard: live candles, predictions at target time and errors arrive over
     await page.waitForFunction(() => (window as unknown as { __tickcast?: { connected: boolean } }).__tickcast?.connected === true, null, { timeout: 20_000 });
     await page.waitForFunction((n) => (window as any).__tickcast.seriesLengths().candles === n, history.length, { timeout: 20_000 });
 
-    // Live: each minute a candle closes, a prediction is made, and errors become known for targets reached.
+    // Live: each minute a candle closes, a prediction is made, and errors become known for targets reached:
+    // the model's, then the persistence baseline's for the same target (as the monitor publishes them).
     const predsLive = preds.filter((p) => p.made_at_ms > (history[history.length - 1] as Candle).window_end_ms);
     const errsLive = errs.filter((e) => e.target_ms > (history[history.length - 1] as Candle).window_end_ms);
+    const lastCloseFor = new Map(preds.map((p) => [p.target_ms, p.last_close]));
+    const baselineOf = (e: (typeof errs)[number]) => {
+      const last = lastCloseFor.get(e.target_ms) as number;
+      return { ...e, model_version: BASELINE, predicted_price: last, error: last - e.actual_price, abs_pct_error: Math.abs(last - e.actual_price) / e.actual_price };
+    };
     for (const c of live) {
       srv.app.live.candle(c);
       for (const p of predsLive.filter((x) => x.made_at_ms === c.window_end_ms)) srv.app.live.prediction(p);
-      for (const e of errsLive.filter((x) => x.target_ms === c.window_end_ms)) srv.app.live.predictionError(e);
+      for (const e of errsLive.filter((x) => x.target_ms === c.window_end_ms)) {
+        srv.app.live.predictionError(e);
+        srv.app.live.predictionError(baselineOf(e));
+      }
     }
     await page.waitForFunction(
       (want) => {
@@ -117,20 +126,36 @@ test('dashboard: live candles, predictions at target time and errors arrive over
       { timeout: 20_000 },
     );
     const s = await stats();
-    assert.deepEqual(s.points, { candles: live.length, predictions: predsLive.length, errors: errsLive.length }, 'every live frame drawn once');
+    assert.deepEqual(s.points, { candles: live.length, predictions: predsLive.length, errors: errsLive.length }, "every live frame drawn once (the error series is the model's)");
     // What the chart holds: one bar per minute, one prediction per target time, one error per known target.
     assert.equal(s.lengths.candles, candles.length);
     assert.equal(s.lengths.predictions, predsLive.length);
     assert.equal(s.lengths.errors, errsLive.length);
     assert.equal(s.lastError, null);
 
-    // The error panel: MAE over the last 30 known errors, recomputed here from the candles themselves.
+    // The error panel: the model's MAE over its last 30 known errors (the baseline's rows are not mixed in), recomputed here from the candles themselves.
     const closeAt = new Map(candles.map((c) => [c.window_end_ms, c.close]));
     const known = predsLive.filter((p) => closeAt.has(p.target_ms)).slice(-30);
     const mae = known.reduce((a, p) => a + Math.abs(p.predicted_price - (closeAt.get(p.target_ms) as number)), 0) / known.length;
     await page.waitForFunction(() => document.getElementById('n-err')?.textContent !== '0');
     const maeText = (await page.textContent('#mae')) ?? '';
     assert.ok(Math.abs(Number(maeText.replace(/,/g, '')) - mae) < 0.01, `MAE shown ${maeText}, expected ${mae}`);
+    // The recent-errors table says which row is the model's and which the baseline's: the newest 4 targets, each twice.
+    const table = await page.$$eval('#err-table tbody tr', (trs) =>
+      trs.map((tr) => ({ kind: (tr as HTMLElement).dataset.kind, cells: Array.from(tr.querySelectorAll('td'), (td) => td.textContent ?? '') })),
+    );
+    const newest = [...new Set(errsLive.map((e) => e.target_ms))].sort((a, b) => b - a).slice(0, 4);
+    assert.equal(table.length, 8);
+    for (const [i, row] of table.entries()) {
+      const target = newest[Math.floor(i / 2)]!;
+      const kind = i % 2 === 0 ? 'model' : 'baseline';
+      assert.equal(row.kind, kind, `row ${i}`);
+      assert.equal(row.cells[0], kind, `row ${i}: the first cell names it`);
+      assert.equal(row.cells[1], new Date(target).toISOString().slice(11, 19));
+      const e = errsLive.find((x) => x.target_ms === target)!;
+      const wantError = kind === 'model' ? e.error : (lastCloseFor.get(target) as number) - e.actual_price;
+      assert.ok(Math.abs(Number((row.cells[4] ?? '').replace(/,/g, '')) - wantError) < 0.01, `row ${i}: error ${row.cells[4]} vs ${wantError}`);
+    }
     const latest = preds[preds.length - 1]!;
     const shownPrice = Number(((await page.textContent('#p-price')) ?? '').replace(/,/g, ''));
     assert.ok(Math.abs(shownPrice - latest.predicted_price) < 0.01, 'latest prediction on the panel');
@@ -167,7 +192,9 @@ test('dashboard: live candles, predictions at target time and errors arrive over
         const r = shown.find((x) => x.model === w.model_version)!;
         assert.equal(Number(r.n), w.n, `${label} ${w.model_version}: n`);
         assert.ok(Math.abs(Number(r.mae) - w.mae!) <= Math.max(0.005, Math.abs(w.mae!) * 5e-4), `${label} ${w.model_version}: MAE ${r.mae} vs ${w.mae}`);
-        assert.ok(Math.abs(Number(r.direction.replace('%', '')) - w.direction_accuracy! * 100) <= 0.05 + 1e-9, `${label} ${w.model_version}: direction ${r.direction} vs ${w.direction_accuracy}`);
+        // Direction over the predictions that call one; the baseline calls none: n/a.
+        if (w.direction_accuracy === null) assert.equal(r.direction, 'n/a', `${label} ${w.model_version}: direction`);
+        else assert.ok(Math.abs(Number(r.direction.replace('%', '')) - w.direction_accuracy * 100) <= 0.05 + 1e-9, `${label} ${w.model_version}: direction ${r.direction} vs ${w.direction_accuracy}`);
         assert.ok(Math.abs(Number(r.vs) - w.mae_vs_baseline!) <= 0.0005 + 1e-12, `${label} ${w.model_version}: vs baseline ${r.vs} vs ${w.mae_vs_baseline}`);
         if (w.model_version !== BASELINE) assert.match(r.vsClass, w.mae_vs_baseline! < 1 ? /better/ : /worse/);
       }

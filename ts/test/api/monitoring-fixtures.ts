@@ -50,7 +50,9 @@ export function expected(pair: string, errs: PredictionError[], preds: Predictio
       const rows = errs.filter((e) => e.model_version === model && inWindow(e));
       const base = new Map(errs.filter((e) => e.model_version === BASELINE && inWindow(e)).map((e) => [e.target_ms, e]));
       const abs = (e: PredictionError) => Math.abs(e.predicted_price - e.actual_price);
-      const hits = rows.map((e) => {
+      // Direction: only the rows that call one (predicted != last close) count; the baseline never does.
+      const called = rows.filter((e) => sign(e.predicted_price - (lastClose.get(e.target_ms) as number)) !== 0);
+      const hits = called.map((e) => {
         const last = lastClose.get(e.target_ms) as number;
         return sign(e.predicted_price - last) === sign(e.actual_price - last);
       });
@@ -62,7 +64,7 @@ export function expected(pair: string, errs: PredictionError[], preds: Predictio
         window,
         n: rows.length,
         mae: rows.length ? rows.reduce((s, e) => s + abs(e), 0) / rows.length : null,
-        direction_accuracy: rows.length ? hits.filter(Boolean).length / rows.length : null,
+        direction_accuracy: called.length ? hits.filter(Boolean).length / called.length : null,
         baseline_mae: matched.length ? baseSum / matched.length : null,
         mae_vs_baseline: matched.length && baseSum > 0 ? matched.reduce((s, e) => s + abs(e), 0) / baseSum : null,
       });

@@ -43,22 +43,24 @@ test('resolvePrediction: signed error, fraction abs_pct_error, direction, baseli
   assert.equal(r.error.actual_price, 102);
   assert.equal(r.error.model_version, 'v1');
   assert.equal(r.direction_hit, true);
-  // Baseline: predicted = last close 100; error -2, 2/102; "no change" misses an up move.
+  // Baseline: predicted = last close 100; error -2, 2/102; "no change" calls no direction: no hit, no miss.
   assert.equal(r.baseline.model_version, BASELINE_MODEL_VERSION);
   assert.equal(r.baseline.predicted_price, 100);
   assert.equal(r.baseline.error, -2);
   assert.equal(r.baseline.abs_pct_error, 2 / 102);
   assert.equal(r.baseline.target_ms, T0 + 300_000);
-  assert.equal(r.baseline_direction_hit, false);
+  assert.equal(r.baseline_direction_hit, null);
   // Wrong direction: predicted up, price fell to 99: error 2, miss.
   const down = resolvePrediction(pred(), 99);
   assert.equal(down.error.error, 2);
   assert.equal(down.direction_hit, false);
-  assert.equal(down.baseline_direction_hit, false);
-  // Flat: baseline hits only when the price did not move.
-  assert.equal(resolvePrediction(pred(), 100).baseline_direction_hit, true);
+  assert.equal(down.baseline_direction_hit, null);
+  // Flat close: a called move is a miss; the baseline still calls nothing.
+  assert.equal(resolvePrediction(pred(), 100).direction_hit, false);
+  assert.equal(resolvePrediction(pred(), 100).baseline_direction_hit, null);
   assert.equal(directionHit(99, 98, 100), true);
-  assert.equal(directionHit(100, 100.5, 100), false);
+  assert.equal(directionHit(100, 100.5, 100), null, 'predicted = last close calls no direction');
+  assert.equal(directionHit(100.5, 100, 100), false);
   assert.throws(() => resolvePrediction(pred(), 0), /positive/);
 });
 
@@ -140,7 +142,13 @@ test('rolling aggregates: MAE, directional accuracy, ratio to the baseline on th
   assert.equal(d?.mae_vs_baseline, 9 / 7);
   const b = get(BASELINE_MODEL_VERSION, '1d');
   assert.equal(b?.mae, 7 / 3);
-  assert.equal(b?.direction_accuracy, 0);
+  assert.equal(b?.direction_accuracy, null, 'the baseline calls no direction: n/a, not 0');
+  // Direction accuracy counts only the predictions that call a direction: v3 calls one (right) and predicts no change once.
+  agg.add(recordsOf(resolvePrediction(pred({ model_version: 'v3', target_ms: T0 - H / 4, predicted_price: 101, last_close: 100 }), 102)));
+  agg.add(recordsOf(resolvePrediction(pred({ model_version: 'v3', target_ms: T0 - H / 5, predicted_price: 100, last_close: 100 }), 98)));
+  const v3 = agg.compute(T0).find((a) => a.model_version === 'v3' && a.window === '1h');
+  assert.equal(v3?.n, 2);
+  assert.equal(v3?.direction_accuracy, 1);
   // Ratio over matched targets only: a second model that predicted only the newest target.
   agg.add(recordsOf(resolvePrediction(pred({ model_version: 'v2', target_ms: T0, predicted_price: 102, last_close: 100 }), 102)));
   const v2 = agg.compute(T0).find((a) => a.model_version === 'v2' && a.window === '7d');

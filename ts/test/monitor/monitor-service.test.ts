@@ -117,13 +117,17 @@ test('candles + predictions in: prediction-errors out and stored, the baseline b
     };
     const lastCloseAt = new Map(preds.map((p) => [p.target_ms, p.last_close]));
     const v1 = stored.filter((e) => e.model_version === 'toy-v1' && inHour(e));
-    const hits = v1.filter((e) => Math.sign(e.predicted_price - (lastCloseAt.get(e.target_ms) as number)) === Math.sign(e.actual_price - (lastCloseAt.get(e.target_ms) as number))).length;
+    // Direction accuracy over the predictions that call a direction (predicted != last close).
+    const called = v1.filter((e) => Math.sign(e.predicted_price - (lastCloseAt.get(e.target_ms) as number)) !== 0);
+    const hits = called.filter((e) => Math.sign(e.predicted_price - (lastCloseAt.get(e.target_ms) as number)) === Math.sign(e.actual_price - (lastCloseAt.get(e.target_ms) as number))).length;
     const row = snap.accuracy.find((a) => a.model_version === 'toy-v1' && a.window === '1h');
     assert.equal(row?.n, 60);
     assert.ok(Math.abs((row?.mae as number) - mae('toy-v1')) < 1e-9);
     assert.ok(Math.abs((row?.baseline_mae as number) - mae(BASE)) < 1e-9);
     assert.ok(Math.abs((row?.mae_vs_baseline as number) - mae('toy-v1') / mae(BASE)) < 1e-9);
-    assert.equal(row?.direction_accuracy, hits / v1.length);
+    assert.ok(called.length > 0);
+    assert.equal(row?.direction_accuracy, hits / called.length);
+    assert.equal(snap.accuracy.find((a) => a.model_version === BASE && a.window === '1h')?.direction_accuracy, null, 'the baseline calls no direction');
     assert.equal(snap.unresolved.count, 0);
     // Freshness from the stores: the newest prediction is the 80th candle's end.
     const fresh = snap.freshness.find((f) => f.kind === 'prediction' && f.key === PAIR);
