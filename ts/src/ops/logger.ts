@@ -1,9 +1,16 @@
 /**
- * The logger factory: structured JSON lines (pino) on stdout, secrets redacted.
+ * The logger factory: structured JSON lines (pino) on stdout, secrets redacted;
+ * readable lines (pino-pretty) instead when stdout is a terminal, so `make run`
+ * in a shell is legible while pipes, files, containers and log shippers get JSON.
  * Modules take a `Logger` parameter and make children (`logger.child({ service })`);
  * only entry points call `createLogger`.
+ *
+ * pino-pretty runs as a stream in this thread rather than as a worker transport:
+ * a terminal needs no throughput, and lines then leave in order up to the exit.
+ * Redaction happens in pino before either format.
  */
 import { pino, destination, stdSerializers, stdTimeFunctions, type Logger, type DestinationStream, type LevelWithSilent } from 'pino';
+import pretty from 'pino-pretty';
 import { PINO_REDACT_PATHS, REDACTED } from '../config/redact.ts';
 
 export type { Logger };
@@ -16,6 +23,16 @@ export interface LoggerOptions {
   destination?: DestinationStream;
 }
 
+/** How lines are written to a stream: readable on a terminal, JSON lines otherwise. */
+export function logFormatFor(out: { isTTY?: boolean }): 'pretty' | 'json' {
+  return out.isTTY === true ? 'pretty' : 'json';
+}
+
+function stdoutDestination(): DestinationStream {
+  if (logFormatFor(process.stdout) === 'json') return destination({ fd: 1, sync: false });
+  return pretty({ destination: 1, sync: true, colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' });
+}
+
 export function createLogger(opts: LoggerOptions = {}): Logger {
   return pino(
     {
@@ -26,7 +43,7 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
       redact: { paths: PINO_REDACT_PATHS, censor: REDACTED },
       serializers: { err: stdSerializers.err },
     },
-    opts.destination ?? destination({ fd: 1, sync: false }),
+    opts.destination ?? stdoutDestination(),
   );
 }
 
