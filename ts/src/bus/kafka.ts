@@ -213,7 +213,7 @@ export class KafkaTransport implements Transport {
     const groupId = `${this.prefix}${opts.group}`;
     const sessionTimeout = this.opts.sessionTimeoutMs ?? 30_000;
     const log = this.log.child({ group: opts.group });
-    if (!opts.fromBeginning) await this.pinStartPositions(groupId, opts.topics, log);
+    await this.pinStartPositions(groupId, opts.topics, opts.fromBeginning, log);
     let stopped = false;
     let consumer: Consumer | null = null;
     let crashed = false;
@@ -351,26 +351,51 @@ export class KafkaTransport implements Transport {
    * start is fixed when it first subscribes, as on the in-process bus.
    * Needs the group to be empty; when other members are active they pinned it already.
    *
-   * Only for a group that starts at the end: one that starts at the log start
-   * loses nothing without a pin (Kafka's reset then is the log start too), and
-   * pinning costs a group join per topic (seconds each).
+   * All topics at once: one short-lived member joins the group, commits the
+   * start of every unpinned partition and leaves (kafkajs' admin.setOffsets
+   * joins the group once per topic, seconds each: the monitor with its nine
+   * dead-letter topics took ~46 s to start).
    */
-  private async pinStartPositions(groupId: string, topics: readonly string[], log: Logger): Promise<void> {
+  private async pinStartPositions(groupId: string, topics: readonly string[], fromBeginning: boolean, log: Logger): Promise<void> {
     const admin = this.admin;
     if (!admin) return;
     try {
       const committed = await retrying(() => admin.fetchOffsets({ groupId, topics: topics.map((t) => this.phys(t)) }));
+      const commits: { topic: string; partition: number; offset: string }[] = [];
       for (const t of committed) {
         const missing = t.partitions.filter((p) => Number(p.offset) < 0);
         if (missing.length === 0) continue;
         const ends = await retrying(() => admin.fetchTopicOffsets(t.topic));
-        const partitions = missing.map((p) => {
+        for (const p of missing) {
           const e = ends.find((x) => x.partition === p.partition);
-          return { partition: p.partition, offset: e ? e.high : '0' };
-        });
-        await admin.setOffsets({ groupId, topic: t.topic, partitions });
-        log.info({ topic: t.topic, partitions }, 'consumer group start positions pinned (at the log end)');
+          commits.push({ topic: t.topic, partition: p.partition, offset: e ? (fromBeginning ? e.low : e.high) : '0' });
+        }
       }
+      if (commits.length === 0) return;
+      const { groups } = await admin.describeGroups([groupId]);
+      const state = groups[0]?.state ?? 'Dead';
+      if (state !== 'Empty' && state !== 'Dead' && state !== 'Unknown') {
+        log.debug({ state }, 'start positions not pinned: the group has active members (they pinned it)');
+        return;
+      }
+      const sessionTimeout = this.opts.sessionTimeoutMs ?? 30_000;
+      const pinner = this.kafka.consumer({ groupId, allowAutoTopicCreation: false, sessionTimeout, heartbeatInterval: Math.min(3000, Math.floor(sessionTimeout / 3)) });
+      let joined!: () => void;
+      const join = new Promise<void>((r) => (joined = r));
+      pinner.on(pinner.events.GROUP_JOIN, () => joined());
+      try {
+        await pinner.connect();
+        await pinner.subscribe({ topics: [...new Set(commits.map((c) => c.topic))], fromBeginning });
+        // Never resolves an offset, never auto-commits: only the explicit commit below writes positions.
+        await pinner.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: async ({ pause }) => void pause() });
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([join, new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('no group join within 60 s')), 60_000)))]);
+        clearTimeout(timer);
+        await pinner.commitOffsets(commits);
+      } finally {
+        await pinner.disconnect();
+      }
+      log.info({ partitions: commits.length, topics: new Set(commits.map((c) => c.topic)).size, fromBeginning }, 'consumer group start positions pinned');
     } catch (err) {
       log.debug({ err }, 'start positions not pinned (group active?); Kafka decides on first fetch');
     }
