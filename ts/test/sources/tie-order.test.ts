@@ -14,10 +14,10 @@
  * seconds, as Kraken's downloads have: 31 of 83 candles decided by a tie). The formats with
  * ids (kraken-rest-id, binance, mtgox) order ties by id.
  */
-import { SHARED_DATA } from '../fixtures/paths.ts';
+import { testData } from '../fixtures/test-data.ts';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Candle, Trade } from '../../src/contracts/messages.ts';
@@ -25,7 +25,7 @@ import { CandleStage } from '../../src/pipeline/candle-stage.ts';
 import { CsvImportSource, ReplaySource, detectCsvFormat } from '../../src/sources/index.ts';
 import type { TradeSink } from '../../src/sources/types.ts';
 
-const TR = `${SHARED_DATA}/trades`;
+const tradeFile = (file: string) => testData(`trades/${file}`);
 const MIN = 60_000;
 
 /** One row of a file as the reference reads it: event time (ms), price and amount as numbers. */
@@ -146,8 +146,7 @@ const FILES = [
 
 /** Kraken's history-download layout (no header, whole seconds), written from the real Kraken ETH/USD tape. */
 function krakenHistoryFile(): string {
-  const src = join(TR, 'kraken_ETHUSD_trades_20220320T1018-1207.csv');
-  assert.ok(existsSync(src), `real trade file missing: ${src} (see ../shared/data/README.md, trades/)`);
+  const src = tradeFile('kraken_ETHUSD_trades_20220320T1018-1207.csv');
   const lines = readFileSync(src, 'utf8').split(/\r?\n/).slice(1).filter((l) => l.trim() !== '');
   const body = lines.map((l) => {
     const [price, volume, time] = l.split(',');
@@ -159,11 +158,10 @@ function krakenHistoryFile(): string {
   return path;
 }
 
-const cases = [...FILES.map((f) => ({ ...f, path: join(TR, f.file) }))];
+const cases = [...FILES.map((f) => ({ ...f, path: tradeFile(f.file) }))];
 
 for (const c of cases) {
   test(`${c.name}: import and replay candles equal candles by hand from the file (same-ms trades in file order)`, async () => {
-    assert.ok(existsSync(c.path), `real trade file missing: ${c.path} (see ../shared/data/README.md, trades/)`);
     const rows = plainRows(c.path, c.layout);
     const zero = rows.filter((r) => !(r.qty > 0)).length;
     const ref = referenceCandles(rows);
@@ -185,8 +183,7 @@ test('kraken-history (headerless, whole seconds): import and replay candles equa
 });
 
 test('Bitstamp 2011-10-26 12:16 UTC: rows at 1319631404 (2.72 then 3.00) give open 2.72, close 3.00', async () => {
-  const path = join(TR, 'bitstamp_BTCUSD_trades_20110913-20120531.csv');
-  assert.ok(existsSync(path), `real trade file missing: ${path}`);
+  const path = tradeFile('bitstamp_BTCUSD_trades_20110913-20120531.csv');
   const raw = readFileSync(path, 'utf8').split('\n');
   const at = raw.filter((l) => l.startsWith('1319631404,'));
   assert.deepEqual(at.map((l) => Number(l.split(',')[1])), [2.72, 3], 'the file holds the two rows of the issue, in this order');
