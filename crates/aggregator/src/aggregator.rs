@@ -269,7 +269,7 @@ impl Aggregator {
         let max_event = st.max_event_ms.map_or(ts, |m| m.max(ts));
         st.max_event_ms = Some(max_event);
         let wm = max_event - self.grace_ms;
-        if st.watermark_ms.map_or(true, |w| wm > w) {
+        if st.watermark_ms.is_none_or(|w| wm > w) {
             st.watermark_ms = Some(wm);
             self.close_windows(pair, out);
         }
@@ -369,7 +369,7 @@ impl Aggregator {
         };
         for id in ids {
             let Some(st) = self.pairs.get_mut(id as usize) else { continue };
-            if st.watermark_ms.map_or(true, |w| wm > w) {
+            if st.watermark_ms.is_none_or(|w| wm > w) {
                 st.watermark_ms = Some(wm);
                 self.close_windows(id, out);
             }
