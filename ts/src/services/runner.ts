@@ -94,11 +94,6 @@ export class Runner {
     return this.running && !this.failed && this.bus.isReady() && this.started.every((s) => s.ready?.() ?? true);
   }
 
-  /** The services that are not ready (for /readyz and logs). */
-  notReady(): string[] {
-    return this.started.filter((s) => !(s.ready?.() ?? true)).map((s) => s.name);
-  }
-
   private stores(): Promise<Stores> {
     this.storesPromise ??= this.opts.openStores
       ? this.opts.openStores()
