@@ -379,7 +379,14 @@ export class KafkaTransport implements Transport {
         return;
       }
       const sessionTimeout = this.opts.sessionTimeoutMs ?? 30_000;
-      const pinner = this.kafka.consumer({ groupId, allowAutoTopicCreation: false, sessionTimeout, heartbeatInterval: Math.min(3000, Math.floor(sessionTimeout / 3)) });
+      // Short fetch waits: leaving the group waits for the fetch in flight (5 s by default on quiet topics).
+      const pinner = this.kafka.consumer({
+        groupId,
+        allowAutoTopicCreation: false,
+        sessionTimeout,
+        heartbeatInterval: Math.min(3000, Math.floor(sessionTimeout / 3)),
+        maxWaitTimeInMs: 50,
+      });
       let joined!: () => void;
       const join = new Promise<void>((r) => (joined = r));
       pinner.on(pinner.events.GROUP_JOIN, () => joined());
