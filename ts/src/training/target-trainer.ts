@@ -8,22 +8,14 @@
  */
 import type { Dataset } from './dataset.ts';
 import { datasetHash } from './dataset.ts';
-import { walkForwardFolds, type Fold } from './walk-forward.ts';
-import { codeCommit, versionOf } from './trainer.ts';
-import { libraryVersions, type ModelKind, type ModelParams } from '../model/backends.ts';
+import { foldSpan, walkForwardFolds, type Fold, type FoldSpan } from './walk-forward.ts';
+import { candidateMetaBase, versionOf } from './trainer.ts';
+import { type ModelKind, type ModelParams } from '../model/backends.ts';
 import { targetOf } from '../model/targets.ts';
 import type { Scores, Target, TargetModel } from '../model/target.ts';
 import type { ModelMeta } from '../registry/model-meta.ts';
 
-export interface TargetFoldResult {
-  index: number;
-  train_from_ms: number;
-  train_to_ms: number;
-  test_from_ms: number;
-  test_to_ms: number;
-  train_rows: number;
-  test_rows: number;
-  iterations: number | null;
+export interface TargetFoldResult extends FoldSpan {
   /** By contender: `model` and each baseline's name. */
   scores: Record<string, Scores>;
 }
@@ -90,17 +82,7 @@ function* evaluateTargetSteps(ds: Dataset, folds: readonly Fold[], target: Targe
       outs[name]!.push(...o);
     }
     rowsAll.push(...f.test);
-    res.push({
-      index: f.index,
-      train_from_ms: f.train_from_ms,
-      train_to_ms: f.train_to_ms,
-      test_from_ms: f.test_from_ms,
-      test_to_ms: f.test_to_ms,
-      train_rows: f.train.length,
-      test_rows: f.test.length,
-      iterations: model.iterations,
-      scores,
-    });
+    res.push({ ...foldSpan(f, model.iterations), scores });
     onFold?.(res.length, folds.length);
     yield;
   }
@@ -189,23 +171,11 @@ function* trainTargetSteps(opts: TargetTrainOptions): Generator<void, TargetTrai
   const now = opts.now_ms ?? Date.now();
   const hash = datasetHash(ds);
   const meta: ModelMeta = {
+    ...candidateMetaBase(ds, kind, finalParams, { now_ms: now, hash, sentimentCoin: opts.sentimentCoin, intervalS: opts.intervalS, source: opts.source }),
     version: versionOf(ds.pair, `${target.name}-${kind}`, now, hash),
     model_name: opts.modelName ?? `tickcast-${target.name}-${kind}`,
-    kind,
-    pair: ds.pair,
-    created_ms: now,
-    status: 'candidate',
-    reason: 'trained',
-    feature_names: [...ds.featureNames],
-    technical_features: [...ds.technicalNames],
-    sentiment_features: [...ds.sentimentNames],
     context_features: [...ds.contextNames],
-    ...(opts.sentimentCoin && ds.sentimentNames.length > 0 ? { sentiment_coin: opts.sentimentCoin } : {}),
     target: target.name,
-    horizon_s: ds.horizonS,
-    interval_s: opts.intervalS ?? 60,
-    params: finalParams,
-    data: { from_ms: ds.times[0] ?? 0, to_ms: ds.times[ds.rows - 1] ?? 0, rows: ds.rows, sha256: hash, dropped: { ...ds.dropped }, source: opts.source },
     evaluation: {
       folds: best.folds.map((f) => ({ ...f, metrics: {}, scores: finiteAll(f.scores) })),
       overall: {},
@@ -219,8 +189,6 @@ function* trainTargetSteps(opts: TargetTrainOptions): Generator<void, TargetTrai
       best_rmse: -1,
       candidates: evals.map((e) => ({ params: e.params, rank: target.rank(e.overall.model!), scores: finite(e.overall.model!) })),
     },
-    library_versions: libraryVersions(kind),
-    code_commit: codeCommit(),
   };
   return { model, meta, evaluation: best, candidates: evals, folds };
 }

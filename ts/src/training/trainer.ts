@@ -63,6 +63,32 @@ export function codeCommit(): string {
   }
 }
 
+/** What every candidate's metadata says of its data and build, whatever its target. */
+export function candidateMetaBase(
+  ds: Dataset,
+  kind: ModelKind,
+  params: ModelParams,
+  opts: { now_ms: number; hash: string; sentimentCoin?: string; intervalS?: number; source: ModelMeta['data']['source'] },
+): Omit<ModelMeta, 'version' | 'model_name' | 'target' | 'evaluation' | 'search'> {
+  return {
+    kind,
+    pair: ds.pair,
+    created_ms: opts.now_ms,
+    status: 'candidate',
+    reason: 'trained',
+    feature_names: [...ds.featureNames],
+    technical_features: [...ds.technicalNames],
+    sentiment_features: [...ds.sentimentNames],
+    ...(opts.sentimentCoin && ds.sentimentNames.length > 0 ? { sentiment_coin: opts.sentimentCoin } : {}),
+    horizon_s: ds.horizonS,
+    interval_s: opts.intervalS ?? 60,
+    params,
+    data: { from_ms: ds.times[0] ?? 0, to_ms: ds.times[ds.rows - 1] ?? 0, rows: ds.rows, sha256: opts.hash, dropped: { ...ds.dropped }, source: opts.source },
+    library_versions: libraryVersions(kind),
+    code_commit: codeCommit(),
+  };
+}
+
 export function versionOf(pair: string, kind: string, now_ms: number, hash: string): string {
   const stamp = new Date(now_ms).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'z').toLowerCase();
   return `${pair.replace('/', '').toLowerCase()}-${kind}-${stamp}-${hash.slice(0, 8)}`;
@@ -131,29 +157,10 @@ export function trainModel(opts: TrainOptions): TrainResult {
   const now = opts.now_ms ?? Date.now();
   const hash = datasetHash(ds);
   const meta: ModelMeta = {
+    ...candidateMetaBase(ds, kind, finalParams, { now_ms: now, hash, sentimentCoin: opts.sentimentCoin, intervalS: opts.intervalS, source: opts.source }),
     version: versionOf(ds.pair, kind, now, hash),
     model_name: opts.modelName ?? `tickcast-${kind}`,
-    kind,
-    pair: ds.pair,
-    created_ms: now,
-    status: 'candidate',
-    reason: 'trained',
-    feature_names: [...ds.featureNames],
-    technical_features: [...ds.technicalNames],
-    sentiment_features: [...ds.sentimentNames],
-    ...(opts.sentimentCoin && ds.sentimentNames.length > 0 ? { sentiment_coin: opts.sentimentCoin } : {}),
     target: ds.target,
-    horizon_s: ds.horizonS,
-    interval_s: opts.intervalS ?? 60,
-    params: finalParams,
-    data: {
-      from_ms: ds.times[0] ?? 0,
-      to_ms: ds.times[ds.rows - 1] ?? 0,
-      rows: ds.rows,
-      sha256: hash,
-      dropped: { ...ds.dropped },
-      source: opts.source,
-    },
     evaluation: {
       folds: evaluation.folds.map((f) => ({
         ...f,
@@ -164,8 +171,6 @@ export function trainModel(opts: TrainOptions): TrainResult {
       ...(evaluation.current_note ? { current_note: evaluation.current_note } : {}),
     },
     search: { trials: search.trials, elapsed_ms: search.elapsed_ms, best_rmse: Number.isFinite(search.best_rmse) ? search.best_rmse : -1 },
-    library_versions: libraryVersions(kind),
-    code_commit: codeCommit(),
   };
   return { regressor, meta, evaluation, folds };
 }

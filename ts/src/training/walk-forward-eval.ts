@@ -13,7 +13,7 @@ import type { Dataset, TargetKind } from './dataset.ts';
 import type { PriceLabel } from '../model/targets/price.ts';
 import { priceFromOutput, sliceRows } from './dataset.ts';
 import { priceMetrics, type PriceMetrics } from '../model/price-metrics.ts';
-import type { Fold } from './walk-forward.ts';
+import { foldSpan, type Fold, type FoldSpan } from './walk-forward.ts';
 import { trainRegressor, type ModelKind, type ModelParams, type Regressor } from '../model/backends.ts';
 import { innerSplit } from '../model/fit.ts';
 
@@ -32,16 +32,7 @@ export interface CurrentModel {
 
 export type Contender = 'model' | 'persistence' | 'ridge' | 'current';
 
-export interface FoldMetrics {
-  index: number;
-  train_from_ms: number;
-  train_to_ms: number;
-  test_from_ms: number;
-  test_to_ms: number;
-  train_rows: number;
-  test_rows: number;
-  /** Boosting rounds kept (early stopping) for trees. */
-  iterations: number | null;
+export interface FoldMetrics extends FoldSpan {
   metrics: Partial<Record<Contender, PriceMetrics>>;
   /** How the current production model was scored on this fold. */
   current_mode?: 'saved' | 'refit';
@@ -114,14 +105,7 @@ export function evaluateWalkForward(ds: Dataset, folds: readonly Fold[], opts: E
     const pm = f.test.map((i, j) => priceFromOutput(ds.target as PriceLabel, ds.closes[i] as number, outM[j] as number));
     const pr = f.test.map((i, j) => priceFromOutput(ds.target as PriceLabel, ds.closes[i] as number, outR[j] as number));
     const fm: FoldMetrics = {
-      index: f.index,
-      train_from_ms: f.train_from_ms,
-      train_to_ms: f.train_to_ms,
-      test_from_ms: f.test_from_ms,
-      test_to_ms: f.test_to_ms,
-      train_rows: f.train.length,
-      test_rows: f.test.length,
-      iterations: model.iterations,
+      ...foldSpan(f, model.iterations),
       metrics: { model: metricsOf(pm, actual, last), persistence: metricsOf(last, actual, last), ridge: metricsOf(pr, actual, last) },
     };
     if (opts.current && currentCols) {

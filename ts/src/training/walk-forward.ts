@@ -16,6 +16,33 @@ export interface Fold {
   test_to_ms: number;
 }
 
+/** What a fold's evaluation records of the fold itself (the row indices left out). */
+export interface FoldSpan {
+  index: number;
+  train_from_ms: number;
+  train_to_ms: number;
+  test_from_ms: number;
+  test_to_ms: number;
+  train_rows: number;
+  test_rows: number;
+  /** Boosting rounds kept (early stopping) for trees; null for other kinds. */
+  iterations: number | null;
+}
+
+/** The span of fold `f` for a model that kept `iterations` rounds. */
+export function foldSpan(f: Fold, iterations: number | null): FoldSpan {
+  return {
+    index: f.index,
+    train_from_ms: f.train_from_ms,
+    train_to_ms: f.train_to_ms,
+    test_from_ms: f.test_from_ms,
+    test_to_ms: f.test_to_ms,
+    train_rows: f.train.length,
+    test_rows: f.test.length,
+    iterations,
+  };
+}
+
 export interface FoldOptions {
   folds?: number;
   /** Share of the rows used as test blocks (default 0.5). */
