@@ -126,16 +126,81 @@ export const Sentiment = Type.Object(
 );
 export type Sentiment = Static<typeof Sentiment>;
 
+const ModelVersion = () => Type.String({ minLength: 1, maxLength: 128 });
+
+/** Predicted volatility of the next horizon (issue 18): a log-return standard deviation over the horizon, not annualized. */
+export const VolatilityForecast = Type.Object(
+  {
+    value: PosNum(),
+    model_version: ModelVersion(),
+  },
+  { additionalProperties: false },
+);
+export type VolatilityForecast = Static<typeof VolatilityForecast>;
+
+/**
+ * Price range at target_ms (issue 18): the range model's quantiles of the
+ * log return ln(price[target] / last_close) at 5, 10, 50, 90 and 95%, and the
+ * 80% (from q10, q90) and 90% (from q05, q95) price intervals served. When
+ * `calibrated`, the intervals passed through the online calibration
+ * (model/online-calibration.ts): the model's band stretched around the
+ * median by m80 / m90, e.g. lo80 = last_close · e^(q50 - m80 · (q50 - q10));
+ * else lo80 = last_close · e^q10 and so on.
+ */
+export const RangeForecast = Type.Object(
+  {
+    q05: Num(),
+    q10: Num(),
+    q50: Num(),
+    q90: Num(),
+    q95: Num(),
+    lo80: PosNum(),
+    hi80: PosNum(),
+    lo90: PosNum(),
+    hi90: PosNum(),
+    calibrated: Type.Boolean(),
+    /** The calibration multipliers applied (1 = the model's band as is). */
+    m80: PosNum(),
+    m90: PosNum(),
+    model_version: ModelVersion(),
+  },
+  { additionalProperties: false },
+);
+export type RangeForecast = Static<typeof RangeForecast>;
+
+/** Probability that the price at target_ms is above last_close (issue 18). */
+export const DirectionForecast = Type.Object(
+  {
+    p_up: Type.Number({ minimum: 0, maximum: 1 }),
+    model_version: ModelVersion(),
+  },
+  { additionalProperties: false },
+);
+export type DirectionForecast = Static<typeof DirectionForecast>;
+
+/**
+ * One prediction of a pair at made_at_ms: the price model's point price and,
+ * from issue 18 on, the other targets' forecasts of the same feature row.
+ * Every one of them is optional (a pair may have a range model but no price
+ * model yet), so rows stored before issue 18 (price only) still read and
+ * validate unchanged: no migration. model_name / model_version name the price
+ * model when there is one, else the first present of range, volatility,
+ * direction (they make the natural key); each forecast names its own version.
+ */
 export const Prediction = Type.Object(
   {
     pair: Pair(),
     made_at_ms: EpochMs(),
     target_ms: EpochMs(),
     horizon_s: Type.Integer({ minimum: 1 }),
-    predicted_price: PosNum(),
+    /** The price model's predicted price; absent when the pair has no production price model. */
+    predicted_price: Type.Optional(PosNum()),
     last_close: PosNum(),
     model_name: Type.String({ minLength: 1, maxLength: 128 }),
-    model_version: Type.String({ minLength: 1, maxLength: 128 }),
+    model_version: ModelVersion(),
+    volatility: Type.Optional(VolatilityForecast),
+    range: Type.Optional(RangeForecast),
+    direction: Type.Optional(DirectionForecast),
   },
   { $id: 'Prediction', additionalProperties: false },
 );

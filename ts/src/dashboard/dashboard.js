@@ -118,7 +118,7 @@
   function renderPanel() {
     const s = pairState(stats.selected);
     const p = s.latest;
-    $('p-price').textContent = p ? fmtPrice(p.predicted_price) : '–';
+    $('p-price').textContent = p && typeof p.predicted_price === 'number' ? fmtPrice(p.predicted_price) : '–';
     $('p-close').textContent = p ? fmtPrice(p.last_close) : '–';
     $('p-target').textContent = p ? fmtTime(p.target_ms) + ' UTC' : '–';
     $('p-model').textContent = p ? `${p.model_name} ${p.model_version}` : '–';
@@ -261,7 +261,8 @@
   function onPrediction(p, live) {
     const s = pairState(p.pair);
     if (!s.latest || p.made_at_ms >= s.latest.made_at_ms) s.latest = p;
-    apply(p.pair, s.preds, predSeries, predPoint(p), 'predictions', live);
+    // A pair with no price model gets predictions without a price (range, volatility, direction only): no point to draw.
+    if (typeof p.predicted_price === 'number') apply(p.pair, s.preds, predSeries, predPoint(p), 'predictions', live);
   }
   function onError(e, live) {
     const s = pairState(e.pair);

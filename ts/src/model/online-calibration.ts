@@ -148,6 +148,11 @@ export class OnlineCalibration {
     return this.misses.map((m) => (this.resolved ? 1 - m / this.resolved : Number.NaN));
   }
 
+  /** Outcomes resolved so far. */
+  get resolvedCount(): number {
+    return this.resolved;
+  }
+
   get pendingCount(): number {
     return this.pending.length;
   }

@@ -25,7 +25,8 @@ export interface ServedVersion {
   context_features?: readonly string[];
 }
 
-export type PredictOutcome = { kind: 'ok'; values: Record<string, number> } | { kind: 'warming_up' } | { kind: 'no_context' } | { kind: 'bad_output'; outputs: number[] };
+/** `outputs` of an ok outcome: the model's raw outputs (the target's `outputs`, e.g. the range's log-return quantiles); a buffer the next predict overwrites. */
+export type PredictOutcome = { kind: 'ok'; values: Record<string, number>; outputs: Float64Array } | { kind: 'warming_up' } | { kind: 'no_context' } | { kind: 'bad_output'; outputs: number[] };
 
 export class TargetPredictor {
   readonly target: Target;
@@ -59,6 +60,6 @@ export class TargetPredictor {
     }
     const o = this.model.predict(this.row, this.out);
     for (let i = 0; i < o.length; i++) if (!Number.isFinite(o[i] as number)) return { kind: 'bad_output', outputs: [...o] };
-    return { kind: 'ok', values: this.target.publish(o, row.close) };
+    return { kind: 'ok', values: this.target.publish(o, row.close), outputs: o };
   }
 }

@@ -30,6 +30,10 @@
  * candle of the pair that skips the target also marks it unresolved at once.
  * Unresolved predictions stay pending (a late or backfilled candle still
  * resolves them) until they are older than `keepMs`.
+ *
+ * A prediction without a predicted_price (a pair with a range, volatility or
+ * direction model but no price model; issue 18) has no price error: it is
+ * ignored here.
  */
 import type { Candle, Prediction, PredictionError } from '../contracts/messages.ts';
 import { Topics } from '../contracts/messages.ts';
@@ -48,6 +52,10 @@ export interface Resolution {
   /** Always null: the persistence baseline calls no direction. */
   baseline_direction_hit: boolean | null;
 }
+
+/** A prediction that carries the price model's price. */
+export type PricedPrediction = Prediction & { predicted_price: number };
+export const hasPrice = (p: Prediction): p is PricedPrediction => p.predicted_price !== undefined;
 
 /** Natural key of a prediction (pair|model_version|made_at_ms). */
 export const predictionKey = (p: Prediction): string => Topics.predictions.naturalKey(p);
@@ -78,7 +86,7 @@ export function directionHit(predicted: number, actual: number, lastClose: numbe
 }
 
 /** Resolve one prediction against the actual price at its target (pure). */
-export function resolvePrediction(p: Prediction, actualPrice: number): Resolution {
+export function resolvePrediction(p: PricedPrediction, actualPrice: number): Resolution {
   if (!(actualPrice > 0) || !Number.isFinite(actualPrice)) throw new RangeError(`actual price must be a positive number, got ${actualPrice}`);
   return {
     prediction: p,
@@ -105,7 +113,7 @@ interface PairState {
   /** Wall time the newest candle arrived. */
   newestWallMs: number;
   /** Pending predictions by natural key. */
-  pending: Map<string, { p: Prediction; unresolved: boolean }>;
+  pending: Map<string, { p: PricedPrediction; unresolved: boolean }>;
 }
 
 export interface AddResult {
@@ -147,8 +155,9 @@ export class ErrorResolver {
     return this.done.has(predictionKey(p));
   }
 
-  /** A prediction arrives: resolved at once if its candle is known, else pending. Duplicates are ignored. */
+  /** A prediction arrives: resolved at once if its candle is known, else pending. Duplicates and predictions without a price are ignored. */
   addPrediction(p: Prediction, wallMs: number): AddResult {
+    if (!hasPrice(p)) return { resolved: [], unresolved: [] };
     const key = predictionKey(p);
     const s = this.state(p.pair);
     if (this.done.has(key) || s.pending.has(key)) return { resolved: [], unresolved: [] };

@@ -195,6 +195,7 @@ export function monitorService(opts: MonitorServiceOptions): MonitorService {
       for (const e of errs) if (e.model_version === BASELINE_MODEL_VERSION) baselineDone.add(`${pair}|${e.target_ms}`);
       const open: Prediction[] = [];
       for (const p of preds) {
+        if (p.predicted_price === undefined) continue; // no price model: no price error to resolve
         if (errKeys.has(`${p.model_version}|${p.target_ms}`)) {
           resolver.markResolved(p);
           alreadyDone++;

@@ -14,14 +14,25 @@
  *   predicted on. A row still warming up (null values) is skipped and counted.
  * - No production model for the pair yet: logged once, counted, skipped.
  * - The other targets (volatility, range, direction: model/targets.ts) are
- *   predicted on the same row with their own production model of the pair
- *   when there is one; their values are logged and exported as the gauge
- *   `tickcast_forecast_value` (the prediction messages carry them from
- *   issue 18 on). Their context features come from the pair's last closes
- *   (kept from the rows seen, filled from the feature store after a gap).
+ *   predicted in the same pass on the same row with their own production
+ *   model of the pair when there is one, and carried by the same Prediction
+ *   (`volatility`, `range`, `direction`, each with its model version; issue
+ *   18). A pair with no price model but with another target's model still
+ *   gets a Prediction, without `predicted_price`; model_name / model_version
+ *   are then the first present of range, volatility, direction. A target
+ *   whose model has another horizon than the message's is skipped (counted).
+ *   Their values are also exported as the gauge `tickcast_forecast_value`.
+ *   Their context features come from the pair's last closes (kept from the
+ *   rows seen, filled from the feature store after a gap).
+ * - The range intervals pass through the online calibration
+ *   (model/online-calibration.ts), one per pair and range model version, fed
+ *   with the close of every row of the pair: the interval made at t resolves
+ *   on the row at t + horizon. Its state lives in memory (a restart or a new
+ *   model starts from the model's own bands: `calibrated` false until the
+ *   first outcome).
  */
 import { Counter, Gauge, register } from 'prom-client';
-import type { Prediction, TechnicalFeatures } from '../contracts/messages.ts';
+import type { DirectionForecast, Prediction, RangeForecast, TechnicalFeatures, VolatilityForecast } from '../contracts/messages.ts';
 import { Topics } from '../contracts/messages.ts';
 import type { Subscription } from '../bus/index.ts';
 import type { Service, ServiceContext } from '../services/runner.ts';
@@ -32,6 +43,47 @@ import { aliasKey } from '../registry/model-meta.ts';
 import { families } from '../model/targets.ts';
 import { TargetPredictor } from '../model/target-predictor.ts';
 import { CONTEXT_FEATURES, CONTEXT_RETURNS, CloseHistory } from '../model/context-features.ts';
+import { OnlineCalibration } from '../model/online-calibration.ts';
+
+/** The forecasts of the other targets for one row, and the models that made them. */
+interface OtherForecasts {
+  volatility?: VolatilityForecast;
+  range?: RangeForecast;
+  direction?: DirectionForecast;
+  /** Meta of each target's model that produced a forecast, in family order. */
+  metas: Map<string, ModelMeta>;
+}
+
+/**
+ * The served range of quantiles q (log returns q05, q10, q50, q90, q95) at
+ * close `close`, through the pair's calibration; the interval is remembered
+ * until target_ms.
+ */
+export function calibratedRange(cal: OnlineCalibration, q: ArrayLike<number>, close: number, target_ms: number, version: string): RangeForecast {
+  const lc = Math.log(close);
+  const [q05, q10, q50, q90, q95] = [q[0], q[1], q[2], q[3], q[4]] as number[];
+  const m = cal.multipliers();
+  const calibrated = cal.resolvedCount > 0;
+  const served = cal.issue(target_ms, lc + (q50 as number), [
+    { lo: lc + (q10 as number), hi: lc + (q90 as number) },
+    { lo: lc + (q05 as number), hi: lc + (q95 as number) },
+  ]);
+  return {
+    q05: q05 as number,
+    q10: q10 as number,
+    q50: q50 as number,
+    q90: q90 as number,
+    q95: q95 as number,
+    lo80: Math.exp(served[0]!.lo),
+    hi80: Math.exp(served[0]!.hi),
+    lo90: Math.exp(served[1]!.lo),
+    hi90: Math.exp(served[1]!.hi),
+    calibrated,
+    m80: m[0] as number,
+    m90: m[1] as number,
+    model_version: version,
+  };
+}
 
 export interface PredictorServiceOptions {
   /** Default: the registry of the configuration (folder or Elasticsearch). */
@@ -142,9 +194,14 @@ export function predictorService(opts: PredictorServiceOptions = {}): Service {
         return ok;
       };
 
-      const onOtherTargets = async (row: TechnicalFeatures): Promise<void> => {
+      const calibrations = new Map<string, { version: string; cal: OnlineCalibration }>();
+
+      const onOtherTargets = async (row: TechnicalFeatures): Promise<OtherForecasts> => {
         if (!histories.has(row.pair)) histories.set(row.pair, new CloseHistory(row.interval_s));
         histories.get(row.pair)!.add(row.window_end_ms, row.close);
+        // This row's close resolves the intervals that targeted its time.
+        calibrations.get(row.pair)?.cal.observe(row.window_end_ms, Math.log(row.close));
+        const out: OtherForecasts = { metas: new Map() };
         let context: Float64Array | null | undefined;
         for (const t of others) {
           const m = await models.get(row.pair, t.family);
@@ -164,28 +221,83 @@ export function predictorService(opts: PredictorServiceOptions = {}): Service {
             skip(row.pair, r.kind);
             continue;
           }
+          const version = m.meta.version;
+          if (t.family === 'volatility') out.volatility = { value: r.values.volatility as number, model_version: version };
+          else if (t.family === 'direction') out.direction = { p_up: r.values.p_up as number, model_version: version };
+          else if (t.family === 'range') {
+            let c = calibrations.get(row.pair);
+            if (c?.version !== version) {
+              c = { version, cal: new OnlineCalibration() };
+              calibrations.set(row.pair, c);
+            }
+            out.range = calibratedRange(c.cal, r.outputs, row.close, row.window_end_ms + m.meta.horizon_s * 1000, version);
+          } else continue;
+          out.metas.set(t.family, m.meta);
           for (const [name, v] of Object.entries(r.values)) forecastValue().set({ pair: row.pair, target: t.family, name }, v);
-          log.debug({ pair: row.pair, target: t.family, made_at: new Date(row.window_end_ms).toISOString(), values: r.values, version: m.meta.version }, 'forecast');
+          log.debug({ pair: row.pair, target: t.family, made_at: new Date(row.window_end_ms).toISOString(), values: r.values, version }, 'forecast');
         }
+        return out;
+      };
+
+      /** The message of a row: the price (when the price model gave one) and the other forecasts of the same horizon; null when there is nothing. */
+      const message = (row: TechnicalFeatures, price: { value: number; meta: ModelMeta } | null, other: OtherForecasts): Prediction | null => {
+        const primary = price?.meta ?? other.metas.get('range') ?? other.metas.get('volatility') ?? other.metas.get('direction');
+        if (!primary) return null;
+        const p: Prediction = {
+          pair: row.pair,
+          made_at_ms: row.window_end_ms,
+          target_ms: row.window_end_ms + primary.horizon_s * 1000,
+          horizon_s: primary.horizon_s,
+          ...(price ? { predicted_price: price.value } : {}),
+          last_close: row.close,
+          model_name: primary.model_name,
+          model_version: primary.version,
+        };
+        for (const f of ['volatility', 'range', 'direction'] as const) {
+          const meta = other.metas.get(f);
+          if (!meta || other[f] === undefined) continue;
+          if (meta.horizon_s !== primary.horizon_s) {
+            skip(row.pair, 'horizon_mismatch');
+            continue;
+          }
+          (p as Record<string, unknown>)[f] = other[f];
+        }
+        return p;
+      };
+
+      const publish = async (p: Prediction): Promise<void> => {
+        const stores = await ctx.stores();
+        const w = await stores.predictions.predictions.write([p]);
+        if (w.rejected.length > 0) throw new Error(`prediction not stored: ${w.rejected[0]?.error.message}`);
+        await ctx.bus.publish('predictions', [p]);
+        predictionsMade().inc({ pair: p.pair });
+        log.debug({ pair: p.pair, made_at: new Date(p.made_at_ms).toISOString(), predicted: p.predicted_price, last: p.last_close, version: p.model_version }, 'prediction');
       };
 
       const onRow = async (row: TechnicalFeatures): Promise<void> => {
-        await onOtherTargets(row);
+        const other = await onOtherTargets(row);
+        const price = await pricePart(row);
+        const p = message(row, price, other);
+        if (p) await publish(p);
+      };
+
+      /** The price model's price for a row, or null (no model, rejected, warming up, unusable output: counted and logged). */
+      const pricePart = async (row: TechnicalFeatures): Promise<{ value: number; meta: ModelMeta } | null> => {
         const m = await models.get(row.pair);
         if (!m) {
           skip(row.pair, 'no_model');
           if (!noModelLogged.has(row.pair)) {
             noModelLogged.add(row.pair);
-            log.warn({ pair: row.pair }, 'no production model for this pair yet: feature rows are skipped until one is promoted (tickcast train)');
+            log.warn({ pair: row.pair }, 'no production price model for this pair yet: no predicted price until one is promoted (tickcast train); other targets with a model are still published');
           }
-          return;
+          return null;
         }
         const mismatch = featureMismatch(row, m.meta);
         if (mismatch) {
           skip(row.pair, 'feature_mismatch');
           log.warn({ pair: row.pair, window_end_ms: row.window_end_ms, reason: mismatch }, 'feature row rejected');
           await ctx.bus.deadLetter(Topics.featuresTechnical.name, [{ key: row.pair, payload: JSON.stringify(row), reason: mismatch, source: 'predictor' }]);
-          return;
+          return null;
         }
         let sentiment = null;
         if (m.meta.sentiment_features.length > 0) {
@@ -195,31 +307,16 @@ export function predictorService(opts: PredictorServiceOptions = {}): Service {
         const r = m.predictor.predict(row, sentiment, null);
         if (r.kind === 'warming_up') {
           skip(row.pair, 'warming_up');
-          return;
+          return null;
         }
         const out = r.kind === 'bad_output' ? r.outputs[0] : r.kind === 'ok' ? r.values.predicted_price : Number.NaN;
         const price = r.kind === 'ok' ? (r.values.predicted_price as number) : Number.NaN;
         if (!(Number.isFinite(price) && price > 0)) {
           skip(row.pair, 'bad_output');
           log.error({ pair: row.pair, output: out, version: m.meta.version }, 'model output is not a usable price');
-          return;
+          return null;
         }
-        const p: Prediction = {
-          pair: row.pair,
-          made_at_ms: row.window_end_ms,
-          target_ms: row.window_end_ms + m.meta.horizon_s * 1000,
-          horizon_s: m.meta.horizon_s,
-          predicted_price: price,
-          last_close: row.close,
-          model_name: m.meta.model_name,
-          model_version: m.meta.version,
-        };
-        const stores = await ctx.stores();
-        const w = await stores.predictions.predictions.write([p]);
-        if (w.rejected.length > 0) throw new Error(`prediction not stored: ${w.rejected[0]?.error.message}`);
-        await ctx.bus.publish('predictions', [p]);
-        predictionsMade().inc({ pair: row.pair });
-        log.debug({ pair: p.pair, made_at: new Date(p.made_at_ms).toISOString(), predicted: p.predicted_price, last: p.last_close, version: p.model_version }, 'prediction');
+        return { value: price, meta: m.meta };
       };
 
       sub = await ctx.bus.consume({ group: opts.group ?? 'predictor', topics: ['featuresTechnical'], fromBeginning: false, handler: onRow });

@@ -106,6 +106,11 @@ function fieldMapping(name: string, s: TSchema): estypes.MappingProperty {
     // beside `macd`, every value a double (dynamic template below).
     return { type: 'object', dynamic: true, subobjects: false };
   }
+  if (t === 'object' && (s as { properties?: unknown }).properties) {
+    // A nested record with fixed fields (a prediction's `range`, `volatility`, `direction`): mapped field by field, strict like the index.
+    const props = (s as unknown as { properties: Record<string, TSchema> }).properties;
+    return { type: 'object', dynamic: 'strict', properties: Object.fromEntries(Object.entries(props).map(([k, v]) => [k, fieldMapping(`${name}.${k}`, v)])) };
+  }
   if ((s as { anyOf?: unknown }).anyOf) return { type: 'keyword' }; // unions of literals (e.g. trade side)
   throw new Error(`no Elasticsearch mapping for field ${name} (${JSON.stringify(s)})`);
 }
@@ -121,7 +126,7 @@ export function mappingOf<T>(spec: SeriesSpec<T>): estypes.MappingTypeMapping {
   for (const [name, s] of Object.entries(props)) {
     const m = fieldMapping(name, s);
     properties[name] = m;
-    if (m.type === 'object') {
+    if (m.type === 'object' && m.dynamic === true) {
       templates.push({ [`${name}_as_double`]: { path_match: `${name}.*`, mapping: { type: 'double' } } });
     }
   }

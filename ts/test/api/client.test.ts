@@ -90,3 +90,41 @@ test('stream: reconnects with backoff after the server goes away and re-subscrib
   }
   assert.equal(closes[closes.length - 1], null, 'no retry after close()');
 });
+
+test('the forecasts of issue 18 reach the typed client whole: REST latest, history, the snapshot and live websocket frames', async () => {
+  const tmp = await tempSqliteStores();
+  const [a, b] = predictionsFrom(realCandles('BTC/USD', 3)) as [Prediction, Prediction];
+  const full: Prediction = {
+    ...a,
+    volatility: { value: 0.0021, model_version: 'vol-1' },
+    range: { q05: -0.004, q10: -0.003, q50: 0, q90: 0.003, q95: 0.004, lo80: a.last_close * 0.997, hi80: a.last_close * 1.003, lo90: a.last_close * 0.996, hi90: a.last_close * 1.004, calibrated: true, m80: 1.05, m90: 1.2, model_version: 'range-1' },
+    direction: { p_up: 0.55, model_version: 'dir-1' },
+  };
+  const { predicted_price: _p, ...rest } = b;
+  const noPrice: Prediction = { ...rest, model_version: 'range-1', range: { ...full.range!, calibrated: false, m80: 1, m90: 1 } };
+  await tmp.stores.predictions.predictions.write([full, noPrice]);
+  const srv = await server(0, historyFromStore(tmp.stores.predictions));
+  const api = new TickcastClient({ baseUrl: srv.url });
+  srv.app.live.prediction(full); // before the stream opens: its snapshot carries it
+  const live = api.stream({ pairs: ['BTC/USD'], baseDelayMs: 50, maxDelayMs: 400 });
+  const got: Prediction[] = [];
+  const snaps: (Prediction | null)[] = [];
+  live.on('prediction', (p) => got.push(p));
+  live.on('snapshot', (s) => snaps.push(s.prediction));
+  try {
+    assert.deepEqual((await api.latest('BTC/USD')).prediction, full);
+    const hist: Prediction[] = [];
+    for await (const p of api.historyAll({ pair: 'BTC/USD' })) hist.push(p);
+    assert.deepEqual(hist, [noPrice, full]);
+    await until(() => snaps.length === 1, 'snapshot');
+    assert.deepEqual(snaps[0], full);
+    srv.app.live.prediction(noPrice);
+    await until(() => got.length === 1, 'live prediction');
+    assert.deepEqual(got[0], noPrice);
+    assert.equal(got[0]!.predicted_price, undefined);
+  } finally {
+    live.close();
+    await srv.close();
+    await tmp.cleanup();
+  }
+});

@@ -136,7 +136,7 @@ test('dashboard: live candles, predictions at target time and errors arrive over
     // The error panel: the model's MAE over its last 30 known errors (the baseline's rows are not mixed in), recomputed here from the candles themselves.
     const closeAt = new Map(candles.map((c) => [c.window_end_ms, c.close]));
     const known = predsLive.filter((p) => closeAt.has(p.target_ms)).slice(-30);
-    const mae = known.reduce((a, p) => a + Math.abs(p.predicted_price - (closeAt.get(p.target_ms) as number)), 0) / known.length;
+    const mae = known.reduce((a, p) => a + Math.abs(p.predicted_price! - (closeAt.get(p.target_ms) as number)), 0) / known.length;
     await page.waitForFunction(() => document.getElementById('n-err')?.textContent !== '0');
     const maeText = (await page.textContent('#mae')) ?? '';
     assert.ok(Math.abs(Number(maeText.replace(/,/g, '')) - mae) < 0.01, `MAE shown ${maeText}, expected ${mae}`);
@@ -158,7 +158,7 @@ test('dashboard: live candles, predictions at target time and errors arrive over
     }
     const latest = preds[preds.length - 1]!;
     const shownPrice = Number(((await page.textContent('#p-price')) ?? '').replace(/,/g, ''));
-    assert.ok(Math.abs(shownPrice - latest.predicted_price) < 0.01, 'latest prediction on the panel');
+    assert.ok(Math.abs(shownPrice - latest.predicted_price!) < 0.01, 'latest prediction on the panel');
     assert.match((await page.textContent('#age-candle')) ?? '', /s ago|min ago/);
     assert.equal(await page.getAttribute('#age-candle', 'class'), 'fresh');
 

@@ -72,11 +72,11 @@ export function errorsFrom(preds: readonly Prediction[], candles: readonly Candl
   for (const p of preds) {
     const actual = closeAt.get(p.target_ms);
     if (actual === undefined) continue;
-    const error = p.predicted_price - actual;
+    const error = p.predicted_price! - actual;
     out.push({
       pair: p.pair,
       target_ms: p.target_ms,
-      predicted_price: p.predicted_price,
+      predicted_price: p.predicted_price!,
       actual_price: actual,
       error,
       abs_pct_error: Math.abs(error) / actual,

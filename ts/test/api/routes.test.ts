@@ -64,6 +64,36 @@ describe('GET /v1/predictions/latest', () => {
     }
   });
 
+  test('the forecasts of issue 18 and a prediction without a price come back whole, live and from the store', async () => {
+    const cache = new LiveCache({ pairs: PAIRS });
+    const tmp = await tempSqliteStores();
+    const app = await make({ cache, history: historyFromStore(tmp.stores.predictions) });
+    try {
+      const [a, b] = predictionsFrom(realCandles('BTC/USD', 3)) as [Prediction, Prediction];
+      const full: Prediction = {
+        ...a,
+        volatility: { value: 0.0019, model_version: 'vol-7' },
+        range: { q05: -0.003, q10: -0.002, q50: 0.0001, q90: 0.0022, q95: 0.0031, lo80: a.last_close * 0.998, hi80: a.last_close * 1.002, lo90: a.last_close * 0.997, hi90: a.last_close * 1.003, calibrated: true, m80: 1.2, m90: 0.9, model_version: 'range-3' },
+        direction: { p_up: 0.47, model_version: 'dir-2' },
+      };
+      const { predicted_price: _p, ...rest } = b;
+      const noPrice: Prediction = { ...rest, model_name: 'range', model_version: 'range-3', range: { ...full.range!, calibrated: false, m80: 1, m90: 1 } };
+      assert.equal((await tmp.stores.predictions.predictions.write([full, noPrice])).rejected.length, 0);
+      app.live.prediction(full);
+      let body = json(await app.inject('/v1/predictions/latest?pair=BTC/USD'));
+      assert.deepEqual(body.prediction, full);
+      app.live.prediction(noPrice);
+      body = json(await app.inject('/v1/predictions/latest?pair=BTC/USD'));
+      assert.deepEqual(body.prediction, noPrice);
+      assert.equal('predicted_price' in body.prediction, false);
+      body = json(await app.inject('/v1/predictions?pair=BTC/USD'));
+      assert.deepEqual(body.items, [noPrice, full]);
+    } finally {
+      await app.close();
+      await tmp.cleanup();
+    }
+  });
+
   test('stale flips exactly past the limit', async () => {
     const cache = new LiveCache({ pairs: PAIRS });
     const p = predictionsFrom(realCandles('ETH/USD', 3))[0] as Prediction;
@@ -340,8 +370,12 @@ describe('other routes', () => {
       assert.equal(limit.schema.maximum, 1000);
       const ok = hist.responses['200'].content['application/json'].schema;
       assert.deepEqual(Object.keys(ok.properties.items.items.properties).sort(), [
-        'horizon_s', 'last_close', 'made_at_ms', 'model_name', 'model_version', 'pair', 'predicted_price', 'target_ms',
+        'direction', 'horizon_s', 'last_close', 'made_at_ms', 'model_name', 'model_version', 'pair', 'predicted_price', 'range', 'target_ms', 'volatility',
       ]);
+      const item = ok.properties.items.items;
+      assert.ok(!item.required.includes('predicted_price') && !item.required.includes('range'), 'the price and the forecasts are optional (rows stored before issue 18 have none)');
+      assert.deepEqual(Object.keys(item.properties.range.properties).sort(), ['calibrated', 'hi80', 'hi90', 'lo80', 'lo90', 'm80', 'm90', 'model_version', 'q05', 'q10', 'q50', 'q90', 'q95']);
+      assert.deepEqual(Object.keys(item.properties.direction.properties).sort(), ['model_version', 'p_up']);
       assert.ok(hist.responses['400'], '400 documented');
       // The interactive docs: /docs (after at most two redirects) is the Swagger UI page.
       let page = await app.inject('/docs');

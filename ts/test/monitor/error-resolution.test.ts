@@ -2,11 +2,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Candle, Prediction } from '../../src/contracts/messages.ts';
-import { BASELINE_MODEL_VERSION, ErrorResolver, directionHit, resolvePrediction } from '../../src/monitor/error-resolution.ts';
+import { BASELINE_MODEL_VERSION, ErrorResolver, directionHit, resolvePrediction, type PricedPrediction } from '../../src/monitor/error-resolution.ts';
 import { RollingAggregates, recordsOf } from '../../src/monitor/rolling-aggregates.ts';
 
 const T0 = Date.UTC(2025, 0, 1, 12, 0, 0);
-const pred = (over: Partial<Prediction> = {}): Prediction => ({
+const pred = (over: Partial<Prediction> = {}): PricedPrediction => ({
   pair: 'BTC/USD',
   made_at_ms: T0,
   target_ms: T0 + 300_000,
@@ -156,4 +156,17 @@ test('rolling aggregates: MAE, directional accuracy, ratio to the baseline on th
   assert.equal(v2?.baseline_mae, 2);
   assert.equal(v2?.mae_vs_baseline, 0);
   assert.equal(agg.newestTargetMs(), T0);
+});
+
+test('a prediction without a price (no price model, issue 18) is ignored by the resolver: no error row, never pending or unresolved', () => {
+  const r = new ErrorResolver({ intervalS: 60, unresolvedAfterMs: 120_000 });
+  const { predicted_price: _p, ...noPrice } = pred({ range: { q05: -0.01, q10: -0.005, q50: 0, q90: 0.005, q95: 0.01, lo80: 99.5, hi80: 100.5, lo90: 99, hi90: 101, calibrated: false, m80: 1, m90: 1, model_version: 'r1' }, model_version: 'r1' });
+  assert.deepEqual(r.addPrediction(noPrice as Prediction, T0), { resolved: [], unresolved: [] });
+  assert.equal(r.pendingCount(), 0);
+  const out = r.addCandle(candle(T0 + 300_000, 102), T0 + 300_000);
+  assert.deepEqual(out.resolved, []);
+  // The same with a price is resolved by that candle (the control).
+  r.addPrediction(pred({ made_at_ms: T0 + 60_000, target_ms: T0 + 360_000 }), T0 + 300_000);
+  assert.equal(r.addCandle(candle(T0 + 360_000, 103), T0 + 360_000).resolved.length, 1);
+  assert.deepEqual(r.unresolved(), []);
 });

@@ -74,7 +74,7 @@ test('Kafka + Elasticsearch: candles and predictions in, errors with baselines o
     const m = stored.find((e) => e.model_version === p.model_version && e.target_ms === p.target_ms);
     const b = stored.find((e) => e.model_version === 'baseline:persistence' && e.target_ms === p.target_ms);
     assert.ok(m && b, `model and baseline rows for ${p.target_ms}`);
-    assert.ok(Math.abs(m.error - (p.predicted_price - actual)) < 1e-9);
+    assert.ok(Math.abs(m.error - (p.predicted_price! - actual)) < 1e-9);
     assert.ok(Math.abs(b.error - (p.last_close - actual)) < 1e-9);
   }
   assert.equal(new Set(out.map((e) => `${e.model_version}|${e.target_ms}`)).size, out.length, 'no duplicates on the topic');
@@ -119,7 +119,7 @@ function expectedErrors(preds: Prediction[], candles: Candle[]): Map<string, num
   for (const p of preds) {
     const actual = closeAt.get(p.target_ms);
     if (actual === undefined) continue;
-    out.set(`${p.model_version}|${p.target_ms}`, p.predicted_price - actual);
+    out.set(`${p.model_version}|${p.target_ms}`, p.predicted_price! - actual);
     out.set(`${BASE}|${p.target_ms}`, p.last_close - actual);
   }
   return out;

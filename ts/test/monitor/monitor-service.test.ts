@@ -47,7 +47,7 @@ function expectedErrors(preds: Prediction[], candles: Candle[]): Map<string, { e
   for (const p of preds) {
     const actual = closeAt.get(p.target_ms);
     if (actual === undefined) continue;
-    out.set(`${p.model_version}|${p.target_ms}`, { error: p.predicted_price - actual, abs_pct_error: Math.abs(p.predicted_price - actual) / actual, actual });
+    out.set(`${p.model_version}|${p.target_ms}`, { error: p.predicted_price! - actual, abs_pct_error: Math.abs(p.predicted_price! - actual) / actual, actual });
     out.set(`${BASE}|${p.target_ms}`, { error: p.last_close - actual, abs_pct_error: Math.abs(p.last_close - actual) / actual, actual });
   }
   return out;

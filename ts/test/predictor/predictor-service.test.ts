@@ -97,7 +97,7 @@ test('no model yet: rows are skipped; after promotion every fresh row gets a pre
       assert.equal(p.model_version, c.meta.version);
       assert.equal(p.model_name, 'tickcast-ridge');
       const want = ridgePrice(c.regressor.modelText(), row);
-      assert.ok(Math.abs(p.predicted_price - want) <= 1e-9 * want, `${p.predicted_price} vs ${want}`);
+      assert.ok(Math.abs(p.predicted_price! - want) <= 1e-9 * want, `${p.predicted_price} vs ${want}`);
     }
     const stored = await t.stores.predictions.predictions.range({ pair: 'BTC/USD' });
     assert.deepEqual(stored.map((p) => p.made_at_ms), fresh.map((r) => r.window_end_ms));
@@ -123,7 +123,7 @@ test('a newly promoted model is picked up without a restart', async () => {
     assert.deepEqual(t.predictions.map((p) => p.model_version), [...Array(10).fill(a.meta.version), ...Array(10).fill(b.meta.version)]);
     const row = liveRows[15]!;
     const p = t.predictions.find((x) => x.made_at_ms === row.window_end_ms)!;
-    assert.ok(Math.abs(p.predicted_price - ridgePrice(b.regressor.modelText(), row)) < 1e-9 * row.close);
+    assert.ok(Math.abs(p.predicted_price! - ridgePrice(b.regressor.modelText(), row)) < 1e-9 * row.close);
     // Rollback is picked up too.
     await t.registry.rollback('BTC/USD');
     await t.bus.publish('featuresTechnical', liveRows.slice(20, 22));

@@ -73,6 +73,53 @@ test('elasticsearch: strict mappings, features as flat doubles, ids are natural 
   }
 });
 
+test('elasticsearch: a predictions index made before issue 18 (price only mapping) takes the forecasts after a reopen; its old rows read unchanged', async () => {
+  const node = esUrl();
+  const indexPrefix = testPrefix();
+  const client = new Client({ node });
+  const index = `${indexPrefix}predictions`;
+  try {
+    // The mapping as it was before issue 18, written by hand (strict, no forecast objects).
+    await client.indices.create({
+      index,
+      settings: { number_of_shards: 1, number_of_replicas: 0 },
+      mappings: {
+        dynamic: 'strict',
+        properties: {
+          doc_key: { type: 'keyword' },
+          series_key: { type: 'keyword' },
+          pair: { type: 'keyword' },
+          made_at_ms: { type: 'date', format: 'epoch_millis' },
+          target_ms: { type: 'date', format: 'epoch_millis' },
+          horizon_s: { type: 'long' },
+          predicted_price: { type: 'double' },
+          last_close: { type: 'double' },
+          model_name: { type: 'keyword' },
+          model_version: { type: 'keyword' },
+        },
+      },
+    });
+    const old = { pair: 'BTC/USD', made_at_ms: 1_723_161_300_000, target_ms: 1_723_161_600_000, horizon_s: 300, predicted_price: 61_700, last_close: 61_690, model_name: 'lgbm', model_version: 'v1' };
+    await client.index({ index, id: 'BTC/USD|v1|1723161300000', document: { ...old, doc_key: 'BTC/USD|v1|1723161300000', series_key: 'BTC/USD' }, refresh: true });
+    const stores = await openStores({ kind: 'elasticsearch', node, indexPrefix, refresh: true, numberOfReplicas: 0 }, logger);
+    try {
+      const mapping = (await client.indices.getMapping({ index }))[index]?.mappings;
+      const range = mapping?.properties?.range as { properties?: Record<string, { type: string }> };
+      assert.equal(range.properties?.lo90?.type, 'double');
+      assert.equal(range.properties?.calibrated?.type, 'boolean');
+      assert.equal(range.properties?.model_version?.type, 'keyword');
+      const next = { ...old, made_at_ms: old.made_at_ms + 60_000, target_ms: old.target_ms + 60_000, direction: { p_up: 0.6, model_version: 'd1' } };
+      assert.deepEqual(await stores.predictions.predictions.write([next]), { written: 1, rejected: [] });
+      assert.deepEqual(await stores.predictions.predictions.range({ pair: 'BTC/USD' }), [old, next]);
+    } finally {
+      await stores.close();
+    }
+  } finally {
+    await client.close();
+    await deleteIndices(node, indexPrefix);
+  }
+});
+
 test('elasticsearch: a range longer than one search page (default page size) is read whole', async () => {
   const node = esUrl();
   const indexPrefix = testPrefix();

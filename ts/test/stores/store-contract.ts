@@ -387,7 +387,7 @@ export function storeContract(factory: StoreFactory): void {
       const ns = nextNs();
       const s = stores.predictions.predictions;
       const v1 = fixtures[3]!.make(ns, 0, T0, 1) as Prediction;
-      const v2 = { ...v1, model_version: 'v2', predicted_price: v1.predicted_price + 10 };
+      const v2 = { ...v1, model_version: 'v2', predicted_price: v1.predicted_price! + 10 };
       const v1later = { ...v1, made_at_ms: T0 + MIN };
       await s.write([v1, v2, v1later]);
       // Same time: ordered by natural key, so v1 (…|v1|…) before v2 (…|v2|…).
@@ -396,6 +396,30 @@ export function storeContract(factory: StoreFactory): void {
       assert.deepEqual(await s.latest({ pair: v1.pair, model_version: 'v2' }), v2);
       assert.deepEqual(await s.latest({ pair: v1.pair }), v1later);
       assert.deepEqual(await s.asOf({ pair: v1.pair, model_version: 'v1' }, T0 + 30_000), v1);
+    });
+
+    test('predictions: the forecasts of issue 18 round-trip; a price-only row (as stored before) and a row without a price read back as written', async () => {
+      const ns = nextNs();
+      const s = stores.predictions.predictions;
+      const old = fixtures[3]!.make(ns, 0, T0, 1) as Prediction;
+      const full: Prediction = {
+        ...old,
+        made_at_ms: T0 + MIN,
+        volatility: { value: 0.0021, model_version: 'vol-1' },
+        range: { q05: -0.004, q10: -0.003, q50: 0.0001, q90: 0.0031, q95: 0.0042, lo80: 99.5, hi80: 100.4, lo90: 99.2, hi90: 100.6, calibrated: true, m80: 1.1, m90: 0.95, model_version: 'range-1' },
+        direction: { p_up: 0.53, model_version: 'dir-1' },
+      };
+      const { predicted_price: _dropped, ...rest } = old;
+      const noPrice: Prediction = { ...rest, made_at_ms: T0 + 2 * MIN, model_version: 'range-1', volatility: { value: 0.002, model_version: 'vol-1' } };
+      const w = await s.write([old, full, noPrice]);
+      assert.equal(w.rejected.length, 0, JSON.stringify(w.rejected));
+      assert.deepEqual(await s.range({ pair: old.pair }), [old, full, noPrice]);
+      assert.deepEqual(await s.latest({ pair: old.pair, model_version: 'v1' }), full);
+      assert.equal((await s.range({ pair: old.pair }))[0]!.range, undefined, 'an old row has no forecasts, not empty ones');
+      // A forecast with a field the contract does not know is refused, like any bad document.
+      const bad = { ...full, made_at_ms: T0 + 3 * MIN, direction: { p_up: 0.5, model_version: 'dir-1', extra: 1 } } as unknown as Prediction;
+      const r = await s.write([bad]);
+      assert.equal(r.rejected.length, 1);
     });
 
     test('persistence: rows survive close and reopen; writing again after reopen does not duplicate', async () => {
