@@ -21,6 +21,8 @@
     points: { candles: 0, predictions: 0, errors: 0 },
     /** Points held by the chart series right now. */
     seriesLengths: () => ({ candles: candleSeries.data().length, predictions: predSeries.data().length, errors: errSeries.data().length }),
+    /** The interval bands drawn (lo90, lo80, hi80, hi90 series: { time_s, value } each), for tests. */
+    bandData: () => Object.fromEntries(BANDS.map((b) => [b, bandSeries[b].data().map((d) => ({ time: d.time, value: d.value }))])),
     selected: null,
     lastError: null,
     /** GET /v1/monitoring: requests answered, the last HTTP status, rows shown. */
@@ -32,10 +34,13 @@
   /** pair -> { candles, preds, errors: { m: Map<time_s, point>, last: newest time }, latest, lastCandle, errs: [] (model), baseErrs: [] (baseline) } */
   const state = new Map();
   const points = () => ({ m: new Map(), last: -Infinity });
+  /** The 80% and 90% interval bounds of the range forecasts (issue 18), each a series of points at the target time. */
+  const BANDS = ['lo90', 'lo80', 'hi80', 'hi90'];
+  const bandPoints = () => Object.fromEntries(BANDS.map((b) => [b, points()]));
   const pairState = (pair) => {
     let s = state.get(pair);
     if (!s) {
-      s = { candles: points(), preds: points(), errors: points(), latest: null, lastCandle: null, errs: [], baseErrs: [] };
+      s = { candles: points(), preds: points(), errors: points(), bands: bandPoints(), latest: null, lastCandle: null, errs: [], baseErrs: [] };
       state.set(pair, s);
     }
     return s;
@@ -56,6 +61,10 @@
   const predSeries = chart.addSeries(LWC.LineSeries, {
     color: '#f5b942', lineWidth: 2, lineStyle: 2, pointMarkersVisible: true, pointMarkersRadius: 3, title: 'predicted',
   });
+  const bandSeries = Object.fromEntries(BANDS.map((b) => [b, chart.addSeries(LWC.LineSeries, {
+    color: b.endsWith('90') ? 'rgba(245,185,66,0.35)' : 'rgba(245,185,66,0.6)', lineWidth: 1, lineStyle: 0,
+    priceLineVisible: false, lastValueVisible: false, crosshairMarkerVisible: false, title: b === 'hi90' ? '90%' : b === 'hi80' ? '80%' : '',
+  })]));
   const errSeries = chart.addSeries(LWC.HistogramSeries, {
     color: '#b388ff', priceFormat: { type: 'custom', formatter: (v) => v.toFixed(3) + '%' }, title: '|error| %',
   }, 1);
@@ -94,6 +103,7 @@
     const s = pairState(stats.selected);
     candleSeries.setData(sorted(s.candles.m));
     predSeries.setData(sorted(s.preds.m));
+    for (const b of BANDS) bandSeries[b].setData(sorted(s.bands[b].m));
     errSeries.setData(sorted(s.errors.m));
     chart.timeScale().scrollToRealTime();
     renderPanel();
@@ -120,6 +130,10 @@
     const p = s.latest;
     $('p-price').textContent = p && typeof p.predicted_price === 'number' ? fmtPrice(p.predicted_price) : '–';
     $('p-close').textContent = p ? fmtPrice(p.last_close) : '–';
+    $('p-band80').textContent = p && p.range ? `${fmtPrice(p.range.lo80)} – ${fmtPrice(p.range.hi80)}` : '–';
+    $('p-band90').textContent = p && p.range ? `${fmtPrice(p.range.lo90)} – ${fmtPrice(p.range.hi90)}` : '–';
+    $('p-vol').textContent = p && p.volatility ? `${(p.volatility.value * 100).toFixed(3)}%` : '–';
+    $('p-up').textContent = p && p.direction ? p.direction.p_up.toFixed(3) : '–';
     $('p-target').textContent = p ? fmtTime(p.target_ms) + ' UTC' : '–';
     $('p-model').textContent = p ? `${p.model_name} ${p.model_version}` : '–';
     renderAges();
@@ -263,6 +277,8 @@
     if (!s.latest || p.made_at_ms >= s.latest.made_at_ms) s.latest = p;
     // A pair with no price model gets predictions without a price (range, volatility, direction only): no point to draw.
     if (typeof p.predicted_price === 'number') apply(p.pair, s.preds, predSeries, predPoint(p), 'predictions', live);
+    // The bands are not counted in stats.points (live = false there): they ride with their prediction.
+    if (p.range) for (const b of BANDS) apply(p.pair, s.bands[b], bandSeries[b], { time: t(p.target_ms), value: p.range[b] }, 'bands', false);
   }
   function onError(e, live) {
     const s = pairState(e.pair);
@@ -283,7 +299,7 @@
         break;
       case 'snapshot': {
         const s = pairState(f.pair);
-        s.candles = points(); s.preds = points(); s.errors = points(); s.errs = []; s.baseErrs = []; s.latest = null; s.lastCandle = null;
+        s.candles = points(); s.preds = points(); s.errors = points(); s.bands = bandPoints(); s.errs = []; s.baseErrs = []; s.latest = null; s.lastCandle = null;
         const shown = stats.selected; stats.selected = null; // fill maps without drawing, then one redraw
         for (const c of f.candles) onCandle(c, false);
         for (const p of f.predictions) onPrediction(p, false);

@@ -19,7 +19,7 @@ import { startApiServer } from '../../src/api/api-server.ts';
 import { LiveCache } from '../../src/api/live-cache.ts';
 import { historyFromStore } from '../../src/api/history.ts';
 import { monitoringSource } from '../../src/api/monitoring.ts';
-import type { Candle } from '../../src/contracts/messages.ts';
+import type { Candle, Prediction } from '../../src/contracts/messages.ts';
 import { REPO_ROOT } from '../fixtures/paths.ts';
 import { PAIRS, errorsFrom, predictionsFrom, quietLogger, realCandles, tempSqliteStores } from './helpers.ts';
 import { BASELINE, expected, writeMonitoringRows, type Window } from './monitoring-fixtures.ts';
@@ -71,7 +71,16 @@ test('dashboard: live candles, predictions at target time and errors arrive over
     const real = realCandles('BTC/USD', 90);
     const shift = Math.floor(Date.now() / 60_000) * 60_000 - (real[real.length - 1] as Candle).window_end_ms;
     const candles = real.map((c) => ({ ...c, window_start_ms: c.window_start_ms + shift, window_end_ms: c.window_end_ms + shift }));
-    const preds = predictionsFrom(candles);
+    // Each prediction also carries the forecasts of issue 18: a Gaussian band with the volatility of its own candle's
+    // open-to-close move (a fixture, not a model), drawn at the target time and shown on the panel.
+    const candleAt = new Map(candles.map((c) => [c.window_end_ms, c]));
+    const preds: Prediction[] = predictionsFrom(candles).map((p, i) => {
+      const c = candleAt.get(p.made_at_ms)!;
+      const vol = Math.max(1e-4, Math.abs(Math.log(c.close / c.open)));
+      const [z80, z90] = [1.2815515655446004, 1.6448536269514722];
+      const range = { q05: -z90 * vol, q10: -z80 * vol, q50: 0, q90: z80 * vol, q95: z90 * vol, lo80: p.last_close * Math.exp(-z80 * vol), hi80: p.last_close * Math.exp(z80 * vol), lo90: p.last_close * Math.exp(-z90 * vol), hi90: p.last_close * Math.exp(z90 * vol), calibrated: false, m80: 1, m90: 1, model_version: 'range-1' };
+      return { ...p, volatility: { value: vol, model_version: 'vol-1' }, range, direction: { p_up: (i % 10) / 10 + 0.05, model_version: 'dir-1' } };
+    });
     const errs = errorsFrom(preds, candles);
     const history = candles.slice(0, 40);
     const live = candles.slice(40);
@@ -132,6 +141,13 @@ test('dashboard: live candles, predictions at target time and errors arrive over
     assert.equal(s.lengths.predictions, predsLive.length);
     assert.equal(s.lengths.errors, errsLive.length);
     assert.equal(s.lastError, null);
+    // The 80% and 90% bands: one point per prediction at its target time, the stored bounds.
+    const bands = (await page.evaluate(() => (window as any).__tickcast.bandData())) as Record<string, { time: number; value: number }[]>;
+    for (const b of ['lo90', 'lo80', 'hi80', 'hi90'] as const) {
+      const want = predsLive.map((p) => ({ time: Math.floor(p.target_ms / 1000), value: p.range![b] })).sort((x, y) => x.time - y.time);
+      assert.equal(bands[b]!.length, want.length, `${b} points`);
+      bands[b]!.forEach((pt, i) => assert.ok(pt.time === want[i]!.time && Math.abs(pt.value - want[i]!.value) < 1e-9, `${b} point ${i}: ${JSON.stringify(pt)} vs ${JSON.stringify(want[i])}`));
+    }
 
     // The error panel: the model's MAE over its last 30 known errors (the baseline's rows are not mixed in), recomputed here from the candles themselves.
     const closeAt = new Map(candles.map((c) => [c.window_end_ms, c.close]));
@@ -159,6 +175,14 @@ test('dashboard: live candles, predictions at target time and errors arrive over
     const latest = preds[preds.length - 1]!;
     const shownPrice = Number(((await page.textContent('#p-price')) ?? '').replace(/,/g, ''));
     assert.ok(Math.abs(shownPrice - latest.predicted_price!) < 0.01, 'latest prediction on the panel');
+    const nums = (t: string | null) => (t ?? '').split(' – ').map((x) => Number(x.replace(/,/g, '')));
+    const [lo80, hi80] = nums(await page.textContent('#p-band80'));
+    const [lo90, hi90] = nums(await page.textContent('#p-band90'));
+    for (const [name, got, want] of [['lo80', lo80, latest.range!.lo80], ['hi80', hi80, latest.range!.hi80], ['lo90', lo90, latest.range!.lo90], ['hi90', hi90, latest.range!.hi90]] as const) {
+      assert.ok(Math.abs(got! - want) < 0.01, `panel ${name} ${got} vs ${want}`);
+    }
+    assert.equal(await page.textContent('#p-vol'), `${(latest.volatility!.value * 100).toFixed(3)}%`);
+    assert.equal(await page.textContent('#p-up'), latest.direction!.p_up.toFixed(3));
     assert.match((await page.textContent('#age-candle')) ?? '', /s ago|min ago/);
     assert.equal(await page.getAttribute('#age-candle', 'class'), 'fresh');
 
