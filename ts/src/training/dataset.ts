@@ -25,6 +25,7 @@ import { SENTIMENT_FEATURE_NAMES } from '../sentiment/sentiment-features.ts';
 import { featureVector } from '../model/feature-row.ts';
 import { CONTEXT_FEATURES, CONTEXT_RETURNS, contextFromCloses, gatherCloses } from '../model/context-features.ts';
 import { DEFAULT_TARGET, targetOf } from '../model/targets.ts';
+import type { TargetData } from '../model/target.ts';
 
 export { featureVector } from '../model/feature-row.ts';
 export { priceFromOutput } from '../model/targets/price.ts';
@@ -37,26 +38,16 @@ export const DEFAULT_HORIZON_S = 300;
 /** Sentiment features as of t (latest at or before t), or null when none. */
 export type SentimentAsOf = (t_ms: number) => SentimentFeatures | null;
 
-export interface Dataset {
-  pair: string;
-  horizonS: number;
+/**
+ * A point-in-time training set: the rows a target is fitted and scored on
+ * (TargetData: featureNames in order technical, sentiment, context; closes at
+ * t and at t + horizon), plus where its columns came from.
+ */
+export interface Dataset extends TargetData {
   target: TargetKind;
-  /** Model input columns in order: technical names, sentiment names, context names. */
-  featureNames: string[];
   technicalNames: string[];
   sentimentNames: string[];
   contextNames: string[];
-  rows: number;
-  /** Row-major rows x featureNames.length. */
-  x: Float64Array;
-  /** The label of each row (made by the target). */
-  y: Float64Array;
-  /** Feature time t of each row (window_end_ms), ascending. */
-  times: number[];
-  /** Close at t. */
-  closes: number[];
-  /** Close at t + horizon (the actual future price). */
-  futureCloses: number[];
   dropped: { warming_up: number; no_target: number };
 }
 
