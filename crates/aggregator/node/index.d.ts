@@ -17,6 +17,13 @@ export declare class Aggregator {
   static restore(snapshot: string): Aggregator
   /** The whole state as JSON (counters excluded). */
   snapshot(): string
+  /** One pair's state as JSON (open windows, watermark, remembered ids), or null for an unseen pair. */
+  snapshotPair(pair: string): string | null
+  /**
+   * Sets one pair's state from `snapshotPair()` output (replacing it if present; other pairs untouched)
+   * and returns the pair's name; throws `TICKCAST_AGG_BAD_SNAPSHOT` (nothing changed).
+   */
+  restorePair(snapshot: string): string
   /** Feeds one trade. Throws `TICKCAST_AGG_BAD_TRADE` (message `<reason>: ...`) for a rejected trade. */
   push(trade: TradeInput): PushResult
   /**

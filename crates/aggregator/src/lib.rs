@@ -31,5 +31,5 @@ pub use aggregator::{Aggregator, Late, Outcome, Stats, WatermarkError};
 pub use batch::{BatchError, BatchOutcome, LateRow, TradeColumns, TradeIdColumn};
 pub use candle::{Candle, PairId};
 pub use config::*;
-pub use snapshot::{SnapshotError, SNAPSHOT_FORMAT};
+pub use snapshot::{SnapshotError, PAIR_SNAPSHOT_FORMAT, SNAPSHOT_FORMAT};
 pub use trade::{epoch_ms, valid_pair, RejectReason, Side, SideIn, TradeIdIn, TradeIn};

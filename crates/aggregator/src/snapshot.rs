@@ -6,6 +6,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::aggregator::{Aggregator, PairState};
+use crate::candle::PairId;
 use crate::config::{AggregatorConfig, ConfigError};
 use crate::id_set::IdSet;
 use crate::recent_ids::RecentIds;
@@ -14,6 +15,18 @@ use crate::window::WindowAcc;
 
 /// Format tag of the snapshot JSON.
 pub const SNAPSHOT_FORMAT: &str = "tickcast-aggregator/1";
+
+/// Format tag of one pair's snapshot JSON ([`Aggregator::snapshot_pair`]).
+pub const PAIR_SNAPSHOT_FORMAT: &str = "tickcast-aggregator-pair/1";
+
+/// One pair's state, with the settings it is only valid under.
+#[derive(Serialize, Deserialize)]
+struct PairSnapshot {
+    format: String,
+    interval_s: u32,
+    grace_ms: u64,
+    pair: PairSnap,
+}
 
 #[derive(Serialize, Deserialize)]
 struct Snapshot {
@@ -109,51 +122,106 @@ impl Aggregator {
         let mut names = std::collections::HashSet::new();
         let mut pairs = Vec::with_capacity(snap.pairs.len());
         for p in snap.pairs {
-            if !valid_pair(&p.name) || !names.insert(p.name.clone()) {
+            if !names.insert(p.name.clone()) {
                 return Err(SnapshotError::Invalid("pair names must be valid and distinct"));
             }
-            let mut prev: Option<i64> = p.cursor_ms.map(|c| c - interval);
-            let mut windows = VecDeque::with_capacity(p.windows.len());
-            for w in p.windows {
-                if w.start_ms.rem_euclid(interval) != 0 || prev.is_some_and(|s| w.start_ms <= s) {
-                    return Err(SnapshotError::Invalid("windows must be aligned, ascending and after the cursor"));
-                }
-                let positive = |x: f64| x.is_finite() && x > 0.0;
-                if w.trade_count == 0 || !positive(w.volume) || !positive(w.low) || !positive(w.high) {
-                    return Err(SnapshotError::Invalid("an open window must hold a trade"));
-                }
-                prev = Some(w.start_ms);
-                windows.push_back(WindowAcc {
-                    start_ms: w.start_ms,
-                    open: w.open,
-                    open_at: w.open_at,
-                    high: w.high,
-                    low: w.low,
-                    close: w.close,
-                    close_at: w.close_at,
-                    volume: w.volume,
-                    buy_volume: w.buy_volume,
-                    sell_volume: w.sell_volume,
-                    notional: w.notional,
-                    trade_count: w.trade_count,
-                    ids: IdSet::from_keys(w.ids),
-                });
-            }
-            if p.cursor_ms.is_some() != p.last_close.is_some() {
-                return Err(SnapshotError::Invalid("cursor and last close go together"));
-            }
-            pairs.push(PairState {
-                name: p.name,
-                max_event_ms: p.max_event_ms,
-                watermark_ms: p.watermark_ms,
-                cursor_ms: p.cursor_ms,
-                last_close: p.last_close,
-                filled_run: p.filled_run,
-                windows,
-                recent: RecentIds::from_windows(cap, p.recent_ids),
-            });
+            pairs.push(pair_state(p, interval, cap)?);
         }
         Ok(Aggregator::from_parts(snap.config, pairs))
+    }
+}
+
+/// A pair's snapshot checked against the invariants, as live state.
+fn pair_state(p: PairSnap, interval: i64, cap: usize) -> Result<PairState, SnapshotError> {
+    if !valid_pair(&p.name) {
+        return Err(SnapshotError::Invalid("pair names must be valid and distinct"));
+    }
+    let mut prev: Option<i64> = p.cursor_ms.map(|c| c - interval);
+    let mut windows = VecDeque::with_capacity(p.windows.len());
+    for w in p.windows {
+        if w.start_ms.rem_euclid(interval) != 0 || prev.is_some_and(|s| w.start_ms <= s) {
+            return Err(SnapshotError::Invalid("windows must be aligned, ascending and after the cursor"));
+        }
+        let positive = |x: f64| x.is_finite() && x > 0.0;
+        if w.trade_count == 0 || !positive(w.volume) || !positive(w.low) || !positive(w.high) {
+            return Err(SnapshotError::Invalid("an open window must hold a trade"));
+        }
+        prev = Some(w.start_ms);
+        windows.push_back(WindowAcc {
+            start_ms: w.start_ms,
+            open: w.open,
+            open_at: w.open_at,
+            high: w.high,
+            low: w.low,
+            close: w.close,
+            close_at: w.close_at,
+            volume: w.volume,
+            buy_volume: w.buy_volume,
+            sell_volume: w.sell_volume,
+            notional: w.notional,
+            trade_count: w.trade_count,
+            ids: IdSet::from_keys(w.ids),
+        });
+    }
+    if p.cursor_ms.is_some() != p.last_close.is_some() {
+        return Err(SnapshotError::Invalid("cursor and last close go together"));
+    }
+    Ok(PairState {
+        name: p.name,
+        max_event_ms: p.max_event_ms,
+        watermark_ms: p.watermark_ms,
+        cursor_ms: p.cursor_ms,
+        last_close: p.last_close,
+        filled_run: p.filled_run,
+        windows,
+        recent: RecentIds::from_windows(cap, p.recent_ids),
+    })
+}
+
+impl Aggregator {
+    /// One pair's state (open windows, watermark, remembered ids) as JSON, or
+    /// `None` for a pair this aggregator has not seen. With
+    /// [`Aggregator::restore_pair`] a pair's state moves between aggregators of
+    /// the same interval and grace (a changelog record per pair).
+    pub fn snapshot_pair(&self, pair: &str) -> Option<String> {
+        let id = *self.index.get(pair)?;
+        let p = self.pairs.get(id as usize)?;
+        let snap = PairSnapshot {
+            format: PAIR_SNAPSHOT_FORMAT.to_owned(),
+            interval_s: self.config.interval_s,
+            grace_ms: self.config.grace_ms,
+            pair: pair_snap(p),
+        };
+        Some(serde_json::to_string(&snap).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}")))
+    }
+
+    /// Sets one pair's state from [`Aggregator::snapshot_pair`] output,
+    /// replacing the pair's state if it has one; other pairs are untouched.
+    /// Returns the pair's name. Fails (changing nothing) on another format,
+    /// interval or grace, on state that breaks an invariant, and for a new
+    /// pair beyond `max_pairs`.
+    pub fn restore_pair(&mut self, json: &str) -> Result<String, SnapshotError> {
+        let snap: PairSnapshot = serde_json::from_str(json).map_err(|e| SnapshotError::Parse(e.to_string()))?;
+        if snap.format != PAIR_SNAPSHOT_FORMAT {
+            return Err(SnapshotError::Format(snap.format));
+        }
+        if snap.interval_s != self.config.interval_s || snap.grace_ms != self.config.grace_ms {
+            return Err(SnapshotError::Invalid("the pair snapshot has another interval or grace than this aggregator"));
+        }
+        let state = pair_state(snap.pair, self.interval_ms, self.config.recent_ids_per_pair as usize)?;
+        let name = state.name.clone();
+        if let Some(&id) = self.index.get(&name) {
+            if let Some(slot) = self.pairs.get_mut(id as usize) {
+                *slot = state;
+                return Ok(name);
+            }
+        }
+        if self.pairs.len() >= self.config.max_pairs as usize {
+            return Err(SnapshotError::Invalid("more pairs than max_pairs"));
+        }
+        self.index.insert(name.clone(), self.pairs.len() as PairId);
+        self.pairs.push(state);
+        Ok(name)
     }
 }
 

@@ -680,3 +680,67 @@ fn batch_shape_errors_process_nothing() {
     assert_eq!(out.accepted, 2);
     assert_eq!(out.rejected, vec![(1, RejectReason::BadPair)]);
 }
+
+#[test]
+fn pair_snapshots_move_pairs_between_aggregators_bit_for_bit() {
+    let tp = tape(9, 12_000);
+    let wm_last = tp.ts.iter().cloned().fold(0.0, f64::max) + 600_000.0;
+    let finish = |a: &mut Aggregator, log: &mut Log| {
+        let mut tail = Vec::new();
+        a.advance_watermark(None, wm_last, &mut tail).unwrap();
+        log.candles.extend(tail.iter().map(bits));
+    };
+    let mut a = agg(5_000);
+    let mut whole = Log::default();
+    run_batches(&mut a, &tp, &[], &mut whole);
+    finish(&mut a, &mut whole);
+
+    let mut rng = Rng(29);
+    for _ in 0..6 {
+        let cut = rng.below(tp.len() as u64) as usize;
+        let mut b = agg(5_000);
+        let mut log = Log::default();
+        let mut first = BatchOutcome::default();
+        b.push_columns(&tp.cols(0..cut), &mut first).unwrap();
+        log.candles.extend(first.candles.iter().map(bits));
+        // Every pair moves on its own record, into an aggregator that already
+        // holds a stale copy of one of them (replaced, not merged).
+        let names: Vec<String> = b.pair_names().map(str::to_owned).collect();
+        let mut c = agg(5_000);
+        if cut > 10 {
+            let mut stale = BatchOutcome::default();
+            c.push_columns(&tp.cols(0..cut / 2), &mut stale).unwrap();
+            c = Aggregator::restore(&c.snapshot()).unwrap();
+        }
+        for n in &names {
+            let json = b.snapshot_pair(n).unwrap();
+            assert_eq!(c.restore_pair(&json).unwrap(), *n);
+            assert_eq!(c.snapshot_pair(n).unwrap(), json, "a restored pair snapshots identically");
+        }
+        let mut rest = BatchOutcome::default();
+        c.push_columns(&tp.cols(cut..tp.len()), &mut rest).unwrap();
+        log.candles.extend(rest.candles.iter().map(bits));
+        finish(&mut c, &mut log);
+        assert_eq!(log.candles, whole.candles, "cut {cut}");
+    }
+}
+
+#[test]
+fn restore_pair_rejects_other_settings_and_garbage_changing_nothing() {
+    let mut a = agg(5_000);
+    push_ok(&mut a, &t("BTC/USD", 1, 100.0, 1.0, "buy", T0 + 1_000));
+    let json = a.snapshot_pair("BTC/USD").unwrap();
+    assert!(a.snapshot_pair("ETH/USD").is_none());
+    let mut other_grace = agg(0);
+    assert!(other_grace.restore_pair(&json).is_err());
+    assert_eq!(other_grace.pair_names().count(), 0);
+    let mut b = agg(5_000);
+    assert!(b.restore_pair("{}").is_err());
+    assert!(b.restore_pair(&json.replace("tickcast-aggregator-pair/1", "x/1")).is_err());
+    assert!(b.restore_pair(&json.replace("\"trade_count\":1", "\"trade_count\":0")).is_err());
+    assert_eq!(b.pair_names().count(), 0);
+    assert_eq!(b.restore_pair(&json).unwrap(), "BTC/USD");
+    // The restored pair remembers its trade id: a redelivery is a duplicate.
+    let mut out = Vec::new();
+    assert_eq!(push(&mut b, &t("BTC/USD", 1, 100.0, 1.0, "buy", T0 + 1_000), &mut out), Ok(Outcome::Duplicate));
+}

@@ -293,6 +293,19 @@ impl Aggregator {
         self.inner.snapshot()
     }
 
+    /// One pair's state as JSON (open windows, watermark, remembered ids), or null for an unseen pair.
+    #[napi]
+    pub fn snapshot_pair(&self, pair: String) -> Option<String> {
+        self.inner.snapshot_pair(&pair)
+    }
+
+    /// Sets one pair's state from `snapshotPair()` output (replacing it if present; other pairs untouched)
+    /// and returns the pair's name; throws `TICKCAST_AGG_BAD_SNAPSHOT` (nothing changed).
+    #[napi]
+    pub fn restore_pair(&mut self, snapshot: String) -> Result<String> {
+        self.inner.restore_pair(&snapshot).map_err(|e| err(Code::BadSnapshot, e))
+    }
+
     /// Feeds one trade. Throws `TICKCAST_AGG_BAD_TRADE` (message `<reason>: ...`) for a rejected trade.
     #[napi]
     pub fn push(&mut self, trade: TradeInput) -> Result<PushResult> {
