@@ -17,7 +17,8 @@ import type { Candle, Prediction, PredictionError } from '../contracts/messages.
 import { Topics, type TopicKey } from '../contracts/messages.ts';
 import type { Service, ServiceContext } from '../services/runner.ts';
 import type { Subscription } from '../bus/index.ts';
-import type { Stores } from '../stores/types.ts';
+import type { ForecastError, Stores } from '../stores/types.ts';
+import { ForecastResolver, hasForecast, type ForecastResolution } from '../monitor/forecast-resolution.ts';
 import { ErrorResolver, BASELINE_MODEL_VERSION, type Resolution } from '../monitor/error-resolution.ts';
 import { RollingAggregates, recordsOf, recordsOfStored, type RollingAggregate } from '../monitor/rolling-aggregates.ts';
 import { AlertEngine, DEFAULT_RULES, type AlertRule, type Signal } from '../monitor/alert-rules.ts';
@@ -77,6 +78,9 @@ export function monitorService(opts: MonitorServiceOptions): MonitorService {
   const group = opts.group ?? 'monitor';
   const resolver = new ErrorResolver({ intervalS, unresolvedAfterMs: opts.unresolvedAfterMs ?? 120_000, keepMs: lookbackMs });
   const aggregates = new RollingAggregates();
+  const forecastResolver = new ForecastResolver({ intervalS, keepMs: lookbackMs });
+  /** Forecast baseline rows already written (one per pair, target and target time). */
+  const forecastBaselineDone = new Set<string>();
   const engine = new AlertEngine(opts.rules ?? DEFAULT_RULES);
   const pairs = new Set(opts.pairs);
   /** Baseline rows already written (one per pair + target, whatever the number of models). */
@@ -111,6 +115,9 @@ export function monitorService(opts: MonitorServiceOptions): MonitorService {
       if (a.mae_vs_baseline !== null && a.model_version !== BASELINE_MODEL_VERSION) rollingVsBaseline().set(labels, a.mae_vs_baseline);
     }
   };
+
+  /** Forecast rows resolved now or read back from the store (the rolling windows take them next). */
+  const onForecastRows = (_rows: readonly ForecastError[]): void => {};
 
   const reportUnresolved = (preds: Prediction[]) => {
     if (preds.length === 0) return;
@@ -164,10 +171,41 @@ export function monitorService(opts: MonitorServiceOptions): MonitorService {
     reportUnresolved([]);
   };
 
+  /** Store the resolved forecasts (model rows, and each baseline row once per pair, target and target time). */
+  const emitForecasts = async (res: readonly ForecastResolution[]): Promise<void> => {
+    if (res.length === 0) return;
+    const ctx = ctxRef as ServiceContext;
+    const rows: ForecastError[] = [];
+    for (const r of res) {
+      rows.push(...r.rows);
+      for (const b of r.baselines) {
+        const k = `${b.pair}|${b.target}|${b.target_ms}`;
+        if (forecastBaselineDone.has(k)) continue;
+        forecastBaselineDone.add(k);
+        rows.push(b);
+      }
+    }
+    const w = await (storesRef as Stores).predictions.forecastErrors.write(rows);
+    if (w.rejected.length > 0) throw new Error(`forecast error rows not stored: ${w.rejected[0]?.error.message}`);
+    onForecastRows(rows);
+    for (const r of res)
+      ctx.logger.info(
+        {
+          pair: r.prediction.pair,
+          target: new Date(r.prediction.target_ms).toISOString(),
+          ...Object.fromEntries(
+            r.rows.map((x) => [x.target, x.target === 'range' ? { hit80: x.hit80, hit90: x.hit90 } : x.target === 'volatility' ? { qlike: x.qlike } : { brier: x.brier }]),
+          ),
+        },
+        'forecasts resolved',
+      );
+  };
+
   const onCandle = async (c: Candle) => {
     const out = resolver.addCandle(c, clock());
     await emit(out.resolved);
     reportUnresolved(out.unresolved);
+    await emitForecasts(forecastResolver.addCandle(c));
   };
 
   const onPrediction = async (p: Prediction) => {
@@ -175,6 +213,7 @@ export function monitorService(opts: MonitorServiceOptions): MonitorService {
     const out = resolver.addPrediction(p, clock());
     await emit(out.resolved);
     reportUnresolved(out.unresolved);
+    await emitForecasts(forecastResolver.addPrediction(p));
   };
 
   /** Restart: resolve what came due while down (once), rebuild the rolling windows from the stores. */
@@ -216,11 +255,49 @@ export function monitorService(opts: MonitorServiceOptions): MonitorService {
         reportUnresolved(out.unresolved);
       }
     }
+    const forecasts = await recoverForecasts(stores, from);
     refreshAggregates();
     (ctxRef as ServiceContext).logger.info(
-      { already_resolved: alreadyDone, resolved_now: resumed, unresolved: resolver.unresolved().length, pending: resolver.pendingCount() },
+      { already_resolved: alreadyDone, resolved_now: resumed, unresolved: resolver.unresolved().length, pending: resolver.pendingCount(), forecasts },
       'monitor recovered from the stores',
     );
+  };
+
+  /** Restart, forecasts: rebuild their windows from the stored rows; resolve what came due while down. */
+  const recoverForecasts = async (stores: Stores, from: number) => {
+    let done = 0;
+    let resolvedNow = 0;
+    for (const pair of [...pairs].sort()) {
+      const [preds, rows] = await Promise.all([
+        stores.predictions.predictions.range({ pair }, { from_ms: from }),
+        stores.predictions.forecastErrors.range({ pair }, { from_ms: from }),
+      ]);
+      onForecastRows(rows);
+      const resolvedAt = new Set<number>();
+      for (const r of rows) {
+        if (r.baseline) forecastBaselineDone.add(`${r.pair}|${r.target}|${r.target_ms}`);
+        else resolvedAt.add(r.made_at_ms);
+      }
+      const open: Prediction[] = [];
+      for (const p of preds) {
+        if (!hasForecast(p)) continue;
+        if (resolvedAt.has(p.made_at_ms)) {
+          forecastResolver.markResolved(p);
+          done++;
+        } else open.push(p);
+      }
+      if (open.length === 0) continue;
+      // The candles behind them: the context (240 min) and the base rate (a day) before the oldest, up to the newest target.
+      const lo = Math.min(...open.map((p) => p.made_at_ms)) - 86_400_000 - 250 * intervalS * 1000;
+      const hi = Math.max(...open.map((p) => p.target_ms));
+      for (const c of await stores.features.candles.range({ pair, interval_s: intervalS }, { from_ms: lo, to_ms: hi })) forecastResolver.addCandle(c);
+      for (const p of open) {
+        const out = forecastResolver.addPrediction(p);
+        resolvedNow += out.length;
+        await emitForecasts(out);
+      }
+    }
+    return { already_resolved: done, resolved_now: resolvedNow, pending: forecastResolver.pendingCount() };
   };
 
   const signals = (now: number): Signal[] => {

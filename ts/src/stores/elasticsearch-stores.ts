@@ -29,6 +29,7 @@ import {
   AllSeries,
   CandleSeries,
   PredictionErrorSeries,
+  ForecastErrorSeries,
   PredictionSeries,
   SentimentFeaturesSeries,
   TechnicalFeaturesSeries,
@@ -404,8 +405,9 @@ export async function openElasticsearchStores(opts: ElasticsearchStoresOptions, 
   const candles = new ElasticsearchSeries(client, CandleSeries, cfg, log, isOpen);
   const predictions = new ElasticsearchSeries(client, PredictionSeries, cfg, log, isOpen);
   const predErrors = new ElasticsearchSeries(client, PredictionErrorSeries, cfg, log, isOpen);
+  const forecastErrors = new ElasticsearchSeries(client, ForecastErrorSeries, cfg, log, isOpen);
   try {
-    for (const s of [technical, sentiment, candles, predictions, predErrors]) await s.ensureIndex();
+    for (const s of [technical, sentiment, candles, predictions, predErrors, forecastErrors]) await s.ensureIndex();
   } catch (e) {
     await client.close();
     throw e;
@@ -413,7 +415,7 @@ export async function openElasticsearchStores(opts: ElasticsearchStoresOptions, 
   log.info({ node: opts.node, prefix }, 'elasticsearch stores open');
   return {
     features: { technical, sentiment, candles },
-    predictions: { predictions, errors: predErrors },
+    predictions: { predictions, errors: predErrors, forecastErrors },
     async close() {
       if (!open) return;
       open = false;

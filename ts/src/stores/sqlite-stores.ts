@@ -21,6 +21,7 @@ import {
 import {
   CandleSeries,
   PredictionErrorSeries,
+  ForecastErrorSeries,
   PredictionSeries,
   SentimentFeaturesSeries,
   TechnicalFeaturesSeries,
@@ -206,6 +207,7 @@ export function openSqliteStores(opts: SqliteStoresOptions, logger: Logger): Sto
     predictions: {
       predictions: new SqliteSeries(db, PredictionSeries, isOpen),
       errors: new SqliteSeries(db, PredictionErrorSeries, isOpen),
+      forecastErrors: new SqliteSeries(db, ForecastErrorSeries, isOpen),
     },
     async close() {
       if (!open) return;

@@ -34,6 +34,84 @@ export type SentimentFeatures = Static<typeof SentimentFeatures>;
 /** Natural key of a sentiment features row (its document id): coin + ts_ms. */
 export const sentimentFeaturesKey = (m: SentimentFeatures): string => `${m.coin}|${m.ts_ms}`;
 
+/**
+ * One resolved probabilistic forecast (issue 18): a range, volatility or
+ * direction output of a prediction scored against the candles at and before
+ * its target, or the live baseline of that target for the same pair and
+ * target time (model_version `baseline:gaussian_ewma`, `baseline:vol_persistence`,
+ * `baseline:base_rate`; one row per pair, target and target time).
+ *
+ * A record kind of its own in the prediction store (series
+ * `forecast-errors`: its own SQLite table and Elasticsearch index) beside the
+ * price errors: the PredictionError contract and its stored rows are
+ * unchanged, so every old row reads as before (no migration).
+ *
+ * Fields by target (the others are absent):
+ * - range: the served intervals (calibrated when they were) as log returns
+ *   ln(bound / last_close), `hit80` / `hit90` (actual_log_return inside the
+ *   closed interval), pinball loss (mean over the 5, 10, 50, 90, 95%
+ *   quantiles, the served bounds standing for 5/10/90/95%), Winkler interval
+ *   scores, widths; in basis points of log return, as the range target's
+ *   metrics (model/targets/range.ts rangeScores). abs_error = |y - q50|.
+ * - volatility: predicted and realized 5-minute volatility (realized from the
+ *   1-minute closes made_at..target, floored at 1e-5), squared error of
+ *   ln volatility, QLIKE of the variance (volatilityScores). abs_error =
+ *   |ln predicted - ln realized|.
+ * - direction: p_up, the outcome (strictly higher), Brier score. abs_error =
+ *   |p_up - outcome|.
+ */
+export const ForecastTarget = Type.Union([Type.Literal('range'), Type.Literal('volatility'), Type.Literal('direction')]);
+export type ForecastTarget = Static<typeof ForecastTarget>;
+
+const Pair = () => Type.String({ minLength: 3, maxLength: 32, pattern: '^[A-Z0-9]+/[A-Z0-9]+$' });
+const Ms = () => Type.Integer({ minimum: 0, maximum: 32503680000000 });
+const Fin = () => Type.Number();
+const NonNegNum = () => Type.Number({ minimum: 0 });
+const PosNumber = () => Type.Number({ exclusiveMinimum: 0 });
+
+export const ForecastError = Type.Object(
+  {
+    pair: Pair(),
+    target: ForecastTarget,
+    model_version: Type.String({ minLength: 1, maxLength: 128 }),
+    /** True for a live baseline's row. */
+    baseline: Type.Boolean(),
+    made_at_ms: Ms(),
+    target_ms: Ms(),
+    last_close: PosNumber(),
+    actual_price: PosNumber(),
+    /** The absolute error the drift detector watches (see above, per target). */
+    abs_error: NonNegNum(),
+    // range
+    actual_log_return: Type.Optional(Fin()),
+    lo80: Type.Optional(Fin()),
+    hi80: Type.Optional(Fin()),
+    lo90: Type.Optional(Fin()),
+    hi90: Type.Optional(Fin()),
+    hit80: Type.Optional(Type.Boolean()),
+    hit90: Type.Optional(Type.Boolean()),
+    pinball_bp: Type.Optional(NonNegNum()),
+    interval_score80_bp: Type.Optional(NonNegNum()),
+    interval_score90_bp: Type.Optional(NonNegNum()),
+    width80_bp: Type.Optional(NonNegNum()),
+    width90_bp: Type.Optional(NonNegNum()),
+    // volatility
+    predicted_vol: Type.Optional(PosNumber()),
+    realized_vol: Type.Optional(PosNumber()),
+    sq_log_vol_error: Type.Optional(NonNegNum()),
+    qlike: Type.Optional(NonNegNum()),
+    // direction
+    p_up: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
+    up: Type.Optional(Type.Boolean()),
+    brier: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
+  },
+  { $id: 'ForecastError', additionalProperties: false },
+);
+export type ForecastError = Static<typeof ForecastError>;
+
+/** Natural key of a forecast error row: pair + target + model_version + target_ms. */
+export const forecastErrorKey = (m: ForecastError): string => `${m.pair}|${m.target}|${m.model_version}|${m.target_ms}`;
+
 /** Selects the series of one pair at one candle interval. */
 export interface PairInterval {
   pair: string;
@@ -46,6 +124,13 @@ export interface CoinSelector {
 /** Selects the predictions (or errors) of one pair; of one model version only when given. */
 export interface PairModelSelector {
   pair: string;
+  model_version?: string;
+}
+
+/** Selects the forecast errors of one pair; of one target and one model version only when given. */
+export interface ForecastErrorSelector {
+  pair: string;
+  target?: ForecastTarget;
   model_version?: string;
 }
 
@@ -135,6 +220,8 @@ export interface PredictionStore {
   readonly predictions: Series<Prediction, PairModelSelector>;
   /** Rows of `prediction-errors`; time = target_ms. */
   readonly errors: Series<PredictionError, PairModelSelector>;
+  /** Resolved probabilistic forecasts and their live baselines (issue 18); time = target_ms. */
+  readonly forecastErrors: Series<ForecastError, ForecastErrorSelector>;
 }
 
 export interface Stores {
@@ -202,6 +289,15 @@ export const PredictionErrorSeries: SeriesSpec<PredictionError> = {
   filterFields: ['model_version'],
 };
 
+export const ForecastErrorSeries: SeriesSpec<ForecastError> = {
+  name: 'forecast-errors',
+  schema: ForecastError,
+  naturalKey: forecastErrorKey,
+  timeField: 'target_ms',
+  seriesFields: ['pair'],
+  filterFields: ['target', 'model_version'],
+};
+
 /** Every series, in a fixed order (tables and indices are created for each). */
 export const AllSeries = [
   TechnicalFeaturesSeries,
@@ -209,4 +305,5 @@ export const AllSeries = [
   CandleSeries,
   PredictionSeries,
   PredictionErrorSeries,
+  ForecastErrorSeries,
 ] as const;

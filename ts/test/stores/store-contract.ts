@@ -10,7 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Candle, Prediction, PredictionError, TechnicalFeatures } from '../../src/contracts/messages.ts';
 import { StoreError } from '../../src/stores/store-error.ts';
-import type { SentimentFeatures, Series, Stores } from '../../src/stores/types.ts';
+import type { ForecastError, SentimentFeatures, Series, Stores } from '../../src/stores/types.ts';
 
 /** A place where stores live; open() may be called again after close() (persistence). */
 export interface StoreLocation {
@@ -156,6 +156,42 @@ const fixtures: Fixture[] = [
     key: (d) => {
       const m = d as PredictionError;
       return `${m.pair}|${m.model_version}|${m.target_ms}`;
+    },
+    hasFeatures: false,
+  },
+  {
+    // Issue 18: the resolved range / volatility / direction forecasts, a record kind of its own.
+    name: 'forecast-errors',
+    get: (s) => s.predictions.forecastErrors as unknown as AnySeries,
+    sel: (ns, k) => ({ pair: pairOf(ns, k) }),
+    make: (ns, k, t, v): ForecastError => ({
+      pair: pairOf(ns, k),
+      target: 'range',
+      model_version: 'r1',
+      baseline: false,
+      made_at_ms: t - 5 * MIN,
+      target_ms: t,
+      last_close: 61_690 + k,
+      actual_price: 61_700 + v,
+      abs_error: 0.0004 + v * 1e-5,
+      actual_log_return: Math.log((61_700 + v) / (61_690 + k)),
+      lo80: -0.001,
+      hi80: 0.0011,
+      lo90: -0.0014,
+      hi90: 0.0015,
+      hit80: v % 2 === 0,
+      hit90: true,
+      pinball_bp: 1.5 + v,
+      interval_score80_bp: 21 + v,
+      interval_score90_bp: 29 + v,
+      width80_bp: 21,
+      width90_bp: 29,
+    }),
+    timeField: 'target_ms',
+    valueField: 'last_close',
+    key: (d) => {
+      const m = d as ForecastError;
+      return `${m.pair}|${m.target}|${m.model_version}|${m.target_ms}`;
     },
     hasFeatures: false,
   },
@@ -420,6 +456,32 @@ export function storeContract(factory: StoreFactory): void {
       const bad = { ...full, made_at_ms: T0 + 3 * MIN, direction: { p_up: 0.5, model_version: 'dir-1', extra: 1 } } as unknown as Prediction;
       const r = await s.write([bad]);
       assert.equal(r.rejected.length, 1);
+    });
+
+    test('forecast-errors: a row of each target and a baseline round-trip; filters by target and model version', async () => {
+      const ns = nextNs();
+      const s = stores.predictions.forecastErrors;
+      const range = fixtures[5]!.make(ns, 0, T0, 1) as ForecastError;
+      const base: ForecastError = { ...range, model_version: 'baseline:gaussian_ewma', baseline: true, hit80: false, pinball_bp: 3.25 };
+      const vol: ForecastError = {
+        pair: range.pair, target: 'volatility', model_version: 'vol-1', baseline: false, made_at_ms: T0 - 5 * MIN, target_ms: T0,
+        last_close: 100, actual_price: 100.2, abs_error: 0.1, predicted_vol: 0.0021, realized_vol: 0.0019, sq_log_vol_error: 0.01, qlike: 0.0052,
+      };
+      const dir: ForecastError = {
+        pair: range.pair, target: 'direction', model_version: 'dir-1', baseline: false, made_at_ms: T0 - 5 * MIN, target_ms: T0,
+        last_close: 100, actual_price: 100.2, abs_error: 0.47, p_up: 0.53, up: true, brier: 0.2209,
+      };
+      const w = await s.write([range, base, vol, dir]);
+      assert.equal(w.rejected.length, 0, JSON.stringify(w.rejected));
+      const all = await s.range({ pair: range.pair });
+      assert.equal(all.length, 4);
+      assert.deepEqual(new Set(all.map((r) => JSON.stringify(r))), new Set([range, base, vol, dir].map((r) => JSON.stringify(r))));
+      assert.deepEqual(await s.range({ pair: range.pair, target: 'volatility' }), [vol]);
+      assert.deepEqual(await s.range({ pair: range.pair, target: 'range', model_version: 'baseline:gaussian_ewma' }), [base]);
+      assert.equal((await s.latest({ pair: range.pair, target: 'direction' }))?.up, true);
+      const bad = { ...dir, target_ms: T0 + MIN, brier: 1.5 };
+      const r = await s.write([bad]);
+      assert.equal(r.rejected.length, 1, 'a Brier score above 1 is not a Brier score');
     });
 
     test('persistence: rows survive close and reopen; writing again after reopen does not duplicate', async () => {
