@@ -27,9 +27,16 @@
  * - The range intervals pass through the online calibration
  *   (model/online-calibration.ts), one per pair and range model version, fed
  *   with the close of every row of the pair: the interval made at t resolves
- *   on the row at t + horizon. Its state lives in memory (a restart or a new
- *   model starts from the model's own bands: `calibrated` false until the
- *   first outcome).
+ *   on the row at t + horizon. Its state lives in memory and is rebuilt
+ *   after a restart (or when a model version comes back) from the stored
+ *   predictions of that range model and the stored closes
+ *   (restoreCalibration): the multipliers of the newest one (the state after
+ *   every outcome up to its time), its still open intervals (their base bands
+ *   from the stored quantiles and close, the multipliers they were served
+ *   with), then the closes stored since resolve those: the same multipliers
+ *   as without the restart. A model with no stored prediction in the last
+ *   RESTORE_LOOKBACK_MS starts from its own bands (`calibrated` false until
+ *   the first outcome).
  */
 import { Counter, Gauge, register } from 'prom-client';
 import type { DirectionForecast, Prediction, RangeForecast, TechnicalFeatures, VolatilityForecast } from '../contracts/messages.ts';
@@ -43,7 +50,8 @@ import { aliasKey } from '../registry/model-meta.ts';
 import { families } from '../model/targets.ts';
 import { TargetPredictor } from '../model/target-predictor.ts';
 import { CONTEXT_FEATURES, CONTEXT_RETURNS, CloseHistory } from '../model/context-features.ts';
-import { OnlineCalibration } from '../model/online-calibration.ts';
+import { CALIBRATION_LEVELS, DEFAULT_STEP, OnlineCalibration } from '../model/online-calibration.ts';
+import type { Stores } from '../stores/types.ts';
 
 /** The forecasts of the other targets for one row, and the models that made them. */
 interface OtherForecasts {
@@ -59,11 +67,15 @@ interface OtherForecasts {
  * close `close`, through the pair's calibration; the interval is remembered
  * until target_ms.
  */
-export function calibratedRange(cal: OnlineCalibration, q: ArrayLike<number>, close: number, target_ms: number, version: string): RangeForecast {
+export function calibratedRange(cal: OnlineCalibration, q: ArrayLike<number>, close: number, target_ms: number, version: string, restoredCalibrated = false): RangeForecast {
   const lc = Math.log(close);
-  const [q05, q10, q50, q90, q95] = [q[0], q[1], q[2], q[3], q[4]] as number[];
+  const q05 = q[0] as number;
+  const q10 = q[1] as number;
+  const q50 = q[2] as number;
+  const q90 = q[3] as number;
+  const q95 = q[4] as number;
   const m = cal.multipliers();
-  const calibrated = cal.resolvedCount > 0;
+  const calibrated = restoredCalibrated || cal.resolvedCount > 0;
   const served = cal.issue(target_ms, lc + (q50 as number), [
     { lo: lc + (q10 as number), hi: lc + (q90 as number) },
     { lo: lc + (q05 as number), hi: lc + (q95 as number) },
@@ -83,6 +95,62 @@ export function calibratedRange(cal: OnlineCalibration, q: ArrayLike<number>, cl
     m90: m[1] as number,
     model_version: version,
   };
+}
+
+/** How far back restoreCalibration looks for the newest stored prediction of a range model. */
+export const RESTORE_LOOKBACK_MS = 86_400_000;
+
+/**
+ * The online calibration of `pair`'s range model `version` as it was before a
+ * restart, from the store: the newest stored prediction of that model made
+ * before now_ms (within RESTORE_LOOKBACK_MS) carries the multipliers served
+ * with it, which are the tracker's state after every outcome up to its time
+ * (the row's close is observed before its interval is issued); the
+ * predictions whose target is after its time are the open intervals (base
+ * bands rebuilt exactly as calibratedRange made them: ln(last_close) + the
+ * stored quantiles); the closes stored after it and before now_ms then
+ * resolve them, as the rows would have. Null when there is nothing to restore.
+ */
+export async function restoreCalibration(
+  stores: Stores,
+  pair: string,
+  intervalS: number,
+  version: string,
+  now_ms: number,
+): Promise<{ cal: OnlineCalibration; calibrated: boolean; open: number; resolved: number; from_ms: number } | null> {
+  const stored = await stores.predictions.predictions.range({ pair }, { from_ms: now_ms - RESTORE_LOOKBACK_MS, to_ms: now_ms - 1 });
+  const mine = stored.filter((p) => p.range?.model_version === version && p.made_at_ms < now_ms);
+  const last = mine.at(-1);
+  if (!last?.range) return null;
+  const open = mine.filter((p) => p.target_ms > last.made_at_ms);
+  const cal = OnlineCalibration.fromState({
+    levels: [...CALIBRATION_LEVELS],
+    step: DEFAULT_STEP,
+    log_multipliers: [Math.log(last.range.m80), Math.log(last.range.m90)],
+    resolved: 0,
+    misses: CALIBRATION_LEVELS.map(() => 0),
+    dropped: 0,
+    max_pending: 64,
+    pending: open.map((p) => {
+      const r = p.range!;
+      const lc = Math.log(p.last_close);
+      return {
+        target_ms: p.target_ms,
+        center: lc + r.q50,
+        bands: [
+          { lo: lc + r.q10, hi: lc + r.q90 },
+          { lo: lc + r.q05, hi: lc + r.q95 },
+        ],
+        served: [r.m80, r.m90],
+      };
+    }),
+  });
+  let resolved = 0;
+  if (open.length > 0) {
+    const closes = await stores.features.technical.range({ pair, interval_s: intervalS }, { from_ms: last.made_at_ms + 1, to_ms: now_ms - 1 });
+    for (const c of closes) if (c.window_end_ms > last.made_at_ms && c.window_end_ms < now_ms) resolved += cal.observe(c.window_end_ms, Math.log(c.close));
+  }
+  return { cal, calibrated: last.range.calibrated || resolved > 0, open: open.length, resolved, from_ms: last.made_at_ms };
 }
 
 export interface PredictorServiceOptions {
@@ -194,7 +262,18 @@ export function predictorService(opts: PredictorServiceOptions = {}): Service {
         return ok;
       };
 
-      const calibrations = new Map<string, { version: string; cal: OnlineCalibration }>();
+      const calibrations = new Map<string, { version: string; cal: OnlineCalibration; restored: boolean }>();
+      const debug = typeof log.isLevelEnabled === 'function' ? log.isLevelEnabled('debug') : true;
+      const gauges = new Map<string, { set(v: number): void }>();
+      const setForecastGauge = (pair: string, target: string, name: string, v: number) => {
+        const key = `${pair}\u0000${target}\u0000${name}`;
+        let g = gauges.get(key);
+        if (!g) {
+          g = forecastValue().labels({ pair, target, name });
+          gauges.set(key, g);
+        }
+        g.set(v);
+      };
 
       const onOtherTargets = async (row: TechnicalFeatures): Promise<OtherForecasts> => {
         if (!histories.has(row.pair)) histories.set(row.pair, new CloseHistory(row.interval_s));
@@ -227,14 +306,24 @@ export function predictorService(opts: PredictorServiceOptions = {}): Service {
           else if (t.family === 'range') {
             let c = calibrations.get(row.pair);
             if (c?.version !== version) {
-              c = { version, cal: new OnlineCalibration() };
+              let restored: Awaited<ReturnType<typeof restoreCalibration>> = null;
+              try {
+                restored = await restoreCalibration(await ctx.stores(), row.pair, row.interval_s, version, row.window_end_ms);
+              } catch (e) {
+                log.warn({ pair: row.pair, version, err: (e as Error).message }, 'range calibration not restored (store unavailable): starting from the model bands');
+              }
+              c = { version, cal: restored?.cal ?? new OnlineCalibration(), restored: restored?.calibrated ?? false };
               calibrations.set(row.pair, c);
+              // This row's close was observed above by the tracker it replaces: the restored one gets it too.
+              if (restored && restored.cal.observe(row.window_end_ms, Math.log(row.close)) > 0) c.restored = true;
+              if (restored) log.info({ pair: row.pair, version, from: new Date(restored.from_ms).toISOString(), multipliers: restored.cal.multipliers(), open: restored.open, resolved_from_store: restored.resolved }, 'range calibration restored from the stored predictions');
+              else log.info({ pair: row.pair, version }, 'range calibration starts from the model bands (no stored prediction of this model)');
             }
-            out.range = calibratedRange(c.cal, r.outputs, row.close, row.window_end_ms + m.meta.horizon_s * 1000, version);
+            out.range = calibratedRange(c.cal, r.outputs, row.close, row.window_end_ms + m.meta.horizon_s * 1000, version, c.restored);
           } else continue;
           out.metas.set(t.family, m.meta);
-          for (const [name, v] of Object.entries(r.values)) forecastValue().set({ pair: row.pair, target: t.family, name }, v);
-          log.debug({ pair: row.pair, target: t.family, made_at: new Date(row.window_end_ms).toISOString(), values: r.values, version }, 'forecast');
+          for (const name in r.values) setForecastGauge(row.pair, t.family, name, r.values[name] as number);
+          if (debug) log.debug({ pair: row.pair, target: t.family, made_at: new Date(row.window_end_ms).toISOString(), values: r.values, version }, 'forecast');
         }
         return out;
       };
@@ -271,7 +360,7 @@ export function predictorService(opts: PredictorServiceOptions = {}): Service {
         if (w.rejected.length > 0) throw new Error(`prediction not stored: ${w.rejected[0]?.error.message}`);
         await ctx.bus.publish('predictions', [p]);
         predictionsMade().inc({ pair: p.pair });
-        log.debug({ pair: p.pair, made_at: new Date(p.made_at_ms).toISOString(), predicted: p.predicted_price, last: p.last_close, version: p.model_version }, 'prediction');
+        if (debug) log.debug({ pair: p.pair, made_at: new Date(p.made_at_ms).toISOString(), predicted: p.predicted_price, last: p.last_close, version: p.model_version }, 'prediction');
       };
 
       const onRow = async (row: TechnicalFeatures): Promise<void> => {
