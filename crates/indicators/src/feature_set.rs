@@ -245,48 +245,41 @@ struct Sink<'o> {
 
 /// The batch loop for one concrete indicator: `update` over the inputs of
 /// `rows` in order (the streaming update itself, monomorphised and inlined),
-/// each output spread by `values` and written to `sink`. Each row also says
-/// whether its bar passes [`check_bar`]; the result is true when every row
-/// did (a constant `true` compiles away). One function per indicator type
-/// (not inlined into the dispatch), a local copy of the indicator and no call
-/// in the loop: the loop gets its own registers and the indicator's scalar
-/// state lives in them.
+/// each output spread by `values` and written to `sink`. One function per
+/// indicator type (not inlined into the dispatch), a local copy of the
+/// indicator and no call in the loop: the loop gets its own registers and the
+/// indicator's scalar state lives in them.
 #[inline(never)]
 fn fold<T, I, const W: usize>(
     indicator: &I,
-    rows: impl Iterator<Item = (T, bool)>,
+    rows: impl Iterator<Item = T>,
     values: impl Fn(Option<I::Output>) -> [f64; W],
     sink: Sink<'_>,
-) -> bool
-where
+) where
     I: Indicator<Input = T> + Clone,
 {
     // A local copy (the caller's is a fresh, reset instance): its address
     // never escapes, so the optimiser can keep its scalar state in registers.
     let mut indicator = indicator.clone();
     let Sink { out, width, targets } = sink;
-    let mut all_valid = true;
     // Slots are below W by construction; clamping lets the compiler drop the
     // per-row index check.
     let clamp = |slot: usize| slot.min(W - 1);
     match *targets {
         [(_, slot)] if width == 1 => {
             let slot = clamp(slot);
-            for (cell, (x, ok)) in out.iter_mut().zip(rows) {
-                all_valid &= ok;
+            for (cell, x) in out.iter_mut().zip(rows) {
                 *cell = values(indicator.update(x))[slot];
             }
         }
         [(col, slot)] => {
             let slot = clamp(slot);
-            for (row, (x, ok)) in out.chunks_exact_mut(width).zip(rows) {
-                all_valid &= ok;
+            for (row, x) in out.chunks_exact_mut(width).zip(rows) {
                 row[col] = values(indicator.update(x))[slot];
             }
         }
         _ => {
-            for (row, (x, ok)) in out.chunks_exact_mut(width).zip(rows) {
-                all_valid &= ok;
+            for (row, x) in out.chunks_exact_mut(width).zip(rows) {
                 let v = values(indicator.update(x));
                 for &(col, slot) in targets {
                     row[col] = v[clamp(slot)];
@@ -294,49 +287,43 @@ where
             }
         }
     }
-    all_valid
 }
 
-/// [`fold`] for close-only indicators, reading the close column directly;
-/// with `CHECK`, each row's bar is checked from the columns ([`valid_rows`]).
+/// [`fold`] for close-only indicators, reading the close column directly.
 #[inline(always)]
-fn fold_close<I, const W: usize, const CHECK: bool>(
+fn fold_close<I, const W: usize>(
     indicator: &I,
     columns: &Columns<'_>,
     values: impl Fn(Option<I::Output>) -> [f64; W],
     sink: Sink<'_>,
-) -> bool
-where
+) where
     I: Indicator<Input = f64> + Clone,
 {
-    let close = columns.close.iter().copied();
-    if CHECK {
-        fold(indicator, close.zip(valid_rows(columns)), values, sink)
-    } else {
-        fold(indicator, close.map(|c| (c, true)), values, sink)
-    }
+    fold(indicator, columns.close.iter().copied(), values, sink);
 }
 
 /// [`fold`] for bar indicators: the bars are read from the columns (no
-/// per-row bounds checks; the lengths were checked by the caller); with
-/// `CHECK`, each bar is checked from the fields just read.
+/// per-row bounds checks; the lengths were checked by the caller).
 #[inline(always)]
-fn fold_bars<I, const W: usize, const CHECK: bool>(
+fn fold_bars<I, const W: usize>(
     indicator: &I,
     columns: &Columns<'_>,
     values: impl Fn(Option<I::Output>) -> [f64; W],
     sink: Sink<'_>,
-) -> bool
-where
+) where
     I: Indicator<Input = Bar> + Clone,
 {
     let ohlcv = columns.open.iter().zip(columns.high).zip(columns.low).zip(columns.close).zip(columns.volume);
-    let checked = |bar: Bar| (bar, !CHECK || bar_is_valid(&bar));
     match columns.vwap {
         None => fold(
             indicator,
-            ohlcv.map(|((((&open, &high), &low), &close), &volume)| {
-                checked(Bar { open, high, low, close, volume, vwap: f64::NAN })
+            ohlcv.map(|((((&open, &high), &low), &close), &volume)| Bar {
+                open,
+                high,
+                low,
+                close,
+                volume,
+                vwap: f64::NAN,
             }),
             values,
             sink,
@@ -345,13 +332,33 @@ where
             indicator,
             ohlcv
                 .zip(vwap)
-                .map(|(((((&open, &high), &low), &close), &volume), &vwap)| {
-                    checked(Bar { open, high, low, close, volume, vwap })
-                }),
+                .map(|(((((&open, &high), &low), &close), &volume), &vwap)| Bar { open, high, low, close, volume, vwap }),
             values,
             sink,
         ),
     }
+}
+
+/// A specialised batch kernel for `node`, when it has one and its output is
+/// the whole matrix (a set of one single-output feature): it writes every
+/// row itself, bit-identical to [`fold`] over `update` (each kernel's doc;
+/// tests/batch_kernels.rs compares them on random inputs and periods).
+/// Returns false when there is none (the caller folds).
+fn kernel(node: &Node, columns: &Columns<'_>, sink: &mut Sink<'_>) -> bool {
+    if sink.width != 1 || sink.targets.len() != 1 {
+        return false;
+    }
+    let (x, out) = (columns.close, &mut *sink.out);
+    match node {
+        Node::Sma(i) => i.fill(x, out),
+        Node::Ema(i) => i.fill(x, out),
+        Node::Wma(i) => i.fill(x, out),
+        Node::Rsi(i) => i.fill(x, out),
+        Node::Roc(i) => i.fill(x, out),
+        Node::Obv(_) => Obv::fill(x, columns.volume, out),
+        _ => return false,
+    }
+    true
 }
 
 impl Node {
@@ -421,36 +428,34 @@ impl Node {
     /// concrete indicator's own `update` in a tight loop (see [`fold`]), so
     /// each indicator sees exactly the inputs, in the order, that streaming
     /// would feed it. Close-only indicators read the close column directly.
-    /// With `CHECK`, the result says whether every bar passes [`check_bar`]
-    /// (see [`fold`]); without, it is true.
-    fn fold<const CHECK: bool>(&self, columns: &Columns<'_>, sink: Sink<'_>) -> bool {
+    fn fold(&self, columns: &Columns<'_>, sink: Sink<'_>) {
         match self {
-            Self::Sma(i) => fold_close::<_, _, CHECK>(i, columns, scalar, sink),
-            Self::Ema(i) => fold_close::<_, _, CHECK>(i, columns, scalar, sink),
-            Self::Wma(i) => fold_close::<_, _, CHECK>(i, columns, scalar, sink),
-            Self::Rsi(i) => fold_close::<_, _, CHECK>(i, columns, scalar, sink),
-            Self::Macd(i) => fold_close::<_, _, CHECK>(i, columns, macd_values, sink),
+            Self::Sma(i) => fold_close(i, columns, scalar, sink),
+            Self::Ema(i) => fold_close(i, columns, scalar, sink),
+            Self::Wma(i) => fold_close(i, columns, scalar, sink),
+            Self::Rsi(i) => fold_close(i, columns, scalar, sink),
+            Self::Macd(i) => fold_close(i, columns, macd_values, sink),
             // Width and %B cost two divisions per row; when no feature asks
             // for them, a three-value spread lets the compiler drop them.
             Self::Bollinger(i) if sink.targets.iter().all(|&(_, slot)| slot < 3) => {
                 let bands = |v: Option<BollingerOutput>| bollinger_values(v).first_chunk().copied();
-                fold_close::<_, _, CHECK>(i, columns, move |v| bands(v).unwrap_or([f64::NAN; 3]), sink)
+                fold_close(i, columns, move |v| bands(v).unwrap_or([f64::NAN; 3]), sink)
             }
-            Self::Bollinger(i) => fold_close::<_, _, CHECK>(i, columns, bollinger_values, sink),
-            Self::Atr(i) => fold_bars::<_, _, CHECK>(i, columns, scalar, sink),
-            Self::Natr(i) => fold_bars::<_, _, CHECK>(i, columns, scalar, sink),
-            Self::Obv(i) => fold_bars::<_, _, CHECK>(i, columns, scalar, sink),
-            Self::Stoch(i) => fold_bars::<_, _, CHECK>(i, columns, stoch_values, sink),
-            Self::StochRsi(i) => fold_close::<_, _, CHECK>(i, columns, stoch_values, sink),
-            Self::Adx(i) => fold_bars::<_, _, CHECK>(i, columns, scalar, sink),
-            Self::Di(i) => fold_bars::<_, _, CHECK>(i, columns, scalar, sink),
-            Self::Cci(i) => fold_bars::<_, _, CHECK>(i, columns, scalar, sink),
-            Self::Mfi(i) => fold_bars::<_, _, CHECK>(i, columns, scalar, sink),
-            Self::Roc(i) => fold_close::<_, _, CHECK>(i, columns, scalar, sink),
-            Self::WillR(i) => fold_bars::<_, _, CHECK>(i, columns, scalar, sink),
-            Self::Vwap(i) => fold_bars::<_, _, CHECK>(i, columns, scalar, sink),
-            Self::LogReturn(i) => fold_close::<_, _, CHECK>(i, columns, scalar, sink),
-            Self::RealizedVol(i) => fold_close::<_, _, CHECK>(i, columns, scalar, sink),
+            Self::Bollinger(i) => fold_close(i, columns, bollinger_values, sink),
+            Self::Atr(i) => fold_bars(i, columns, scalar, sink),
+            Self::Natr(i) => fold_bars(i, columns, scalar, sink),
+            Self::Obv(i) => fold_bars(i, columns, scalar, sink),
+            Self::Stoch(i) => fold_bars(i, columns, stoch_values, sink),
+            Self::StochRsi(i) => fold_close(i, columns, stoch_values, sink),
+            Self::Adx(i) => fold_bars(i, columns, scalar, sink),
+            Self::Di(i) => fold_bars(i, columns, scalar, sink),
+            Self::Cci(i) => fold_bars(i, columns, scalar, sink),
+            Self::Mfi(i) => fold_bars(i, columns, scalar, sink),
+            Self::Roc(i) => fold_close(i, columns, scalar, sink),
+            Self::WillR(i) => fold_bars(i, columns, scalar, sink),
+            Self::Vwap(i) => fold_bars(i, columns, scalar, sink),
+            Self::LogReturn(i) => fold_close(i, columns, scalar, sink),
+            Self::RealizedVol(i) => fold_close(i, columns, scalar, sink),
         }
     }
 
@@ -598,15 +603,31 @@ impl FeatureSet {
 
     /// Runs a fresh copy of this set (state reset, this instance untouched)
     /// over columns and returns a row-major `rows x len()` matrix; each
-    /// indicator folds its own streaming `update` over the bars, so the result
-    /// is bit-identical to streaming.
+    /// indicator folds its own streaming `update` over the bars (or runs a
+    /// batch kernel proven bit-identical to that fold), so the result is
+    /// bit-identical to streaming.
     ///
     /// Every bar is checked as [`Self::update_checked`] checks it, and a bad
     /// one fails the call with the error streaming gives for the first bad
-    /// bar, no matrix is returned and this instance is unchanged. The check
-    /// runs in the same pass as the first indicator (on the fresh copy, whose
-    /// values are then dropped; see [`fold`]).
+    /// bar, no matrix is returned and this instance is unchanged.
     pub fn batch(&self, columns: &Columns<'_>) -> Result<Vec<f64>, IndicatorError> {
+        // Every cell is written by batch_into (each column belongs to exactly
+        // one indicator, which writes every row), so the matrix starts zeroed:
+        // a fresh zeroed allocation needs no fill pass.
+        let mut out = vec![0.0; columns.close.len() * self.len()];
+        self.batch_into(columns, &mut out)?;
+        Ok(out)
+    }
+
+    /// [`Self::batch`] into a caller-provided row-major matrix: `out.len()`
+    /// must be `rows * len()` (else [`IndicatorError::LengthMismatch`] for
+    /// column `out`). On any error `out` is left untouched.
+    ///
+    /// Columns that are the same slice as `close` (same address and length)
+    /// are checked once: a caller whose set reads only some columns can pass
+    /// the close in place of the others (the Node binding does this for the
+    /// columns a caller leaves out; see [`Self::columns_read`]).
+    pub fn batch_into(&self, columns: &Columns<'_>, out: &mut [f64]) -> Result<(), IndicatorError> {
         let n = columns.close.len();
         let lens = [
             ("open", columns.open.len()),
@@ -618,14 +639,19 @@ impl FeatureSet {
         if let Some(&(column, len)) = lens.iter().find(|(_, len)| *len != n) {
             return Err(IndicatorError::LengthMismatch { column, len, expected: n });
         }
+        let width = self.picks.len();
+        if out.len() != n * width {
+            return Err(IndicatorError::LengthMismatch { column: "out", len: out.len(), expected: n * width });
+        }
+        // One read-only pass over each distinct column before any output is
+        // written (branch-free, vectorised; see all_finite); the error for
+        // the first bad bar only when there is one.
+        if !columns_valid(columns) {
+            check_rows(columns)?;
+        }
         let mut fresh = self.clone();
         fresh.reset();
         let Self { nodes, offsets, picks, scratch, .. } = fresh;
-        let width = picks.len();
-        // Every cell is written below (each column belongs to exactly one
-        // indicator, which writes every row), so the matrix starts zeroed: a
-        // fresh zeroed allocation needs no fill pass.
-        let mut out = vec![0.0; n * width];
         // Indicators are independent, so the fold runs indicator by indicator
         // (same update calls, same order per indicator, better locality).
         for (k, node) in nodes.iter().enumerate() {
@@ -637,32 +663,62 @@ impl FeatureSet {
                 .filter(|(_, &p)| (start..end).contains(&p))
                 .map(|(col, &p)| (col, p - start))
                 .collect();
-            let sink = Sink { out: &mut out, width, targets: &targets };
-            if k > 0 {
-                node.fold::<false>(columns, sink);
-            } else if !node.fold::<true>(columns, sink) {
-                // Some bar is bad: the error for the first one.
-                check_rows(columns)?;
+            let mut sink = Sink { out: &mut *out, width, targets: &targets };
+            if !kernel(node, columns, &mut sink) {
+                node.fold(columns, sink);
             }
         }
-        Ok(out)
+        Ok(())
+    }
+
+    /// The candle columns this set's indicators read, in the order open,
+    /// high, low, close, volume, vwap (close is always read). The others'
+    /// values never reach an output.
+    pub fn columns_read(&self) -> Vec<&'static str> {
+        let mut read = [false, false, false, true, false, false];
+        for node in &self.nodes {
+            let (h, l, v, w) = match node {
+                Node::Atr(_) | Node::Natr(_) | Node::Stoch(_) | Node::Adx(_) | Node::Di(_) | Node::Cci(_) => {
+                    (true, true, false, false)
+                }
+                Node::WillR(_) => (true, true, false, false),
+                Node::Mfi(_) => (true, true, true, false),
+                Node::Obv(_) => (false, false, true, false),
+                Node::Vwap(_) => (true, true, true, true),
+                _ => (false, false, false, false),
+            };
+            read[1] |= h;
+            read[2] |= l;
+            read[4] |= v;
+            read[5] |= w;
+        }
+        ["open", "high", "low", "close", "volume", "vwap"].iter().zip(read).filter(|(_, r)| *r).map(|(c, _)| *c).collect()
     }
 }
 
-/// Per row, whether its bar passes [`check_bar`] (as [`bar_is_valid`]), for
-/// indicators that read only the close. The batch loop folds it in while the
-/// first indicator runs, so the check costs no pass of its own: next to a
-/// latency-bound indicator (RSI, ATR, ...) it is nearly free; next to the
-/// simplest ones it costs what streaming the four other columns from memory
-/// costs. Without a vwap column the close stands in for it (a finite close is
-/// not infinite: same verdict).
-fn valid_rows<'a>(columns: &Columns<'a>) -> impl Iterator<Item = bool> + 'a {
-    let vwap = columns.vwap.unwrap_or(columns.close);
-    columns.open.iter().zip(columns.high).zip(columns.low).zip(columns.close).zip(columns.volume).zip(vwap).map(
-        |(((((&open, &high), &low), &close), &volume), &vwap)| {
-            bar_is_valid(&Bar { open, high, low, close, volume, vwap })
-        },
-    )
+/// True when every value of `column` is finite (`infinite_only`: not
+/// infinite, NaN allowed). Branch-free over blocks so it vectorises; stops at
+/// the first block with a bad value.
+fn all_finite(column: &[f64], infinite_only: bool) -> bool {
+    column.chunks(1024).all(|block| {
+        if infinite_only {
+            block.iter().fold(true, |ok, v| ok & !v.is_infinite())
+        } else {
+            block.iter().fold(true, |ok, v| ok & v.is_finite())
+        }
+    })
+}
+
+/// Whether every bar passes [`check_bar`]: each distinct column once (a
+/// column that is the close slice itself is not read again).
+fn columns_valid(columns: &Columns<'_>) -> bool {
+    let close = columns.close;
+    let distinct = |c: &[f64]| !std::ptr::eq(c, close);
+    all_finite(close, false)
+        && [columns.open, columns.high, columns.low, columns.volume]
+            .iter()
+            .all(|c| !distinct(c) || all_finite(c, false))
+        && columns.vwap.is_none_or(|w| !distinct(w) || all_finite(w, true))
 }
 
 /// Checks the bars in order with [`check_bar`]: the first bad one's error.
@@ -678,18 +734,6 @@ fn check_rows(columns: &Columns<'_>) -> Result<(), IndicatorError> {
         })?;
     }
     Ok(())
-}
-
-/// [`check_bar`] as a yes/no without a branch (for the batch loops; the
-/// error, when there is one, comes from `check_bar`).
-#[inline(always)]
-fn bar_is_valid(bar: &Bar) -> bool {
-    bar.open.is_finite()
-        & bar.high.is_finite()
-        & bar.low.is_finite()
-        & bar.close.is_finite()
-        & bar.volume.is_finite()
-        & !bar.vwap.is_infinite()
 }
 
 fn check_bar(bar: &Bar) -> Result<(), IndicatorError> {

@@ -20,6 +20,31 @@ impl Obv {
     }
 }
 
+impl Obv {
+    /// Batch kernel: a fresh instance's `update` over the closes and volumes
+    /// into `out` (same length), same arithmetic (tests/batch_kernels.rs):
+    /// `value - v` is `value + (-v)` in IEEE 754, and adding -0.0 leaves any
+    /// value as it is, so the branches become one addition.
+    pub(crate) fn fill(close: &[f64], volume: &[f64], out: &mut [f64]) {
+        let (Some(&c0), Some(&v0)) = (close.first(), volume.first()) else { return };
+        let mut value = v0;
+        let mut prev = c0;
+        out[0] = value;
+        for ((o, &c), &v) in out[1..].iter_mut().zip(&close[1..]).zip(&volume[1..]) {
+            let step = if c > prev {
+                v
+            } else if c < prev {
+                -v
+            } else {
+                -0.0
+            };
+            value += step;
+            prev = c;
+            *o = value;
+        }
+    }
+}
+
 impl Indicator for Obv {
     type Input = Bar;
     type Output = f64;

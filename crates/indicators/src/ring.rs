@@ -40,6 +40,12 @@ impl Ring {
         Some(self.buf[idx])
     }
 
+    /// The capacity fixed at construction.
+    #[inline]
+    pub fn capacity(&self) -> usize {
+        self.buf.len()
+    }
+
     /// True when `len() == capacity`.
     #[inline]
     pub fn is_full(&self) -> bool {

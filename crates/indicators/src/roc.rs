@@ -20,6 +20,18 @@ impl Roc {
     }
 }
 
+impl Roc {
+    /// Batch kernel: a fresh instance's `update` over `x` into `out` (same
+    /// length; NaN for the warm-up), same arithmetic (tests/batch_kernels.rs).
+    pub(crate) fn fill(&self, x: &[f64], out: &mut [f64]) {
+        let p = (self.window.capacity() - 1).min(x.len());
+        out[..p].iter_mut().for_each(|o| *o = f64::NAN);
+        for ((o, &v), &past) in out[p..].iter_mut().zip(&x[p..]).zip(x) {
+            *o = if past != 0.0 { ((v / past) - 1.0) * 100.0 } else { 0.0 };
+        }
+    }
+}
+
 impl Indicator for Roc {
     type Input = f64;
     type Output = f64;

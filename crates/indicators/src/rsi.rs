@@ -28,12 +28,7 @@ impl Rsi {
     }
 
     fn value(&self) -> f64 {
-        let total = self.gain + self.loss;
-        if is_zero(total) {
-            0.0
-        } else {
-            100.0 * (self.gain / total)
-        }
+        value(self.gain, self.loss)
     }
 }
 
@@ -55,6 +50,49 @@ fn accumulate(gain: &mut f64, loss: &mut f64, change: f64) {
     let falling = change < 0.0;
     *gain += if falling { -0.0 } else { change };
     *loss -= if falling { change } else { 0.0 };
+}
+
+impl Rsi {
+    /// Batch kernel: a fresh instance's `update` over `x` into `out` (same
+    /// length; NaN for the warm-up), same arithmetic (tests/batch_kernels.rs).
+    pub(crate) fn fill(&self, x: &[f64], out: &mut [f64]) {
+        let p = self.period;
+        let n = p as f64;
+        if x.len() <= p {
+            out.iter_mut().for_each(|o| *o = f64::NAN);
+            return;
+        }
+        let (mut gain, mut loss) = (0.0, 0.0);
+        out[0] = f64::NAN;
+        for i in 1..p {
+            accumulate(&mut gain, &mut loss, x[i] - x[i - 1]);
+            out[i] = f64::NAN;
+        }
+        accumulate(&mut gain, &mut loss, x[p] - x[p - 1]);
+        loss /= n;
+        gain /= n;
+        out[p] = value(gain, loss);
+        let m = n - 1.0;
+        for ((o, &v), &prev) in out[p + 1..].iter_mut().zip(&x[p + 1..]).zip(&x[p..]) {
+            loss *= m;
+            gain *= m;
+            accumulate(&mut gain, &mut loss, v - prev);
+            loss /= n;
+            gain /= n;
+            *o = value(gain, loss);
+        }
+    }
+}
+
+/// The RSI from the smoothed gain and loss (0 when both are about 0).
+#[inline(always)]
+fn value(gain: f64, loss: f64) -> f64 {
+    let total = gain + loss;
+    if is_zero(total) {
+        0.0
+    } else {
+        100.0 * (gain / total)
+    }
 }
 
 impl Indicator for Rsi {

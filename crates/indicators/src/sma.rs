@@ -23,6 +23,27 @@ impl Sma {
     }
 }
 
+impl Sma {
+    /// Batch kernel: what a fresh instance's `update` gives over `x`, written
+    /// to `out` (same length; NaN for the warm-up), with the same operations
+    /// in the same order (bit-identical; tests/batch_kernels.rs).
+    pub(crate) fn fill(&self, x: &[f64], out: &mut [f64]) {
+        let p = self.period;
+        let pf = p as f64;
+        let warm = (p - 1).min(x.len());
+        let mut sum = 0.0;
+        for (o, &v) in out[..warm].iter_mut().zip(&x[..warm]) {
+            sum += v;
+            *o = f64::NAN;
+        }
+        for ((o, &v), &old) in out[warm..].iter_mut().zip(&x[warm..]).zip(x) {
+            sum += v;
+            *o = sum / pf;
+            sum -= old;
+        }
+    }
+}
+
 impl Indicator for Sma {
     type Input = f64;
     type Output = f64;

@@ -28,6 +28,34 @@ impl Wma {
     }
 }
 
+impl Wma {
+    /// Batch kernel: a fresh instance's `update` over `x` into `out` (same
+    /// length; NaN for the warm-up), same arithmetic (tests/batch_kernels.rs).
+    pub(crate) fn fill(&self, x: &[f64], out: &mut [f64]) {
+        let p = self.period;
+        if p == 1 {
+            out.copy_from_slice(x);
+            return;
+        }
+        let (pf, divider) = (p as f64, self.divider);
+        let warm = (p - 1).min(x.len());
+        let (mut period_sum, mut period_sub, mut trailing) = (0.0, 0.0, 0.0);
+        for (i, (o, &v)) in out[..warm].iter_mut().zip(&x[..warm]).enumerate() {
+            period_sub += v;
+            period_sum += v * (i + 1) as f64;
+            *o = f64::NAN;
+        }
+        for ((o, &v), &oldest) in out[warm..].iter_mut().zip(&x[warm..]).zip(x) {
+            period_sub += v;
+            period_sub -= trailing;
+            period_sum += v * pf;
+            trailing = oldest;
+            *o = period_sum / divider;
+            period_sum -= period_sub;
+        }
+    }
+}
+
 impl Indicator for Wma {
     type Input = f64;
     type Output = f64;

@@ -110,3 +110,31 @@ test('bad input becomes a JS error with a code, never a crash', () => {
   assert.ok(Number.isNaN(set.update({ open: 1, high: 1, low: 1, close: 1, volume: 1 })[0]!));
   assert.equal(set.update({ open: 3, high: 3, low: 3, close: 3, volume: 1 })[0], 2);
 });
+
+test('batchInto writes the batch matrix into the caller\'s array; only the columns the set reads are needed', () => {
+  const c = loadKraken();
+  const set = new FeatureSet({ features: ['sma_5', 'obv', 'rsi_3'] });
+  assert.deepEqual(set.columnsRead, ['close', 'volume']);
+  assert.deepEqual(new FeatureSet({ features: ['atr_3'] }).columnsRead, ['high', 'low', 'close']);
+  const full = set.batch(c);
+  const out = new Float64Array(full.length).fill(7);
+  set.batchInto({ close: c.close, volume: c.volume }, out);
+  full.forEach((v, i) => assert.ok(Object.is(v, out[i]) || (Number.isNaN(v) && Number.isNaN(out[i]!)), `cell ${i}: ${v} vs ${out[i]}`));
+  const partial = set.batch({ close: c.close, volume: c.volume });
+  assert.deepEqual(Array.from(partial).map(String), Array.from(full).map(String));
+  const codeOf = (fn: () => unknown) => {
+    try { fn(); } catch (e) { return { code: (e as { code?: string }).code, message: (e as Error).message }; }
+    return undefined;
+  };
+  const missing = codeOf(() => set.batch({ close: c.close }));
+  assert.equal(missing?.code, 'E_MISSING_COLUMN');
+  assert.match(missing?.message ?? '', /volume/);
+  assert.equal(codeOf(() => set.batchInto({ close: c.close, volume: c.volume }, new Float64Array(full.length - 1)))?.code, 'E_LENGTH_MISMATCH');
+  // A column given is checked even when the set does not read it.
+  const badOpen = Float64Array.from(c.open);
+  badOpen[Math.floor(badOpen.length / 2)] = Number.POSITIVE_INFINITY;
+  const err = codeOf(() => set.batchInto({ open: badOpen, close: c.close, volume: c.volume }, out));
+  assert.equal(err?.code, 'E_NON_FINITE_INPUT');
+  assert.match(err?.message ?? '', /open/);
+});
+

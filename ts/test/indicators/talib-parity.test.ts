@@ -54,6 +54,24 @@ for (const file of PARITY_FILES) {
         assert.ok(rel <= REL_TOL, `${name}[${i}]: ours ${got} vs TA-Lib ${want} (relative error ${rel.toExponential(2)})`);
       }
     });
+    // Each feature alone (a one-feature set: the batch kernels where there is
+    // one), given only the columns it reads, into a caller's array: the same
+    // bits as the column above, which matched TA-Lib.
+    const colsByName: Record<string, Float64Array> = cols;
+    let alone = 0;
+    names.forEach((name, j) => {
+      const single = new FeatureSet({ features: [name] });
+      const given = Object.fromEntries(single.columnsRead.map((c) => [c, colsByName[c]!]));
+      const out = new Float64Array(rows).fill(-1);
+      single.batchInto({ close: cols.close, ...given }, out);
+      for (let i = 0; i < rows; i++) {
+        const a = out[i]!;
+        const b = m[i * width + j]!;
+        assert.ok(Object.is(a, b) || (Number.isNaN(a) && Number.isNaN(b)), `${name}[${i}] alone ${a} vs in the set ${b}`);
+      }
+      alone++;
+    });
+    assert.equal(alone, width);
     // Visible in the test output: how close, not just "within tolerance".
     console.log(`${file}: ${width} series x ${rows} rows, ${compared} values compared, ${exact} bit-identical, worst relative error ${worst.rel.toExponential(2)} (${worst.name}[${worst.row}]), TA-Lib ${ref.talib_version} / C ${ref.talib_c_version}`);
   });

@@ -44,20 +44,22 @@ pub struct CandleInput {
     pub vwap: Option<f64>,
 }
 
-/// Columns for `FeatureSet.batch`: Float64Arrays of equal length; `vwap`
+/// Columns for `FeatureSet.batch`: Float64Arrays of equal length. `close` is
+/// required; `open`, `high`, `low`, `volume` only when the set reads them
+/// (`FeatureSet.columnsRead`), and every column given is checked. `vwap`
 /// optional (default: unknown for every candle).
 #[napi(object)]
 pub struct CandleColumns {
     /// Open prices.
-    pub open: Float64Array,
+    pub open: Option<Float64Array>,
     /// High prices.
-    pub high: Float64Array,
+    pub high: Option<Float64Array>,
     /// Low prices.
-    pub low: Float64Array,
+    pub low: Option<Float64Array>,
     /// Close prices.
     pub close: Float64Array,
     /// Volumes.
-    pub volume: Float64Array,
+    pub volume: Option<Float64Array>,
     /// Per-candle VWAP.
     pub vwap: Option<Float64Array>,
 }
@@ -142,19 +144,66 @@ impl FeatureSet {
         self.inner.reset();
     }
 
+    /// The candle columns the set reads (of open, high, low, close, volume,
+    /// vwap): `batch` needs these (vwap stays optional).
+    #[napi(getter)]
+    pub fn columns_read(&self) -> Vec<&'static str> {
+        self.inner.columns_read()
+    }
+
     /// Computes the features over whole columns from a fresh state (this
     /// instance's streaming state is untouched). Returns a row-major
-    /// `rows x names.length` Float64Array.
+    /// `rows x names.length` Float64Array. Throws `E_MISSING_COLUMN` when a
+    /// column the set reads is left out, `E_LENGTH_MISMATCH`,
+    /// `E_NON_FINITE_INPUT` (first bad candle).
     #[napi]
     pub fn batch(&self, columns: CandleColumns) -> Result<Float64Array, JsCodeError> {
+        let mut out = vec![0.0; columns.close.len() * self.inner.len()];
+        self.batch_to(&columns, &mut out)?;
+        Ok(Float64Array::new(out))
+    }
+
+    /// `batch` into a caller-owned row-major Float64Array of exactly
+    /// `rows x names.length` values (no allocation; reuse it across calls).
+    /// On an error `out` is left untouched.
+    #[napi(ts_args_type = "columns: CandleColumns, out: Float64Array")]
+    pub fn batch_into(&self, columns: CandleColumns, out: OutRow<'_>) -> Result<(), JsCodeError> {
+        self.batch_to(&columns, out)
+    }
+}
+
+/// The column given, or the close for a column the set does not read.
+fn given_or_close<'a>(
+    name: &'static str,
+    given: &'a Option<Float64Array>,
+    read: &[&str],
+    close: &'a [f64],
+) -> Result<&'a [f64], JsCodeError> {
+    match given {
+        Some(c) => Ok(c),
+        None if read.contains(&name) => Err(napi::Error::new(
+            "E_MISSING_COLUMN",
+            format!("column {name} is missing: the set reads {}", read.join(", ")),
+        )),
+        None => Ok(close),
+    }
+}
+
+impl FeatureSet {
+    fn batch_to(&self, columns: &CandleColumns, out: &mut [f64]) -> Result<(), JsCodeError> {
+        let close: &[f64] = &columns.close;
+        let read = self.inner.columns_read();
+        // A column left out must be one the set does not read; the core then
+        // gets the close in its place (checked once, values never used).
+        let column = |name, given| given_or_close(name, given, &read, close);
         let cols = Columns {
-            open: &columns.open,
-            high: &columns.high,
-            low: &columns.low,
-            close: &columns.close,
-            volume: &columns.volume,
+            open: column("open", &columns.open)?,
+            high: column("high", &columns.high)?,
+            low: column("low", &columns.low)?,
+            close,
+            volume: column("volume", &columns.volume)?,
             vwap: columns.vwap.as_deref(),
         };
-        self.inner.batch(&cols).map(Float64Array::new).map_err(js_error)
+        self.inner.batch_into(&cols, out).map_err(js_error)
     }
 }

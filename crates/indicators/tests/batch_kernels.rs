@@ -1,0 +1,139 @@
+//! The specialised batch kernels (a set of one single-output feature: SMA,
+//! EMA, WMA, RSI, ROC, OBV) against the streaming fold: on seeded random
+//! series of random lengths (shorter and longer than the warm-up), with
+//! random periods, flat runs (unchanged closes), zeros, negative and signed
+//! zero values, every cell must have the same bits as `update` gives one bar
+//! at a time. Also `batch_into`: its checks, and that it leaves `out`
+//! untouched on an error.
+#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
+
+mod common;
+
+use common::{same_bits, Rng};
+use tickcast_indicators::*;
+
+/// A series of one of several shapes, chosen by the generator.
+fn series(rng: &mut Rng, n: usize) -> (Vec<f64>, Vec<f64>) {
+    let shape = (rng.next_f64() * 5.0) as usize;
+    let mut x = 100.0 * (rng.next_f64() + 0.01);
+    let mut close = Vec::with_capacity(n);
+    let mut volume = Vec::with_capacity(n);
+    for _ in 0..n {
+        let r = rng.next_f64();
+        x = match shape {
+            // random walk
+            0 => x * (1.0 + (r - 0.5) * 0.01),
+            // flat runs: the close often unchanged
+            1 => {
+                if r < 0.5 {
+                    x
+                } else {
+                    x + (r - 0.75) * 2.0
+                }
+            }
+            // zeros and signed zeros among small values (ROC's zero past)
+            2 => [0.0, -0.0, 1.0, -1.0, 0.5][(r * 5.0) as usize],
+            // large swings around zero
+            3 => (r - 0.5) * 1e6,
+            // extreme level
+            _ => 1e12 * (1.0 + r),
+        };
+        close.push(x);
+        let v = rng.next_f64();
+        volume.push(if v < 0.2 { 0.0 } else if v < 0.25 { -0.0 } else { v * 50.0 });
+    }
+    (close, volume)
+}
+
+fn streamed(name: &str, close: &[f64], volume: &[f64]) -> Vec<f64> {
+    let mut set = FeatureSet::new(&[name]).unwrap();
+    let mut row = [0.0];
+    close
+        .iter()
+        .zip(volume)
+        .map(|(&c, &v)| {
+            set.update(&Bar { open: c, high: c, low: c, close: c, volume: v, vwap: f64::NAN }, &mut row);
+            row[0]
+        })
+        .collect()
+}
+
+#[test]
+fn kernels_match_the_streaming_fold_bit_for_bit() {
+    let mut rng = Rng::new(0x5eed_2026);
+    let mut cases = 0;
+    for round in 0..600 {
+        let n = match round % 4 {
+            0 => (rng.next_f64() * 8.0) as usize,
+            1 => (rng.next_f64() * 60.0) as usize,
+            _ => 100 + (rng.next_f64() * 900.0) as usize,
+        };
+        let (close, volume) = series(&mut rng, n);
+        let p = 1 + (rng.next_f64() * 40.0) as usize;
+        let p2 = p.max(2);
+        for name in [
+            format!("sma_{p}"),
+            format!("ema_{p}"),
+            format!("wma_{p}"),
+            format!("rsi_{p2}"),
+            format!("roc_{p}"),
+            "obv".to_string(),
+        ] {
+            let want = streamed(&name, &close, &volume);
+            // Only the columns the set reads; the others are the close slice.
+            let cols = Columns { open: &close, high: &close, low: &close, close: &close, volume: &volume, vwap: None };
+            let got = FeatureSet::new(&[name.as_str()]).unwrap().batch(&cols).unwrap();
+            assert_eq!(got.len(), want.len());
+            for (i, (a, b)) in want.iter().zip(&got).enumerate() {
+                assert!(same_bits(*a, *b), "{name}, n={n}, row {i}: streamed {a:?} vs batch {b:?}");
+            }
+            // Inside a wider set the same feature goes through the generic fold.
+            let wide = FeatureSet::new(&[name.as_str(), "willr_3"]).unwrap().batch(&cols).unwrap();
+            assert!(wide.chunks(2).zip(&got).all(|(row, v)| same_bits(row[0], *v)), "{name}: kernel vs fold");
+            cases += 1;
+        }
+    }
+    assert_eq!(cases, 3600);
+}
+
+#[test]
+fn batch_into_checks_and_leaves_out_untouched_on_error() {
+    let set = FeatureSet::new(&["sma_3", "obv"]).unwrap();
+    let c = [1.0, 2.0, 3.0, 4.0];
+    let v = [1.0, 1.0, f64::NAN, 1.0];
+    let cols = Columns { open: &c, high: &c, low: &c, close: &c, volume: &c, vwap: None };
+    let mut short = vec![7.0; 7];
+    let err = set.batch_into(&cols, &mut short).unwrap_err();
+    assert_eq!(err, IndicatorError::LengthMismatch { column: "out", len: 7, expected: 8 });
+    let mut out = vec![7.0; 8];
+    let bad = Columns { volume: &v, ..cols };
+    assert_eq!(set.batch_into(&bad, &mut out).unwrap_err(), IndicatorError::NonFiniteInput { field: "volume" });
+    assert!(out.iter().all(|&x| x == 7.0), "out written before the error: {out:?}");
+    // A NaN close is found even when every other column is the close slice.
+    let nan_close = [1.0, f64::INFINITY, 3.0, 4.0];
+    let aliased = Columns { open: &nan_close, high: &nan_close, low: &nan_close, close: &nan_close, volume: &nan_close, vwap: None };
+    assert_eq!(set.batch_into(&aliased, &mut out).unwrap_err(), IndicatorError::NonFiniteInput { field: "open" });
+    set.batch_into(&cols, &mut out).unwrap();
+    assert!(same_bits(out[4], 2.0) && same_bits(out[6], 3.0), "{out:?}");
+}
+
+#[test]
+fn columns_read_lists_what_the_indicators_use() {
+    let read = |names: &[&str]| FeatureSet::new(names).unwrap().columns_read();
+    assert_eq!(read(&["sma_5", "rsi_14", "macd_12_26_9_hist"]), ["close"]);
+    assert_eq!(read(&["obv"]), ["close", "volume"]);
+    assert_eq!(read(&["atr_14", "sma_2"]), ["high", "low", "close"]);
+    assert_eq!(read(&["mfi_14"]), ["high", "low", "close", "volume"]);
+    assert_eq!(read(&["vwap_5"]), ["high", "low", "close", "volume", "vwap"]);
+    // What it says is read is what matters: changing any other column
+    // changes no output.
+    let mut rng = Rng::new(9);
+    let (close, volume) = series(&mut rng, 200);
+    let other: Vec<f64> = close.iter().map(|c| c * 3.0 + 1.0).collect();
+    for names in [&["sma_5", "rsi_3", "ema_4", "wma_3", "roc_2", "bb_5_2_width"][..], &["obv"], &["stochrsi_5_3_3_k"]] {
+        let set = FeatureSet::new(names).unwrap();
+        let a = set.batch(&Columns { open: &close, high: &close, low: &close, close: &close, volume: &volume, vwap: None }).unwrap();
+        let b = set.batch(&Columns { open: &other, high: &other, low: &other, close: &close, volume: &volume, vwap: Some(&other) }).unwrap();
+        assert!(a.iter().zip(&b).all(|(x, y)| same_bits(*x, *y)), "{names:?}");
+    }
+}
