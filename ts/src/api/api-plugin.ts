@@ -369,7 +369,8 @@ const apiPluginImpl: FastifyPluginAsync<ApiDeps> = async (fastify, deps) => {
     {
       schema: {
         tags: ['monitoring'],
-        summary: 'The live prediction-error summary: rolling MAE, direction accuracy and MAE vs the persistence baseline per pair, model and window',
+        summary:
+          'The live prediction-error summary: rolling MAE, direction accuracy and MAE vs the persistence baseline per pair, model and window; interval coverage, pinball, interval scores, QLIKE and Brier of the forecasts beside their live baselines',
         querystring: MonitoringQuery,
         response: { 200: MonitoringReply, ...errorResponses },
       },
@@ -382,12 +383,9 @@ const apiPluginImpl: FastifyPluginAsync<ApiDeps> = async (fastify, deps) => {
         throw new ApiError('NO_MONITORING', 'no monitoring data here: no monitor runs in this process and the API has no prediction store');
       }
       const wanted = new Set(pairs);
-      return {
-        ...s,
-        accuracy: s.accuracy.filter(
-          (a) => wanted.has(a.pair) && (q.window === undefined || a.window === q.window) && (q.model_version === undefined || a.model_version === q.model_version),
-        ),
-      };
+      const keep = (a: { pair: string; window: string; model_version: string }) =>
+        wanted.has(a.pair) && (q.window === undefined || a.window === q.window) && (q.model_version === undefined || a.model_version === q.model_version);
+      return { ...s, accuracy: s.accuracy.filter(keep), forecasts: s.forecasts.filter(keep) };
     },
   );
 

@@ -10,12 +10,14 @@
  *    by the monitor's own rules (RollingAggregates: the windows end at the
  *    newest resolved target of any pair; the direction of a baseline row uses
  *    the last close of a prediction for the same target, as the monitor does
- *    on a restart). Unresolved predictions are known only to the monitor:
+ *    on a restart); the forecast figures (issue 18) likewise from the stored
+ *    forecast-errors rows (ForecastAggregates). Unresolved predictions are known only to the monitor:
  *    `unresolved` is null from this source. Results are kept `cacheMs`.
  */
 import type { PredictionStore } from '../stores/types.ts';
 import { monitoringSnapshot, type MonitoringSnapshot } from '../monitor/monitoring-snapshot.ts';
 import { RollingAggregates, WINDOWS, recordsOfStored, type ErrorRecord } from '../monitor/rolling-aggregates.ts';
+import { ForecastAggregates } from '../monitor/forecast-aggregates.ts';
 
 export interface MonitoringSummary {
   /** 'monitor': the live monitor of this process; 'store': recomputed from the prediction store. */
@@ -23,6 +25,7 @@ export interface MonitoringSummary {
   generated_at_ms: number;
   windows_end_ms: number | null;
   accuracy: MonitoringSnapshot['accuracy'];
+  forecasts: MonitoringSnapshot['forecasts'];
   unresolved: MonitoringSnapshot['unresolved'] | null;
 }
 
@@ -41,6 +44,7 @@ function fromSnapshot(s: MonitoringSnapshot, pairs: readonly string[]): Monitori
     generated_at_ms: s.generated_at_ms,
     windows_end_ms: s.windows_end_ms,
     accuracy: s.accuracy.filter((a) => wanted.has(a.pair)),
+    forecasts: s.forecasts.filter((a) => wanted.has(a.pair)),
     unresolved: s.unresolved,
   };
 }
@@ -66,12 +70,18 @@ export function monitoringSource(store?: PredictionStore, opts: { cacheMs?: numb
 
   const fromStore = async (s: PredictionStore, pairs: readonly string[]): Promise<MonitoringSummary> => {
     const generated = now();
-    const newest = await s.errors.latestAll();
-    if (newest.length === 0) return { source: 'store', generated_at_ms: generated, windows_end_ms: null, accuracy: [], unresolved: null };
-    const end = Math.max(...newest.map((e) => e.target_ms));
+    const [newest, newestForecasts] = await Promise.all([s.errors.latestAll(), s.forecastErrors.latestAll()]);
+    if (newest.length === 0 && newestForecasts.length === 0) {
+      return { source: 'store', generated_at_ms: generated, windows_end_ms: null, accuracy: [], forecasts: [], unresolved: null };
+    }
+    const end = Math.max(...newest.map((e) => e.target_ms), ...newestForecasts.map((e) => e.target_ms));
     const agg = new RollingAggregates();
-    for (const pair of pairs) agg.add(await recordsOf(s, pair, end - WINDOWS['7d'], end));
-    return { source: 'store', generated_at_ms: generated, windows_end_ms: end, accuracy: agg.compute(end), unresolved: null };
+    const fagg = new ForecastAggregates();
+    for (const pair of pairs) {
+      agg.add(await recordsOf(s, pair, end - WINDOWS['7d'], end));
+      fagg.add(await s.forecastErrors.range({ pair }, { from_ms: end - WINDOWS['7d'] + 1, to_ms: end }));
+    }
+    return { source: 'store', generated_at_ms: generated, windows_end_ms: end, accuracy: agg.compute(end), forecasts: fagg.compute(end), unresolved: null };
   };
 
   return {

@@ -6,7 +6,7 @@
  */
 import { Type, type Static, type TObject, type TProperties } from '@sinclair/typebox';
 import { Candle, Prediction, PredictionError } from '../contracts/messages.ts';
-import { AccuracyRow, UnresolvedSummary } from '../monitor/monitoring-snapshot.ts';
+import { AccuracyRow, ForecastAccuracyRow, UnresolvedSummary } from '../monitor/monitoring-snapshot.ts';
 
 /**
  * A contract schema inlined without its `$id`, so several routes can use it
@@ -162,6 +162,10 @@ export const MonitoringReply = Type.Object(
       description: 'End of the rolling windows: the newest resolved target (event time) of any pair; null before the first',
     }),
     accuracy: Type.Array(AccuracyRow, { description: 'Per pair, model version (the baseline included) and window; sorted by pair, model, window' }),
+    forecasts: Type.Array(ForecastAccuracyRow, {
+      description:
+        'Resolved probabilistic forecasts (range coverage, pinball, interval scores; volatility QLIKE; direction Brier) per pair, target, model version (live baselines included) and window, beside the baseline on the same targets; sorted by pair, target, model, window',
+    }),
     unresolved: Type.Union([UnresolvedSummary, Type.Null()], {
       description: 'Predictions of any pair whose target passed without a candle; null when the source is the store (only the monitor knows)',
     }),

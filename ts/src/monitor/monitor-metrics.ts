@@ -25,3 +25,23 @@ export const deadLettersSeen = () => counter('tickcast_monitor_dead_letters_seen
 export const alertFiring = () => gauge('tickcast_monitor_alert_firing', '1 while an alert rule fires for a series key', ['rule', 'key'] as const);
 export const notificationsSent = () =>
   counter('tickcast_monitor_notifications_total', 'Alert notifications, per channel and outcome (delivered, failed)', ['channel', 'outcome'] as const);
+export const forecastCoverage = () =>
+  gauge(
+    'tickcast_monitor_forecast_coverage_ratio',
+    'Rolling observed coverage (0..1) of the served 80% and 90% price intervals, per pair, model version (live baseline baseline:gaussian_ewma included), window and level',
+    ['pair', 'model_version', 'window', 'level'] as const,
+  );
+export const forecastScore = () =>
+  gauge(
+    'tickcast_monitor_forecast_score',
+    'Rolling mean score of the resolved forecasts per pair, target, model version (live baselines included), window and metric (pinball_bp, interval_score80_bp, interval_score90_bp, qlike, rmse_log_vol, brier)',
+    ['pair', 'target', 'model_version', 'window', 'metric'] as const,
+  );
+export const forecastVsBaseline = () =>
+  gauge(
+    'tickcast_monitor_forecast_score_vs_baseline_ratio',
+    "Rolling primary score (range: interval score 90, volatility: QLIKE, direction: Brier) divided by the live baseline's on the same targets",
+    ['pair', 'target', 'model_version', 'window'] as const,
+  );
+export const forecastsResolved = () =>
+  counter('tickcast_monitor_forecasts_resolved_total', 'Forecasts resolved against the candles up to their target, per pair and target', ['pair', 'target'] as const);

@@ -19,6 +19,7 @@ import type { Service, ServiceContext } from '../services/runner.ts';
 import type { Subscription } from '../bus/index.ts';
 import type { ForecastError, Stores } from '../stores/types.ts';
 import { ForecastResolver, hasForecast, type ForecastResolution } from '../monitor/forecast-resolution.ts';
+import { ForecastAggregates, type ForecastAggregate } from '../monitor/forecast-aggregates.ts';
 import { ErrorResolver, BASELINE_MODEL_VERSION, type Resolution } from '../monitor/error-resolution.ts';
 import { RollingAggregates, recordsOf, recordsOfStored, type RollingAggregate } from '../monitor/rolling-aggregates.ts';
 import { AlertEngine, DEFAULT_RULES, type AlertRule, type Signal } from '../monitor/alert-rules.ts';
@@ -29,6 +30,10 @@ import {
   alertFiring,
   deadLettersSeen,
   errorsResolved,
+  forecastCoverage,
+  forecastScore,
+  forecastsResolved,
+  forecastVsBaseline,
   freshnessAge,
   rollingDirection,
   rollingMae,
@@ -81,6 +86,8 @@ export function monitorService(opts: MonitorServiceOptions): MonitorService {
   const forecastResolver = new ForecastResolver({ intervalS, keepMs: lookbackMs });
   /** Forecast baseline rows already written (one per pair, target and target time). */
   const forecastBaselineDone = new Set<string>();
+  const forecastAggregates = new ForecastAggregates();
+  let forecastCache: ForecastAggregate[] = [];
   const engine = new AlertEngine(opts.rules ?? DEFAULT_RULES);
   const pairs = new Set(opts.pairs);
   /** Baseline rows already written (one per pair + target, whatever the number of models). */
@@ -106,8 +113,28 @@ export function monitorService(opts: MonitorServiceOptions): MonitorService {
     return p;
   };
 
+  /** The end of every rolling window: the newest resolved target, price or forecast (event time). */
+  const windowsEnd = (): number | null => {
+    const a = aggregates.newestTargetMs();
+    const b = forecastAggregates.newestTargetMs();
+    return a === null ? b : b === null ? a : Math.max(a, b);
+  };
+
   const refreshAggregates = () => {
-    aggregateCache = aggregates.compute();
+    const end = windowsEnd();
+    if (end === null) return;
+    aggregateCache = aggregates.compute(end);
+    forecastCache = forecastAggregates.compute(end);
+    for (const f of forecastCache) {
+      const labels = { pair: f.pair, model_version: f.model_version, window: f.window };
+      if (f.coverage80 !== null) forecastCoverage().set({ ...labels, level: '80' }, f.coverage80);
+      if (f.coverage90 !== null) forecastCoverage().set({ ...labels, level: '90' }, f.coverage90);
+      for (const metric of ['pinball_bp', 'interval_score80_bp', 'interval_score90_bp', 'qlike', 'rmse_log_vol', 'brier'] as const) {
+        const v = f[metric];
+        if (v !== null) forecastScore().set({ ...labels, target: f.target, metric }, v);
+      }
+      if (f.score_vs_baseline !== null) forecastVsBaseline().set({ ...labels, target: f.target }, f.score_vs_baseline);
+    }
     for (const a of aggregateCache) {
       const labels = { pair: a.pair, model_version: a.model_version, window: a.window };
       if (a.mae !== null) rollingMae().set(labels, a.mae);
@@ -117,7 +144,9 @@ export function monitorService(opts: MonitorServiceOptions): MonitorService {
   };
 
   /** Forecast rows resolved now or read back from the store (the rolling windows take them next). */
-  const onForecastRows = (_rows: readonly ForecastError[]): void => {};
+  const onForecastRows = (rows: readonly ForecastError[]): void => {
+    forecastAggregates.add(rows);
+  };
 
   const reportUnresolved = (preds: Prediction[]) => {
     if (preds.length === 0) return;
@@ -188,6 +217,8 @@ export function monitorService(opts: MonitorServiceOptions): MonitorService {
     const w = await (storesRef as Stores).predictions.forecastErrors.write(rows);
     if (w.rejected.length > 0) throw new Error(`forecast error rows not stored: ${w.rejected[0]?.error.message}`);
     onForecastRows(rows);
+    for (const r of res) for (const x of r.rows) forecastsResolved().inc({ pair: x.pair, target: x.target });
+    refreshAggregates();
     for (const r of res)
       ctx.logger.info(
         {
@@ -324,8 +355,9 @@ export function monitorService(opts: MonitorServiceOptions): MonitorService {
     const un = resolver.unresolved();
     return {
       generated_at_ms: now,
-      windows_end_ms: aggregates.newestTargetMs(),
+      windows_end_ms: windowsEnd(),
       accuracy: aggregateCache,
+      forecasts: forecastCache,
       freshness,
       unresolved: {
         count: un.length,

@@ -11,7 +11,7 @@ import { openStores } from '../../src/stores/index.ts';
 import { monitoringSource } from '../../src/api/monitoring.ts';
 import { deleteIndices, esUrl, testPrefix } from '../stores/es-test-env.ts';
 import { quietLogger } from './helpers.ts';
-import { assertClose, expected, json, make, writeMonitoringRows } from './monitoring-fixtures.ts';
+import { assertClose, assertForecastsClose, expected, expectedForecasts, json, make, writeForecastRows, writeMonitoringRows } from './monitoring-fixtures.ts';
 
 test('Elasticsearch store: every model and window equals a naive recomputation from the rows written', async () => {
   const node = esUrl();
@@ -20,6 +20,7 @@ test('Elasticsearch store: every model and window equals a naive recomputation f
   try {
     // 27 hours of real minutes: more rows than one search page, and the three windows differ.
     const { preds, errs, end } = await writeMonitoringRows(stores, 1620);
+    const forecasts = await writeForecastRows(stores, 1620);
     const app = await make({ monitoring: monitoringSource(stores.predictions, { cacheMs: 0 }) });
     try {
       const r = await app.inject('/v1/monitoring?pair=BTC/USD');
@@ -28,6 +29,7 @@ test('Elasticsearch store: every model and window equals a naive recomputation f
       assert.equal(body.source, 'store');
       assert.equal(body.windows_end_ms, end);
       assertClose(body.accuracy, expected('BTC/USD', errs, preds, end));
+      assertForecastsClose(body.forecasts, expectedForecasts('BTC/USD', forecasts, end));
     } finally {
       await app.close();
     }

@@ -6,6 +6,8 @@
 import assert from 'node:assert/strict';
 import type { Prediction, PredictionError } from '../../src/contracts/messages.ts';
 import type { Stores } from '../../src/stores/index.ts';
+import type { ForecastError } from '../../src/stores/types.ts';
+import { resolveForecasts } from '../../src/monitor/forecast-resolution.ts';
 import type { FastifyInstance } from 'fastify';
 import { buildApi, type ApiDeps } from '../../src/api/api-plugin.ts';
 import { LiveCache } from '../../src/api/live-cache.ts';
@@ -116,4 +118,89 @@ export async function writeMonitoringRows(stores: Stores, minutes: number): Prom
   const we = await stores.predictions.errors.write(errs);
   assert.equal(wp.rejected.length + we.rejected.length, 0);
   return { preds, errs, end: Math.max(...errs.map((e) => e.target_ms)) };
+}
+
+// ---- forecasts (issue 18) -----------------------------------------------------------------
+
+export const FORECAST_BASELINE = { range: 'baseline:gaussian_ewma', volatility: 'baseline:vol_persistence', direction: 'baseline:base_rate' } as const;
+
+/**
+ * Forecast rows of real minutes: each momentum prediction (the price rows'
+ * made_at times) also carries a fixed ±6 / ±9 bp range, a volatility and a
+ * p_up, resolved with their live baselines (the monitor's resolution, tested
+ * on its own against a hand computation); the baselines are kept only for
+ * every other target, so "the same targets" matters. Written to the store.
+ */
+export async function writeForecastRows(stores: Stores, minutes: number): Promise<ForecastError[]> {
+  const candles = realCandles('BTC/USD', minutes);
+  const closeAt = new Map(candles.map((c) => [c.window_end_ms, c.close]));
+  const rows: ForecastError[] = [];
+  predictionsFrom(candles, 'v1').forEach((p, i) => {
+    const L = p.last_close;
+    const f: Prediction = {
+      ...p,
+      volatility: { value: 0.0008 + (i % 7) * 0.0001, model_version: 'vol-1' },
+      range: { q05: -9e-4, q10: -6e-4, q50: 0, q90: 6e-4, q95: 9e-4, lo80: L * Math.exp(-6e-4), hi80: L * Math.exp(6e-4), lo90: L * Math.exp(-9e-4), hi90: L * Math.exp(9e-4), calibrated: false, m80: 1, m90: 1, model_version: 'range-1' },
+      direction: { p_up: 0.4 + (i % 5) * 0.05, model_version: 'dir-1' },
+    };
+    const r = resolveForecasts(f, (ms) => closeAt.get(ms), 60);
+    if (!r) return;
+    rows.push(...r.rows);
+    if (i % 2 === 0) rows.push(...r.baselines);
+  });
+  const w = await stores.predictions.forecastErrors.write(rows);
+  assert.equal(w.rejected.length, 0, JSON.stringify(w.rejected[0]));
+  return rows;
+}
+
+/** The forecast figures recomputed naively from the rows: per target, model and window; the baseline over the model's targets that have one. */
+export function expectedForecasts(pair: string, rows: ForecastError[], end: number): Record<string, number | string | null>[] {
+  const out: Record<string, number | string | null>[] = [];
+  const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : null);
+  const num = (b: boolean | undefined) => (b ? 1 : 0);
+  for (const target of ['direction', 'range', 'volatility'] as const) {
+    const base = FORECAST_BASELINE[target];
+    const primary = (r: ForecastError) => (target === 'range' ? r.interval_score90_bp! : target === 'volatility' ? r.qlike! : r.brier!);
+    const models = [...new Set(rows.filter((r) => r.pair === pair && r.target === target).map((r) => r.model_version))].sort();
+    for (const model of models)
+      for (const window of ['1h', '1d', '7d'] as Window[]) {
+        const inW = (r: ForecastError) => r.pair === pair && r.target === target && r.target_ms > end - WINDOW_MS[window] && r.target_ms <= end;
+        const mine = rows.filter((r) => r.model_version === model && inW(r));
+        const baseAt = new Map(rows.filter((r) => r.model_version === base && inW(r)).map((r) => [r.target_ms, r]));
+        const matched = model === base ? [] : mine.filter((r) => baseAt.has(r.target_ms));
+        const bs = matched.map((r) => baseAt.get(r.target_ms)!);
+        const sumB = bs.reduce((s, r) => s + primary(r), 0);
+        out.push({
+          pair,
+          target,
+          model_version: model,
+          window,
+          n: mine.length,
+          coverage80: target === 'range' ? mean(mine.map((r) => num(r.hit80))) : null,
+          coverage90: target === 'range' ? mean(mine.map((r) => num(r.hit90))) : null,
+          interval_score90_bp: target === 'range' ? mean(mine.map((r) => r.interval_score90_bp!)) : null,
+          qlike: target === 'volatility' ? mean(mine.map((r) => r.qlike!)) : null,
+          brier: target === 'direction' ? mean(mine.map((r) => r.brier!)) : null,
+          baseline_n: matched.length,
+          baseline_coverage90: target === 'range' ? mean(bs.map((r) => num(r.hit90))) : null,
+          score_vs_baseline: matched.length && sumB > 0 ? matched.reduce((s, r) => s + primary(r), 0) / sumB : null,
+        });
+      }
+  }
+  return out;
+}
+
+export function assertForecastsClose(actual: Record<string, unknown>[], want: Record<string, number | string | null>[]): void {
+  assert.equal(actual.length, want.length, 'one row per target, model and window');
+  const key = (r: Record<string, unknown>) => `${r.target}|${r.model_version}|${r.window}`;
+  const byKey = new Map(actual.map((r) => [key(r), r]));
+  for (const w of want) {
+    const a = byKey.get(key(w));
+    assert.ok(a, `row ${key(w)}`);
+    for (const [f, y] of Object.entries(w)) {
+      const x: unknown = a[f];
+      if (y === null || typeof y === 'string') assert.equal(x, y, `${f} of ${key(w)}`);
+      else assert.ok(typeof x === 'number' && Math.abs(x - y) <= 1e-9 * Math.max(1, Math.abs(y)), `${f} of ${key(w)}: ${x} vs ${y}`);
+    }
+  }
 }

@@ -12,7 +12,20 @@ import { monitoringSource } from '../../src/api/monitoring.ts';
 import { setMonitoringSource, type MonitoringSnapshot } from '../../src/monitor/monitoring-snapshot.ts';
 import type { Prediction, PredictionError } from '../../src/contracts/messages.ts';
 import { tempSqliteStores, type TempStores } from './helpers.ts';
-import { BASELINE, assertClose, expected, json, make, writeMonitoringRows, type Expected, type Window } from './monitoring-fixtures.ts';
+import type { ForecastError } from '../../src/stores/types.ts';
+import {
+  BASELINE,
+  assertClose,
+  assertForecastsClose,
+  expected,
+  expectedForecasts,
+  json,
+  make,
+  writeForecastRows,
+  writeMonitoringRows,
+  type Expected,
+  type Window,
+} from './monitoring-fixtures.ts';
 
 describe('GET /v1/monitoring', () => {
   let tmp: TempStores;
@@ -20,11 +33,13 @@ describe('GET /v1/monitoring', () => {
   let errs: PredictionError[];
   let end: number;
   let app: FastifyInstance;
+  let forecasts: ForecastError[];
 
   before(async () => {
     tmp = await tempSqliteStores();
     // 27 hours of real BTC/USD minutes: the 1h, 1d and 7d windows all differ.
     ({ preds, errs, end } = await writeMonitoringRows(tmp.stores, 1620));
+    forecasts = await writeForecastRows(tmp.stores, 1620);
     app = await make({ monitoring: monitoringSource(tmp.stores.predictions, { cacheMs: 0 }) });
   });
   after(async () => {
@@ -50,6 +65,19 @@ describe('GET /v1/monitoring', () => {
     assert.ok(b1d.n > 0);
     assert.equal(b1d.direction_accuracy, null);
     assert.equal(b1d.mae_vs_baseline, 1);
+  });
+
+  test('forecasts from the store: coverage, interval score, QLIKE, Brier and the baseline on the same targets equal a naive recomputation', async () => {
+    const body = json(await app.inject('/v1/monitoring?pair=BTC/USD'));
+    const want = expectedForecasts('BTC/USD', forecasts, end);
+    assert.equal(want.length, 18, 'three targets, a model and a baseline each, three windows');
+    assertForecastsClose(body.forecasts, want);
+    const r1d = want.find((w) => w.target === 'range' && w.model_version === 'range-1' && w.window === '1d')!;
+    const r1h = want.find((w) => w.target === 'range' && w.model_version === 'range-1' && w.window === '1h')!;
+    console.log(`range-1 coverage 80/90: 1h ${r1h.coverage80}/${r1h.coverage90}, 1d ${r1d.coverage80}/${r1d.coverage90} (gaussian-EWMA 90 on the same targets ${r1d.baseline_coverage90}, n ${r1d.n}/${r1d.baseline_n})`);
+    assert.ok((r1d.baseline_n as number) < (r1d.n as number) && (r1d.baseline_n as number) > 0, 'the baseline covers only some targets');
+    const filtered = json(await app.inject('/v1/monitoring?pair=BTC/USD&window=1h&model_version=vol-1'));
+    assert.deepEqual(filtered.forecasts.map((f: { target: string; window: string }) => `${f.target} ${f.window}`), ['volatility 1h']);
   });
 
   test('filters: window, model_version; no pair = every served pair; a pair without rows has none', async () => {
@@ -115,6 +143,7 @@ describe('GET /v1/monitoring with the monitor in this process', () => {
     generated_at_ms: 1_700_000_000_000,
     windows_end_ms: 1_699_999_980_000,
     accuracy: [row('BTC/USD', 'v1', '1h', 60), row('BTC/USD', 'v1', '1d', 1440), row('ETH/USD', 'v1', '1h', 0), row('SOL/USD', 'v1', '1h', 3)],
+    forecasts: [],
     freshness: [],
     unresolved: { count: 1, recent: [{ pair: 'ETH/USD', model_version: 'v1', made_at_ms: 1_699_999_000_000, target_ms: 1_699_999_300_000 }] },
     dead_letters: { total: 0, last_10m: 0, by_topic: {} },
