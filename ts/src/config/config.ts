@@ -252,6 +252,16 @@ export const ConfigSchema = Type.Object(
     dashboardUrl: Type.Optional(Type.String({ pattern: '^https?://[^\\s]+$', ...m({ env: 'TICKCAST_DASHBOARD_URL', form: 'the dashboard URL linked from alerts' }) })),
     kibanaUrl: Type.Optional(Type.String({ pattern: '^https?://[^\\s]+$', ...m({ env: 'TICKCAST_KIBANA_URL', form: 'a Kibana URL, e.g. http://127.0.0.1:5601' }) })),
     alertRulesFile: Type.Optional(Type.String({ minLength: 1, ...m({ env: 'TICKCAST_ALERT_RULES_FILE', form: 'a JSON file with a list of alert rules (default: built-in rules)' }) })),
+    modelMaxAgeHours: Type.Integer({
+      minimum: 0,
+      maximum: 87_600,
+      default: 168,
+      ...m({ env: 'TICKCAST_MODEL_MAX_AGE_HOURS', form: 'hours from 0 to 87600: a production model with no successful training of its pair and target for longer is expired (alert model_expired); 0 = off' }),
+    }),
+    modelExpiredStopServing: Type.Boolean({
+      default: false,
+      ...m({ env: 'TICKCAST_MODEL_EXPIRED_STOP_SERVING', form: 'true or false: the predictor stops serving an expired production model (TICKCAST_MODEL_MAX_AGE_HOURS)' }),
+    }),
     alertWebhookUrl: Type.Optional(
       Type.String({ pattern: '^https?://[^\\s]+$', ...m({ env: 'TICKCAST_ALERT_WEBHOOK_URL', form: 'an http(s) URL', secret: true }) }),
     ),
