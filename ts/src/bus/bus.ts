@@ -18,6 +18,7 @@ import type { Logger } from 'pino';
 import { Topics, DeadLetter, dlqTopic, type TopicKey, type MessageOf, type DeadLetter as DeadLetterMsg } from '../contracts/messages.ts';
 import { decode, encode, validate, validatedCopy, type Decoded } from '../contracts/codec.ts';
 import { makeDeadLetter, reasonKind } from './dead-letter.ts';
+import { changelogTopicNames } from './changelog-names.ts';
 import type { RawDelivery, RawRecord, Subscription, Transport } from './transport.ts';
 import { deadLetters, handlerRetries, messagesIn, messagesOut, messagesProcessed, messagesRejected } from '../ops/metrics.ts';
 
@@ -70,6 +71,8 @@ export interface BatchConsumeOptions<K extends TopicKey> {
   maxBatch?: number;
   retries?: number;
   retryBaseMs?: number;
+  /** Kafka: the partitions assigned at each rebalance, paused until this resolves (see SubscribeOptions.onAssign). */
+  onAssign?: (assigned: Map<string, number[]>) => Promise<void>;
 }
 
 export interface DeadLetterConsumeOptions {
@@ -89,10 +92,10 @@ export interface BusOptions {
   sendChunk?: number;
 }
 
-/** Every stream of DESIGN.md and its dead-letter stream. */
+/** Every stream of DESIGN.md, its dead-letter stream, and the state changelogs (compacted on Kafka). */
 export function allTopicNames(): string[] {
   const names = Object.values(Topics).map((t) => t.name);
-  return [...names, ...names.map(dlqTopic)];
+  return [...names, ...names.map(dlqTopic), ...changelogTopicNames()];
 }
 
 const keyByName = new Map<string, TopicKey>((Object.keys(Topics) as TopicKey[]).map((k) => [Topics[k].name, k]));
@@ -304,6 +307,7 @@ export class Bus {
       fromBeginning: opts.fromBeginning ?? false,
       eachBatch,
       maxBatch: opts.maxBatch ?? 5000,
+      ...(opts.onAssign ? { onAssign: opts.onAssign } : {}),
     });
     return this.track(sub);
   }

@@ -11,7 +11,8 @@ import { MemoryTransport } from './memory.ts';
 export { Bus, allTopicNames, type ConsumeOptions, type MessageMeta, type Subscription } from './bus.ts';
 export { MemoryTransport } from './memory.ts';
 export { KafkaTransport } from './kafka.ts';
-export type { RawRecord, Transport } from './transport.ts';
+export type { PartitionEnds, RawDelivery, RawRecord, Transport } from './transport.ts';
+export { changelogTopic, changelogTopicNames, isChangelogTopic } from './changelog-names.ts';
 
 type BusConfig = Pick<
   Config,

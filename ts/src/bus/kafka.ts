@@ -21,9 +21,11 @@
  *   group after a backoff. `connected()` is false while the producer's last
  *   send failed or a consumer is crashed or has not fetched for a while.
  */
-import { Kafka, Partitioners, logLevel, type Admin, type Consumer, type Producer, type LogEntry } from 'kafkajs';
+import { randomUUID } from 'node:crypto';
+import { CompressionTypes, Kafka, Partitioners, logLevel, type Admin, type Consumer, type Producer, type LogEntry } from 'kafkajs';
 import type { Logger } from 'pino';
-import type { RawDelivery, RawRecord, SubscribeOptions, Subscription, Transport } from './transport.ts';
+import type { PartitionEnds, RawDelivery, RawRecord, SubscribeOptions, Subscription, Transport } from './transport.ts';
+import { isChangelogTopic } from './changelog-names.ts';
 import { consumerLag } from '../ops/metrics.ts';
 
 export interface KafkaTransportOptions {
@@ -92,6 +94,8 @@ export class KafkaTransport implements Transport {
   private readonly sending = new Set<{ at: number }>();
   /** Per live subscription: is its consumer working (not crashed, fetching)? */
   private readonly consumerHealth = new Set<() => boolean>();
+  /** Readers of topics read by partition (state changelogs), one per topic. */
+  private readonly readers = new Map<string, PartitionReader>();
 
   constructor(private readonly opts: KafkaTransportOptions) {
     this.log = opts.logger.child({ component: 'kafka' });
@@ -152,6 +156,11 @@ export class KafkaTransport implements Transport {
             topic,
             numPartitions: this.opts.partitions,
             replicationFactor: this.opts.replicationFactor,
+            // A state changelog keeps the latest record per key (compacted), never expires by age;
+            // a pair's record can be large (its remembered trade ids): up to 16 MiB per batch.
+            ...(isChangelogTopic(this.logical(topic))
+              ? { configEntries: [{ name: 'cleanup.policy', value: 'compact' }, { name: 'max.message.bytes', value: String(16 * 1024 * 1024) }] }
+              : {}),
           })),
         });
         await this.waitForLeaders(admin, missing);
@@ -194,7 +203,7 @@ export class KafkaTransport implements Transport {
       await this.producer.send({
         topic: this.phys(topic),
         acks: -1,
-        messages: records.map((r) => ({ key: r.key, value: r.value, headers: r.headers })),
+        messages: records.map((r) => ({ key: r.key, value: r.value, headers: r.headers, ...(r.partition === undefined ? {} : { partition: r.partition }) })),
       });
     } catch (err) {
       if (this.producerOk) this.log.warn({ err: errorSummary(err), topic }, 'kafka send failed (broker away?): not ready until a send succeeds');
@@ -205,6 +214,52 @@ export class KafkaTransport implements Transport {
     }
     if (!this.producerOk) this.log.info({ topic }, 'kafka send works again');
     this.producerOk = true;
+  }
+
+  /**
+   * Append records to one partition (gzip-compressed: state records repeat
+   * themselves); resolves with the partition's end offset after them (the
+   * offset the next record will get).
+   */
+  async sendToPartition(topic: string, partition: number, records: readonly RawRecord[]): Promise<string> {
+    if (!this.producer || !this.isConnected) throw new Error('kafka bus is not started');
+    if (records.length === 0) throw new Error('sendToPartition: no records');
+    const meta = await this.producer.send({
+      topic: this.phys(topic),
+      acks: -1,
+      compression: CompressionTypes.GZIP,
+      messages: records.map((r) => ({ key: r.key, value: r.value, headers: r.headers, partition })),
+    });
+    const m = meta.find((x) => x.partition === partition);
+    if (!m || m.baseOffset === undefined) throw new Error(`kafka send to ${topic}/${partition} returned no offset`);
+    return (BigInt(m.baseOffset) + BigInt(records.length)).toString();
+  }
+
+  /** Per partition of a topic: the first retained offset and the end offset (the next to be written). */
+  async partitionEnds(topic: string): Promise<PartitionEnds> {
+    const admin = this.admin;
+    if (!admin) throw new Error('kafka bus is not started');
+    const offs = await retrying(() => admin.fetchTopicOffsets(this.phys(topic)));
+    return new Map(offs.map((o) => [o.partition, { low: o.low, high: o.high }]));
+  }
+
+  /**
+   * Read partitions of a topic from their first retained record to their end
+   * as of the call (records written later are not waited for), in offset
+   * order per partition, through one reader consumer per topic (its own
+   * group, never committing, every partition paused but the ones being read).
+   */
+  async readPartitions(topic: string, partitions: readonly number[], onRecords: (records: RawDelivery[]) => void): Promise<PartitionEnds> {
+    let reader = this.readers.get(topic);
+    if (!reader) {
+      reader = new PartitionReader(this.kafka, this.phys(topic), topic, this.log.child({ reader: topic }));
+      this.readers.set(topic, reader);
+    }
+    const ends = await this.partitionEnds(topic);
+    const wanted = new Map([...ends].filter(([p]) => partitions.includes(p)));
+    for (const p of partitions) if (!wanted.has(p)) throw new Error(`${topic} has no partition ${p} (it has ${ends.size})`);
+    await reader.read(wanted, onRecords);
+    return wanted;
   }
 
   async subscribe(opts: SubscribeOptions): Promise<Subscription> {
@@ -223,6 +278,45 @@ export class KafkaTransport implements Transport {
     const stallMs = Math.max(20_000, sessionTimeout);
     const health = () => !crashed && Date.now() - lastActivity < stallMs;
 
+    /**
+     * With onAssign: per partition (physical topic / partition), the restore a
+     * batch of it must wait for; and the join generation seen, so an older
+     * join's restore does not resume partitions a newer join paused.
+     */
+    const gates = new Map<string, Promise<void>>();
+    let joins = 0;
+    const onJoin = (c: Consumer, assignment: Record<string, number[]>): void => {
+      if (!opts.onAssign) return;
+      const join = ++joins;
+      const physTopics = opts.topics.map((t) => this.phys(t));
+      const assigned = new Map<string, number[]>();
+      const pauses: { topic: string; partitions: number[] }[] = [];
+      for (const t of physTopics) {
+        const parts = [...(assignment[t] ?? [])].sort((a, b) => a - b);
+        assigned.set(this.logical(t), parts);
+        if (parts.length > 0) pauses.push({ topic: t, partitions: parts });
+      }
+      // Synchronously, inside kafkajs' join (before its first fetch of the new assignment).
+      if (pauses.length > 0) c.pause(pauses);
+      const run = async (): Promise<void> => {
+        for (let delay = 500; ; delay = Math.min(10_000, delay * 2)) {
+          if (stopped || join !== joins) return;
+          try {
+            await (opts.onAssign as NonNullable<SubscribeOptions['onAssign']>)(assigned);
+            break;
+          } catch (err) {
+            log.warn({ err: errorSummary(err), retry_ms: delay }, 'preparing the assigned partitions failed (their state not restored); retrying, they stay paused');
+            await new Promise((r) => setTimeout(r, delay));
+          }
+        }
+        if (stopped || join !== joins) return;
+        if (pauses.length > 0) c.resume(pauses);
+      };
+      const done = run();
+      gates.clear();
+      for (const p of pauses) for (const n of p.partitions) gates.set(`${p.topic}/${n}`, done);
+    };
+
     const startConsumer = async (): Promise<void> => {
       const c: Consumer = this.kafka.consumer({
         groupId,
@@ -236,7 +330,10 @@ export class KafkaTransport implements Transport {
         if (crashed) log.info('kafka consumer works again');
         crashed = false;
       };
-      c.on(c.events.GROUP_JOIN, alive);
+      c.on(c.events.GROUP_JOIN, (e) => {
+        alive();
+        onJoin(c, e.payload.memberAssignment);
+      });
       c.on(c.events.FETCH, alive);
       c.on(c.events.HEARTBEAT, alive);
       c.on(c.events.END_BATCH_PROCESS, alive);
@@ -274,6 +371,10 @@ export class KafkaTransport implements Transport {
         partitionsConsumedConcurrently: this.opts.partitionsConsumedConcurrently ?? 1,
         eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale, commitOffsetsIfNecessary }) => {
           const topic = this.logical(batch.topic);
+          // A fetch that slipped through before its partition was paused waits for the partition's restore.
+          const gate = gates.get(`${batch.topic}/${batch.partition}`);
+          if (gate) await gate;
+          if (!isRunning() || isStale()) return;
           const delivery = (message: (typeof batch.messages)[number]): RawDelivery => ({
             topic,
             partition: batch.partition,
@@ -430,6 +531,8 @@ export class KafkaTransport implements Transport {
 
   async close(): Promise<void> {
     await Promise.all([...this.subs].map((s) => s.stop()));
+    await Promise.all([...this.readers.values()].map((r) => r.close()));
+    this.readers.clear();
     this.isConnected = false;
     await this.producer?.disconnect();
     await this.admin?.disconnect();
@@ -446,4 +549,154 @@ function errorSummary(err: unknown): { name: string; message: string; cause?: st
     message: e?.message ?? String(err),
     ...(e?.cause ? { cause: `${e.cause.name ?? 'Error'}: ${e.cause.message ?? ''}` } : {}),
   };
+}
+
+interface ReadRequest {
+  /** Offsets as numbers (Kafka's int64; a changelog stays far below 2^53). */
+  low: number;
+  end: number;
+  /** The batch fetched at the seek target (low) arrived: batches from before the seek are ignored until then. */
+  started: boolean;
+  lastFetched: number;
+  done: () => void;
+}
+
+/**
+ * Reads chosen partitions of one topic from their start to a given end:
+ * kafkajs has no manual assignment, so a consumer in a group of its own (all
+ * partitions its own) keeps every partition paused, and a read seeks a
+ * partition to its start and resumes it until the end. Joined once (the
+ * first read), then reused. It never commits.
+ */
+class PartitionReader {
+  private consumer: Consumer | null = null;
+  private starting: Promise<void> | null = null;
+  private readonly requests = new Map<number, ReadRequest & { onRecords: (r: RawDelivery[]) => void }>();
+  private assigned: number[] = [];
+  /** One read at a time (a partition read twice concurrently would interleave). */
+  private chain: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly kafka: Kafka,
+    private readonly physical: string,
+    private readonly logicalName: string,
+    private readonly log: Logger,
+  ) {}
+
+  private start(): Promise<void> {
+    this.starting ??= (async () => {
+      const c = this.kafka.consumer({
+        groupId: `${this.physical}.reader.${randomUUID()}`,
+        allowAutoTopicCreation: false,
+        maxWaitTimeInMs: 100,
+        maxBytesPerPartition: 16 * 1024 * 1024,
+      });
+      this.consumer = c;
+      let joined!: () => void;
+      const join = new Promise<void>((r) => (joined = r));
+      c.on(c.events.GROUP_JOIN, (e) => {
+        this.assigned = [...(e.payload.memberAssignment[this.physical] ?? [])];
+        // Everything paused but what is being read (synchronously, before the first fetch).
+        const idle = this.assigned.filter((p) => !this.requests.has(p));
+        if (idle.length > 0) c.pause([{ topic: this.physical, partitions: idle }]);
+        joined();
+      });
+      await c.connect();
+      await c.subscribe({ topics: [this.physical], fromBeginning: true });
+      await c.run({
+        autoCommit: false,
+        eachBatchAutoResolve: false,
+        partitionsConsumedConcurrently: 4,
+        eachBatch: async ({ batch, isStale }) => this.onBatch(batch, isStale()),
+      });
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([join, new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`reader of ${this.logicalName}: no group join within 60 s`)), 60_000)))]);
+      clearTimeout(timer);
+    })();
+    this.starting.catch(() => (this.starting = null));
+    return this.starting;
+  }
+
+  private onBatch(
+    batch: { partition: number; messages: { offset: string; key: Buffer | null; value: Buffer | null; headers?: Record<string, unknown>; timestamp: string }[]; lastOffset(): string },
+    stale: boolean,
+  ): void {
+    const req = this.requests.get(batch.partition);
+    if (!req || stale) return;
+    const fetched = Number((batch as unknown as { fetchedOffset: string }).fetchedOffset);
+    if (!req.started) {
+      if (fetched !== req.low) return; // prefetched before the seek
+      req.started = true;
+    } else if (fetched <= req.lastFetched) return;
+    req.lastFetched = fetched;
+    const out: RawDelivery[] = [];
+    for (const m of batch.messages) {
+      const off = Number(m.offset);
+      if (off < req.low || off >= req.end) continue;
+      out.push({
+        topic: this.logicalName,
+        partition: batch.partition,
+        offset: m.offset,
+        key: m.key === null ? null : m.key.toString('utf8'),
+        value: m.value,
+        headers: Object.fromEntries(Object.entries(m.headers ?? {}).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : v === undefined ? '' : String(v)])),
+        timestamp_ms: Number(m.timestamp),
+      });
+    }
+    if (out.length > 0) req.onRecords(out);
+    if (Number(batch.lastOffset()) >= req.end - 1) req.done();
+  }
+
+  /** Read each partition from `low` to `high` (exclusive); onRecords gets them in offset order per partition. */
+  read(ranges: PartitionEnds, onRecords: (r: RawDelivery[]) => void): Promise<void> {
+    const job = async () => {
+      const todo = [...ranges].filter(([, r]) => Number(r.high) > Number(r.low));
+      if (todo.length === 0) return;
+      await this.start();
+      const c = this.consumer as Consumer;
+      const waits: Promise<void>[] = [];
+      for (const [p, r] of todo) {
+        if (!this.assigned.includes(p)) throw new Error(`reader of ${this.logicalName} was not assigned partition ${p}`);
+        waits.push(
+          new Promise<void>((resolve) => {
+            this.requests.set(p, {
+              low: Number(r.low),
+              end: Number(r.high),
+              started: false,
+              lastFetched: -1,
+              onRecords,
+              done: () => {
+                this.requests.delete(p);
+                c.pause([{ topic: this.physical, partitions: [p] }]);
+                resolve();
+              },
+            });
+          }),
+        );
+        c.seek({ topic: this.physical, partition: p, offset: r.low });
+      }
+      c.resume([{ topic: this.physical, partitions: todo.map(([p]) => p) }]);
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        await Promise.race([
+          Promise.all(waits),
+          new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`reading ${this.logicalName} partitions ${todo.map(([p]) => p).join(',')} did not reach their end within 120 s`)), 120_000))),
+        ]);
+      } finally {
+        clearTimeout(timer);
+        for (const [p] of todo) this.requests.delete(p);
+        c.pause([{ topic: this.physical, partitions: todo.map(([p]) => p) }]);
+      }
+      this.log.debug({ partitions: todo.map(([p]) => p) }, 'partitions read to their end');
+    };
+    const run = this.chain.then(job, job);
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+
+  async close(): Promise<void> {
+    await this.consumer?.disconnect().catch(() => undefined);
+    this.consumer = null;
+    this.starting = null;
+  }
 }

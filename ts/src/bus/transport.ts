@@ -11,7 +11,12 @@ export interface RawRecord {
   key: string | null;
   value: Buffer | string | null;
   headers?: Record<string, string>;
+  /** Kafka: this partition instead of the key's (a state changelog follows its input's partition). */
+  partition?: number;
 }
+
+/** Per partition: the first retained offset and the end offset (the next to be written), decimal strings. */
+export type PartitionEnds = Map<number, { low: string; high: string }>;
 
 export interface RawDelivery {
   /** Logical topic name. */
@@ -61,6 +66,14 @@ export interface SubscribeOptions {
   eachBatch?: (records: RawDelivery[]) => Promise<void>;
   /** Most records per eachBatch call (default 5000). */
   maxBatch?: number;
+  /**
+   * Kafka: called at every group join (each rebalance) with the partitions of
+   * each subscribed (logical) topic now assigned to this member. Those
+   * partitions are paused until it resolves (a rejection is retried with
+   * backoff; they stay paused): a stateful consumer restores the state of the
+   * partitions it got and drops the state of those it lost before it consumes.
+   */
+  onAssign?: (assigned: Map<string, number[]>) => Promise<void>;
 }
 
 export interface Subscription {
@@ -85,6 +98,12 @@ export interface Transport {
    */
   sendValidated?(topic: string, records: readonly ValidatedRecord[]): Promise<void>;
   subscribe(opts: SubscribeOptions): Promise<Subscription>;
+  /** Kafka: append records to one partition; resolves with the partition's end offset after them. */
+  sendToPartition?(topic: string, partition: number, records: readonly RawRecord[]): Promise<string>;
+  /** Kafka: first retained and end offsets per partition of a topic. */
+  partitionEnds?(topic: string): Promise<PartitionEnds>;
+  /** Kafka: read partitions from their first retained record to their end as of the call; returns those ends. */
+  readPartitions?(topic: string, partitions: readonly number[], onRecords: (records: RawDelivery[]) => void): Promise<PartitionEnds>;
   /** Resolve when every active subscription is idle with nothing pending (in-process only). */
   drain?(): Promise<void>;
   /** True after start() until close(). */

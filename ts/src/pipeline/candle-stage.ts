@@ -206,6 +206,16 @@ export class CandleStage {
     return [...this.byExchange].map(([ex, a]) => [ex, a.snapshot()]);
   }
 
+  /** One pair's state on one exchange (aggregator JSON: open windows, watermark, remembered ids), or null for a pair not seen. */
+  snapshotPair(exchange: string, pair: string): string | null {
+    return this.byExchange.get(exchange)?.snapshotPair(pair) ?? null;
+  }
+
+  /** Set one pair's state from snapshotPair() output (replacing what the stage held for it); throws on another interval/grace or broken state. */
+  restorePair(exchange: string, snapshot: string): void {
+    this.aggregator(exchange).restorePair(snapshot);
+  }
+
   static fromParts(parts: Iterable<readonly [string, string]>, opts: CandleStageOptions = {}): CandleStage {
     const s = new CandleStage(opts);
     for (const [ex, snap] of parts) s.byExchange.set(ex, Aggregator.restore(snap));

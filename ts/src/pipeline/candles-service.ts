@@ -22,6 +22,18 @@
  * and none is lost. The in-process bus does not outlive the process, so there
  * the default is at most once per second, and always at stop.
  *
+ * State on Kafka (changelog, issue 19): the open windows and remembered
+ * trade ids move with their partition. One stage per input partition; after
+ * each batch the changed pairs' states (the aggregator's per-pair snapshot)
+ * go to the compacted `candles-state-changelog`, to the partition of the
+ * input they came from, keyed `exchange|pair`, with the input offset the
+ * state reflects (header `input_offset`); then the batch's offsets commit.
+ * At each rebalance the partitions this instance got are paused until their
+ * state is read back from the changelog (Changelog, ts/src/state), those it
+ * lost are dropped. A redelivered trade at or before a pair's `input_offset`
+ * is already in the state and skipped (at least once, counted once). The
+ * checkpoint file is not used on Kafka.
+ *
  * Time comes from the stream, never from this service's clock. A window
  * closes when the watermark (latest event time - grace) passes its end, and
  * event time moves with the trades and with the sources' heartbeats on the
@@ -38,7 +50,8 @@ import { dirname } from 'node:path';
 import type { Candle, Trade, TradeEvent } from '../contracts/messages.ts';
 import { Topics, isHeartbeat } from '../contracts/messages.ts';
 import type { Service, ServiceContext } from '../services/runner.ts';
-import type { MessageMeta, Subscription } from '../bus/index.ts';
+import { changelogTopic, type MessageMeta, type RawRecord, type Subscription } from '../bus/index.ts';
+import { Changelog } from '../state/changelog.ts';
 import { CandleStage, type StageOutput } from './candle-stage.ts';
 import { candlesClosed, duplicateTrades, lastCandleEnd, lateTrades } from './metrics.ts';
 
@@ -56,6 +69,17 @@ export interface CandlesServiceOptions {
 }
 
 const CHECKPOINT_FORMAT = 'tickcast-candles-checkpoint/1';
+/** Header `format` of a changelog record (its value: the aggregator's per-pair snapshot). */
+export const CHANGELOG_FORMAT = 'tickcast-candles-state/1';
+
+/** One input partition's state (Kafka): its stage, per `exchange|pair` the last input offset in it, the pairs changed since the last changelog write. */
+interface PartitionState {
+  stage: CandleStage;
+  offsets: Map<string, number>;
+  dirty: Set<string>;
+}
+
+const stateKey = (exchange: string, pair: string): string => `${exchange}|${pair}`;
 
 interface CheckpointHeader {
   format: string;
@@ -224,7 +248,7 @@ export function candlesService(opts: CandlesServiceOptions = {}): Service {
   };
 
   /** Trades and heartbeats in stream order: runs of trades in one aggregator call, a heartbeat moves its pair's watermark. */
-  const push = (events: TradeEvent[]): void => {
+  const push = (events: TradeEvent[], stage: CandleStage): void => {
     let run: Trade[] = [];
     const pushRun = () => {
       if (run.length > 0) enqueue(stage.pushMany(run));
@@ -243,22 +267,154 @@ export function candlesService(opts: CandlesServiceOptions = {}): Service {
     pushRun();
   };
 
+  // Kafka: the changelog and the state of each assigned input partition.
+  let changelog: Changelog | null = null;
+  const parts = new Map<number, PartitionState>();
+  const partState = (p: number): PartitionState => {
+    let ps = parts.get(p);
+    if (!ps) parts.set(p, (ps = { stage: new CandleStage({ intervalS, graceMs }), offsets: new Map(), dirty: new Set() }));
+    return ps;
+  };
+
+  /** The changed pairs' states to the changelog partition of their input partition. */
+  const writeChangelog = async (p: number, ps: PartitionState): Promise<void> => {
+    if (!changelog || ps.dirty.size === 0) return;
+    const records: RawRecord[] = [];
+    for (const k of ps.dirty) {
+      const bar = k.indexOf('|');
+      const exchange = k.slice(0, bar);
+      const pair = k.slice(bar + 1);
+      const snap = ps.stage.snapshotPair(exchange, pair);
+      if (snap === null) continue; // only heartbeats of a pair with no trade yet: no state
+      records.push({
+        key: k,
+        value: snap,
+        partition: p,
+        headers: { format: CHANGELOG_FORMAT, exchange, pair, input_offset: String(ps.offsets.get(k) ?? -1), event_ms: String(eventMs.get(pair) ?? '') },
+      });
+    }
+    await changelog.write(p, records);
+    ps.dirty.clear();
+  };
+
+  /** Rebalance (Kafka): drop the partitions lost, read back the state of those gained (or no longer current). */
+  const onAssign = async (assigned: Map<string, number[]>): Promise<void> => {
+    const cl = changelog as Changelog;
+    const ctx = ctxRef as ServiceContext;
+    const mine = assigned.get(Topics.trades.name) ?? [];
+    const dropped: number[] = [];
+    for (const p of [...parts.keys()]) {
+      if (!mine.includes(p)) {
+        parts.delete(p);
+        cl.forget(p);
+        dropped.push(p);
+      }
+    }
+    const current = await cl.current(mine.filter((p) => parts.has(p)));
+    const todo = mine.filter((p) => !current.has(p));
+    lastBatch = ''; // a batch retried after this must be pushed again into the restored state
+    const r = await cl.restore(todo);
+    let pairs = 0;
+    for (const p of todo) {
+      parts.delete(p);
+      const ps = partState(p);
+      for (const rec of (r.latest.get(p) ?? new Map()).values()) {
+        const h = rec.headers;
+        if (h.format !== CHANGELOG_FORMAT || !h.exchange || !h.pair || rec.value === null) {
+          throw new Error(`${cl.topic} partition ${p} offset ${rec.offset}: not a candles state record (format ${h.format ?? 'none'})`);
+        }
+        ps.stage.restorePair(h.exchange, rec.value.toString('utf8'));
+        ps.offsets.set(stateKey(h.exchange, h.pair), Number(h.input_offset));
+        const ev = Number(h.event_ms);
+        if (h.event_ms && Number.isFinite(ev)) seen(h.pair, ev);
+        pairs++;
+      }
+    }
+    ctx.logger.info(
+      { assigned: mine, kept: [...current], restored: todo, dropped, pairs, changelog_records: r.records, changelog_bytes: r.bytes, restore_ms: Math.round(r.ms) },
+      'candles partitions assigned: state restored from the changelog before consuming',
+    );
+  };
+
   const onBatch = async (events: TradeEvent[], metas: MessageMeta<'trades'>[]): Promise<void> => {
     const first = metas[0] as MessageMeta<'trades'>;
     const last = metas[metas.length - 1] as MessageMeta<'trades'>;
     const id = `${first.topicName}/${first.partition}/${first.offset}-${last.offset}/${events.length}`;
+    if (!changelog) {
+      if (id !== lastBatch) {
+        push(events, stage);
+        lastBatch = id;
+      }
+      await flush();
+      await checkpoint(false); // before the batch's offsets commit
+      return;
+    }
+    // Kafka: one partition per batch; by partition all the same, in case.
+    const byPart = new Map<number, number[]>();
+    for (let i = 0; i < metas.length; i++) {
+      const p = (metas[i] as MessageMeta<'trades'>).partition;
+      let l = byPart.get(p);
+      if (!l) byPart.set(p, (l = []));
+      l.push(i);
+    }
     if (id !== lastBatch) {
-      push(events);
+      let skipped = 0;
+      for (const [p, idx] of byPart) {
+        const ps = partState(p);
+        const fresh: TradeEvent[] = [];
+        for (const i of idx) {
+          const e = events[i] as TradeEvent;
+          const k = stateKey(e.exchange, e.pair);
+          const off = Number((metas[i] as MessageMeta<'trades'>).offset);
+          // Already in the restored state (a redelivery after a move or a crash): counted once.
+          if (off <= (ps.offsets.get(k) ?? -1)) {
+            skipped++;
+            continue;
+          }
+          ps.offsets.set(k, off);
+          ps.dirty.add(k);
+          fresh.push(e);
+        }
+        push(fresh, ps.stage);
+      }
+      if (skipped > 0) {
+        duplicateTrades().inc({ pair: 'all' }, skipped);
+        ctxRef?.logger.debug({ skipped }, 'redelivered trades already in the restored state skipped');
+      }
       lastBatch = id;
     }
     await flush();
-    await checkpoint(false); // before the batch's offsets commit
+    // The state that produced the published candles, before the batch's offsets commit.
+    for (const p of byPart.keys()) await writeChangelog(p, partState(p));
   };
 
   return {
     name: 'candles',
     async start(ctx) {
       ctxRef = ctx;
+      const group = opts.group ?? 'candles';
+      changelog = Changelog.of(ctx.bus.transport, changelogTopic(group), ctx.logger);
+      if (changelog) {
+        const transport = ctx.bus.transport;
+        const [inParts, clParts] = await Promise.all([transport.partitionEnds?.(Topics.trades.name), changelog.partitions()]);
+        if (inParts && inParts.size !== clParts) {
+          throw new Error(
+            `${changelog.topic} has ${clParts} partitions and ${Topics.trades.name} has ${inParts.size}: a state changelog must have its input's partition count ` +
+              `(recreate ${changelog.topic} with ${inParts.size} partitions; its state is rebuilt from the trades only for windows still open)`,
+          );
+        }
+        if (opts.checkpointPath) ctx.logger.info({ checkpoint: opts.checkpointPath }, 'candles state comes from the changelog on Kafka: the checkpoint file is not used');
+        sub = await ctx.bus.consumeBatch({
+          group,
+          topics: ['trades'],
+          fromBeginning: true,
+          maxBatch: opts.maxBatch ?? 5000,
+          handler: onBatch,
+          onAssign,
+        });
+        ctx.logger.info({ interval_s: intervalS, grace_ms: graceMs, changelog: changelog.topic }, 'candles service consuming trades');
+        return;
+      }
       if (opts.checkpointEveryMs === undefined && ctx.bus.kind === 'memory') checkpointEveryMs = 1000;
       if (opts.checkpointPath) {
         const cp = readCheckpointFile(opts.checkpointPath, intervalS, graceMs);
@@ -285,11 +441,12 @@ export function candlesService(opts: CandlesServiceOptions = {}): Service {
       sub = null;
       try {
         await settle();
-        await checkpoint(true);
+        if (!changelog) await checkpoint(true);
       } catch (err) {
         ctxRef?.logger.error({ err }, 'candles service could not publish or checkpoint at stop');
       }
       const s = stage.stats();
+      for (const ps of parts.values()) for (const [k, v] of Object.entries(ps.stage.stats())) s[k as keyof typeof s] += v;
       ctxRef?.logger.info(s, 'candles service stopped');
     },
   };

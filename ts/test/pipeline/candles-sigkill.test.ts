@@ -1,15 +1,15 @@
 /**
  * The candles service as its own process on the real Kafka broker, killed
  * with SIGKILL while a window is open (no shutdown code runs: no final flush,
- * no final checkpoint), then started again: from its checkpoint file and the
- * offsets it committed it must publish exactly the candles of an
- * uninterrupted run of the same real trades. A candle published twice (at
+ * no final changelog write), then started again: from its state changelog
+ * (candles-state-changelog) and the offsets it committed it must publish
+ * exactly the candles of an uninterrupted run of the same real trades. A candle published twice (at
  * least once delivery) must be the same candle both times.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Candle, Trade } from '../../src/contracts/messages.ts';
@@ -62,7 +62,7 @@ test('candles service killed with SIGKILL mid-window on Kafka, restarted: exactl
   const got: Candle[] = [];
   const dead: unknown[] = [];
   const children: ChildProcess[] = [];
-  const service = (): { child: ChildProcess; exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>; stderr: () => string } => {
+  const service = (): { child: ChildProcess; exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>; stderr: () => string; stdout: () => string } => {
     const child = spawn(process.execPath, [BIN, 'run', 'candles'], {
       cwd: REPO_ROOT,
       env: cleanEnv({
@@ -79,13 +79,15 @@ test('candles service killed with SIGKILL mid-window on Kafka, restarted: exactl
         TICKCAST_HTTP_PORT: '0',
         TICKCAST_CANDLE_GRACE_MS: String(GRACE_MS),
       }),
-      stdio: ['ignore', 'ignore', 'pipe'],
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
     children.push(child);
     let stderr = '';
+    let stdout = '';
     child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
-    return { child, exited, stderr: () => stderr };
+    return { child, exited, stderr: () => stderr, stdout: () => stdout };
   };
   try {
     await bus.consume({ group: `${prefix}collector`, topics: ['candles'], fromBeginning: true, handler: (c) => void got.push(c) });
@@ -95,9 +97,6 @@ test('candles service killed with SIGKILL mid-window on Kafka, restarted: exactl
     const first = service();
     const distinct = () => new Set(got.map(key)).size;
     await until(() => distinct() >= closedBeforeCut, `the ${closedBeforeCut} candles closed before the cut (${first.stderr()})`, 120_000);
-    const checkpoint = join(dataDir, 'candles.checkpoint');
-    // Written before each batch's offsets commit, so it can trail the batch's candles by a moment.
-    await until(() => existsSync(checkpoint), 'the checkpoint file', 30_000);
     first.child.kill('SIGKILL');
     assert.equal((await first.exited).signal, 'SIGKILL');
     assert.ok(!got.some((c) => c.window_start_ms === cutWindow), 'the window open at the kill was not published');
@@ -105,6 +104,13 @@ test('candles service killed with SIGKILL mid-window on Kafka, restarted: exactl
     for (let i = cut; i < trades.length; i += 200) await bus.publish('trades', trades.slice(i, Math.min(i + 200, trades.length)));
     const second = service();
     await until(() => [...want.keys()].every((k) => got.some((c) => key(c) === k)), `every candle of the uninterrupted run (${second.stderr()})`, 120_000);
+    // The open window came back from the changelog: the restarted process restored the pair's state.
+    const restored = second
+      .stdout()
+      .split('\n')
+      .filter((l) => l.includes('state restored from the changelog'))
+      .map((l) => JSON.parse(l) as { pairs: number; restored: number[] });
+    assert.ok(restored.some((r) => r.pairs === 1 && r.restored.length > 0), `the restart restored BTC/USD's state: ${JSON.stringify(restored)}`);
     second.child.kill('SIGTERM');
     assert.equal((await second.exited).code, 0, `graceful stop: ${second.stderr()}`);
 
