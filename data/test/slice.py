@@ -43,3 +43,17 @@ with open(dst / 'news-labeled/cryptopanic_headlines_votes_2025-11_2026-02_cols.c
     w = csv.DictWriter(f, fieldnames=cols, extrasaction='ignore', lineterminator='\n')
     w.writeheader()
     w.writerows(rows)
+
+# Binance BTCUSDT order book, 2024-08-08 file: every @depth@100ms line, plus the
+# @bookTicker lines whose update id `u` equals a depth event's `u` (the best
+# bid/ask at exactly that book state: the independent check of the rebuilt
+# book). Lines verbatim, in file order.
+import json
+with gzip.open(src / 'ws-messages/binance_spot_btcusdt_20240808.gz', 'rb') as f:
+    lines = f.read().split(b'\n')
+depth_u = {json.loads(l.split(b' ', 1)[1])['data']['u'] for l in lines if b'"btcusdt@depth@100ms"' in l}
+out = [l for l in lines if b'"btcusdt@depth@100ms"' in l
+       or (b'"btcusdt@bookTicker"' in l and json.loads(l.split(b' ', 1)[1])['data']['u'] in depth_u)]
+with open(dst / 'ws-messages/binance_spot_btcusdt_20240808_depth+ticker.gz', 'wb') as raw:
+    with gzip.GzipFile(filename='', mode='wb', fileobj=raw, compresslevel=9, mtime=0) as g:
+        g.write(b'\n'.join(out) + b'\n')
