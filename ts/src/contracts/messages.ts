@@ -99,6 +99,25 @@ export const TechnicalFeatures = Type.Object(
 );
 export type TechnicalFeatures = Static<typeof TechnicalFeatures>;
 
+/**
+ * Order-book features of one closed minute of one pair on one exchange (crates/book: spread,
+ * mid/microprice, depth at 1/5/10 levels, depth-weighted imbalance, order-flow imbalance,
+ * update counts), from books whose every message passed its checksum (Kraken) or sequence
+ * check (Binance). `features` by name (@tickcast/book `bookFeatureNames()`); null where a value
+ * is undefined (e.g. the spread while a side of the book is empty).
+ */
+export const BookFeatures = Type.Object(
+  {
+    exchange: Type.String({ minLength: 1, maxLength: 32 }),
+    pair: Pair(),
+    interval_s: Type.Integer({ minimum: 1, maximum: 86400 }),
+    window_end_ms: EpochMs(),
+    features: Type.Record(Type.String({ pattern: '^[a-z0-9_.]+$' }), Type.Union([Num(), Type.Null()]), { maxProperties: 128 }),
+  },
+  { $id: 'BookFeatures', additionalProperties: false },
+);
+export type BookFeatures = Static<typeof BookFeatures>;
+
 export const News = Type.Object(
   {
     id: Id(),
