@@ -23,9 +23,18 @@
  *    times the CPU per delivery, which on a small machine is taken from the
  *    server being measured. The table prints the clients' CPU per delivery.
  *
+ * The REST table also gives the server process's CPU time per request
+ * (its process.cpuUsage over the measured run / requests served), the figure
+ * that moves least with the load of a shared machine.
+ *
+ * The prediction served is price-only (as before issue 18) unless
+ * BENCH_API_FORECASTS=1: then it carries the issue-18 forecasts too
+ * (volatility, range with its 80% / 90% intervals, direction), the frame a
+ * pair with every target's model gets.
+ *
  * Run: node --import tsx bench/api.ts [rest|ws]
  *   env BENCH_API_SECONDS (8), BENCH_API_CONNECTIONS (10,50), BENCH_WS_CLIENTS (5000), BENCH_WS_PROCS (2),
- *       BENCH_WS_LOAD (native | node)
+ *       BENCH_WS_LOAD (native | node), BENCH_API_FORECASTS (0 | 1)
  */
 import { fork, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
@@ -50,6 +59,8 @@ const CONNECTIONS = (process.env.BENCH_API_CONNECTIONS ?? '10,50').split(',').ma
 const WS_PROCS = Math.max(1, Number(process.env.BENCH_WS_PROCS ?? 2));
 /** Websocket load generator: `native` (bench/wsload) or `node` (bench/_ws-load.ts). */
 const WS_LOAD = process.env.BENCH_WS_LOAD || 'native';
+/** Serve messages with the issue-18 forecasts (volatility, range, direction). */
+const FORECASTS = process.env.BENCH_API_FORECASTS === '1';
 
 const silent = pino({ level: 'silent' });
 
@@ -63,6 +74,17 @@ function prediction(i: number): Prediction {
     last_close: 61_690.25,
     model_name: 'lgbm',
     model_version: '2024-08-09T00-00-00Z',
+    ...(FORECASTS ? forecasts(61_690.25) : {}),
+  };
+}
+
+/** The issue-18 forecasts of a message at close c (BENCH_API_FORECASTS=1). */
+function forecasts(c: number): Record<string, unknown> {
+  const v = 'range-2024-08-09T00-00-00Z';
+  return {
+    volatility: { value: 0.0012, model_version: v },
+    range: { q05: -0.002, q10: -0.0015, q50: 0.00001, q90: 0.0015, q95: 0.002, lo80: c * Math.exp(-0.0015), hi80: c * Math.exp(0.0015), lo90: c * Math.exp(-0.002), hi90: c * Math.exp(0.002), calibrated: true, m80: 1.02, m90: 0.97, model_version: v },
+    direction: { p_up: 0.51, model_version: v },
   };
 }
 
@@ -179,14 +201,24 @@ interface Load {
   p50: number;
   p99: number;
   errors: number;
+  requests: number;
+  /** Server CPU µs per request over the run (NaN when not measured). */
+  cpuUs: number;
 }
 
 async function load(url: string, connections: number, seconds = SECONDS): Promise<Load> {
   const { default: autocannon } = (await import('autocannon')) as unknown as {
-    default: (o: object) => Promise<{ requests: { average: number }; latency: { p50: number; p99: number }; errors: number; non2xx: number }>;
+    default: (o: object) => Promise<{ requests: { average: number; total: number }; latency: { p50: number; p99: number }; errors: number; non2xx: number }>;
   };
   const r = await autocannon({ url, connections, pipelining: 1, duration: seconds });
-  return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, errors: r.errors + r.non2xx };
+  return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, errors: r.errors + r.non2xx, requests: r.requests.total, cpuUs: Number.NaN };
+}
+
+/** The server child's CPU time so far (µs). */
+async function childCpu(c: ChildProcess): Promise<number> {
+  const m = nextMessage<{ us: number }>(c, 'cpu');
+  c.send({ kind: 'cpu' });
+  return (await m).us;
 }
 
 async function restBench(): Promise<void> {
@@ -200,17 +232,23 @@ async function restBench(): Promise<void> {
       const { port } = await nextMessage<{ port: number }>(c, 'listening');
       const url = `http://127.0.0.1:${port}${path}`;
       await load(url, Math.max(...CONNECTIONS), 2); // warm-up (JIT, connections)
-      for (const connections of CONNECTIONS) results.push({ name, connections, r: await load(url, connections) });
+      for (const connections of CONNECTIONS) {
+        const cpu0 = await childCpu(c);
+        const r = await load(url, connections);
+        r.cpuUs = ((await childCpu(c)) - cpu0) / Math.max(1, r.requests);
+        results.push({ name, connections, r });
+      }
     } finally {
       c.kill('SIGTERM');
     }
   }
   console.log(`\nREST (autocannon in this process, ${SECONDS} s per run after a 2 s warm-up, each server in a child process)`);
-  console.log('| server | connections | req/s | p50 ms | p99 ms | errors | req/s vs hello-world |');
-  console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+  console.log(`served prediction: ${FORECASTS ? 'with the issue-18 forecasts (BENCH_API_FORECASTS=1)' : 'price only'}`);
+  console.log('| server | connections | req/s | p50 ms | p99 ms | errors | server CPU µs / request | req/s vs hello-world |');
+  console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   const helloAt = (n: number) => results.find((x) => x.connections === n && x.name.startsWith('fastify'))!.r;
   for (const { name, connections, r } of results) {
-    console.log(`| ${name} | ${connections} | ${r.rps.toFixed(0)} | ${r.p50} | ${r.p99} | ${r.errors} | ${(r.rps / helloAt(connections).rps).toFixed(2)} |`);
+    console.log(`| ${name} | ${connections} | ${r.rps.toFixed(0)} | ${r.p50} | ${r.p99} | ${r.errors} | ${r.cpuUs.toFixed(1)} | ${(r.rps / helloAt(connections).rps).toFixed(2)} |`);
   }
   for (const { connections, r: ours } of results.filter((x) => !x.name.startsWith('fastify'))) {
     const ratio = ours.rps / helloAt(connections).rps;
@@ -352,7 +390,7 @@ async function wsBench(): Promise<void> {
   rows.push(['/v1/ws (ours)', await fanOut('ours', spawnLoad)]);
   console.log(
     `\nWebsocket fan-out: ${CLIENTS} clients (lean RFC 6455 clients over raw TCP; load generator BENCH_WS_LOAD=${WS_LOAD}: ${loadName}), ` +
-      `${MESSAGES} predictions 200 ms apart, server in this process.\n` +
+      `${MESSAGES} predictions 200 ms apart (${FORECASTS ? 'with the issue-18 forecasts' : 'price only'}), server in this process.\n` +
       'Latency = arrival at a client − publication, both read from the machine-wide monotonic clock (process.hrtime, CLOCK_MONOTONIC): ' +
       'publication = just before publish() on the server; arrival = when the client process reads the socket chunk holding the frame ' +
       '(before parsing). "all clients" = when the last client has the message. "send loop" = time inside publish(). ' +
@@ -383,6 +421,12 @@ const argv = process.argv.slice(2);
 if (argv[0] === '--serve') {
   const port = argv[1] === 'hello' ? await serveHello() : await serveApi();
   process.send?.({ kind: 'listening', port });
+  process.on('message', (m: { kind: string }) => {
+    if (m.kind === 'cpu') {
+      const u = process.cpuUsage();
+      process.send?.({ kind: 'cpu', us: u.user + u.system });
+    }
+  });
   process.on('SIGTERM', () => process.exit(0));
 } else if (argv[0] === '--clients') {
   await runClients(argv[1] as string, Number(argv[2]), argv[3] === 'subscribe');

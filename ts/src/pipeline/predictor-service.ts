@@ -52,6 +52,8 @@ import { TargetPredictor } from '../model/target-predictor.ts';
 import { CONTEXT_FEATURES, CONTEXT_RETURNS, CloseHistory } from '../model/context-features.ts';
 import { CALIBRATION_LEVELS, DEFAULT_STEP, OnlineCalibration } from '../model/online-calibration.ts';
 import type { Stores } from '../stores/types.ts';
+import { RANGE_LEVELS } from '../model/targets/range.ts';
+import { VOL_FLOOR, normalQuantile } from '../model/targets/common.ts';
 
 /** The forecasts of the other targets for one row, and the models that made them. */
 interface OtherForecasts {
@@ -117,6 +119,7 @@ export async function restoreCalibration(
   intervalS: number,
   version: string,
   now_ms: number,
+  step = DEFAULT_STEP,
 ): Promise<{ cal: OnlineCalibration; calibrated: boolean; open: number; resolved: number; from_ms: number } | null> {
   const stored = await stores.predictions.predictions.range({ pair }, { from_ms: now_ms - RESTORE_LOOKBACK_MS, to_ms: now_ms - 1 });
   const mine = stored.filter((p) => p.range?.model_version === version && p.made_at_ms < now_ms);
@@ -125,7 +128,7 @@ export async function restoreCalibration(
   const open = mine.filter((p) => p.target_ms > last.made_at_ms);
   const cal = OnlineCalibration.fromState({
     levels: [...CALIBRATION_LEVELS],
-    step: DEFAULT_STEP,
+    step,
     log_multipliers: [Math.log(last.range.m80), Math.log(last.range.m90)],
     resolved: 0,
     misses: CALIBRATION_LEVELS.map(() => 0),
@@ -160,7 +163,23 @@ export interface PredictorServiceOptions {
   pollMs?: number;
   group?: string;
   clock?: () => number;
+  /** Step of the online calibration (default DEFAULT_STEP; bench/coverage.ts --step). */
+  calibrationStep?: number;
+  /**
+   * A pair without a production range model gets the range target's own
+   * baseline instead, the Gaussian-EWMA interval (quantiles z_a · the EWMA
+   * 5-minute volatility of the context features), through the same online
+   * calibration, named BASELINE_RANGE_VERSION (default false; the embedded
+   * run sets it: a pair whose range model did not beat that baseline still
+   * gets bands).
+   */
+  rangeBaseline?: boolean;
 }
+
+/** model_version of a range served by the Gaussian-EWMA baseline (rangeBaseline). */
+export const BASELINE_RANGE_VERSION = 'baseline-gaussian-ewma';
+const BASELINE_Z = RANGE_LEVELS.map((a) => normalQuantile(a));
+const EWMA_COL = CONTEXT_FEATURES.indexOf('ewma_vol');
 
 function counter(name: string, help: string, labelNames: string[]): Counter<string> {
   return (register.getSingleMetric(name) as Counter<string> | undefined) ?? new Counter({ name, help, labelNames });
@@ -204,7 +223,8 @@ export class ProductionModels {
       if (stored) loaded = { meta: stored.meta, predictor: new TargetPredictor(stored.meta, stored.modelText) };
     }
     this.byPair.set(key, { loaded, checkedMs: now });
-    if (cur !== undefined || loaded !== null || family === 'price') this.onSwap(pair, was?.meta.version ?? null, loaded?.meta.version ?? null, family);
+    // Logged on a change only (a pair without a model is not logged again at every poll).
+    if (cur === undefined ? loaded !== null || family === 'price' : loaded !== null || was !== null) this.onSwap(pair, was?.meta.version ?? null, loaded?.meta.version ?? null, family);
     return loaded;
   }
 }
@@ -263,6 +283,8 @@ export function predictorService(opts: PredictorServiceOptions = {}): Service {
       };
 
       const calibrations = new Map<string, { version: string; cal: OnlineCalibration; restored: boolean }>();
+      const baselineQ = new Float64Array(BASELINE_Z.length);
+      const BASELINE_META = { version: BASELINE_RANGE_VERSION, model_name: 'gaussian_ewma', horizon_s: 300 } as unknown as ModelMeta;
       const debug = typeof log.isLevelEnabled === 'function' ? log.isLevelEnabled('debug') : true;
       const gauges = new Map<string, { set(v: number): void }>();
       const setForecastGauge = (pair: string, target: string, name: string, v: number) => {
@@ -282,9 +304,11 @@ export function predictorService(opts: PredictorServiceOptions = {}): Service {
         calibrations.get(row.pair)?.cal.observe(row.window_end_ms, Math.log(row.close));
         const out: OtherForecasts = { metas: new Map() };
         let context: Float64Array | null | undefined;
+        let rangeModel = false;
         for (const t of others) {
           const m = await models.get(row.pair, t.family);
           if (!m) continue;
+          if (t.family === 'range') rangeModel = true;
           if (featureMismatch(row, m.meta)) {
             skip(row.pair, 'feature_mismatch');
             continue;
@@ -304,28 +328,48 @@ export function predictorService(opts: PredictorServiceOptions = {}): Service {
           if (t.family === 'volatility') out.volatility = { value: r.values.volatility as number, model_version: version };
           else if (t.family === 'direction') out.direction = { p_up: r.values.p_up as number, model_version: version };
           else if (t.family === 'range') {
-            let c = calibrations.get(row.pair);
-            if (c?.version !== version) {
-              let restored: Awaited<ReturnType<typeof restoreCalibration>> = null;
-              try {
-                restored = await restoreCalibration(await ctx.stores(), row.pair, row.interval_s, version, row.window_end_ms);
-              } catch (e) {
-                log.warn({ pair: row.pair, version, err: (e as Error).message }, 'range calibration not restored (store unavailable): starting from the model bands');
-              }
-              c = { version, cal: restored?.cal ?? new OnlineCalibration(), restored: restored?.calibrated ?? false };
-              calibrations.set(row.pair, c);
-              // This row's close was observed above by the tracker it replaces: the restored one gets it too.
-              if (restored && restored.cal.observe(row.window_end_ms, Math.log(row.close)) > 0) c.restored = true;
-              if (restored) log.info({ pair: row.pair, version, from: new Date(restored.from_ms).toISOString(), multipliers: restored.cal.multipliers(), open: restored.open, resolved_from_store: restored.resolved }, 'range calibration restored from the stored predictions');
-              else log.info({ pair: row.pair, version }, 'range calibration starts from the model bands (no stored prediction of this model)');
-            }
+            const c = await calibrationOf(row, version);
             out.range = calibratedRange(c.cal, r.outputs, row.close, row.window_end_ms + m.meta.horizon_s * 1000, version, c.restored);
           } else continue;
           out.metas.set(t.family, m.meta);
           for (const name in r.values) setForecastGauge(row.pair, t.family, name, r.values[name] as number);
           if (debug) log.debug({ pair: row.pair, target: t.family, made_at: new Date(row.window_end_ms).toISOString(), values: r.values, version }, 'forecast');
         }
+        if (opts.rangeBaseline && !rangeModel && row.interval_s === 60) {
+          // No range model for the pair: the Gaussian-EWMA baseline's interval, calibrated the same way.
+          if (context === undefined) {
+            const c = new Float64Array(CONTEXT_FEATURES.length);
+            context = (await contextFor(row, c)) ? c : null;
+          }
+          if (context) {
+            const sd = Math.max(context[EWMA_COL] as number, VOL_FLOOR);
+            for (let j = 0; j < BASELINE_Z.length; j++) baselineQ[j] = (BASELINE_Z[j] as number) * sd;
+            const c = await calibrationOf(row, BASELINE_RANGE_VERSION);
+            out.range = calibratedRange(c.cal, baselineQ, row.close, row.window_end_ms + 300_000, BASELINE_RANGE_VERSION, c.restored);
+            out.metas.set('range', BASELINE_META);
+          } else skip(row.pair, 'no_context');
+        }
         return out;
+      };
+
+      /** The pair's calibration of a range model version (restored from the store when it changes). */
+      const calibrationOf = async (row: TechnicalFeatures, version: string): Promise<{ version: string; cal: OnlineCalibration; restored: boolean }> => {
+            let c = calibrations.get(row.pair);
+            if (c?.version !== version) {
+              let restored: Awaited<ReturnType<typeof restoreCalibration>> = null;
+              try {
+                restored = await restoreCalibration(await ctx.stores(), row.pair, row.interval_s, version, row.window_end_ms, opts.calibrationStep);
+              } catch (e) {
+                log.warn({ pair: row.pair, version, err: (e as Error).message }, 'range calibration not restored (store unavailable): starting from the model bands');
+              }
+              c = { version, cal: restored?.cal ?? new OnlineCalibration(opts.calibrationStep !== undefined ? { step: opts.calibrationStep } : {}), restored: restored?.calibrated ?? false };
+              calibrations.set(row.pair, c);
+              // This row's close was observed above by the tracker it replaces: the restored one gets it too.
+              if (restored && restored.cal.observe(row.window_end_ms, Math.log(row.close)) > 0) c.restored = true;
+              if (restored) log.info({ pair: row.pair, version, from: new Date(restored.from_ms).toISOString(), multipliers: restored.cal.multipliers(), open: restored.open, resolved_from_store: restored.resolved }, 'range calibration restored from the stored predictions');
+              else log.info({ pair: row.pair, version }, 'range calibration starts from the model bands (no stored prediction of this model)');
+            }
+            return c;
       };
 
       /** The message of a row: the price (when the price model gave one) and the other forecasts of the same horizon; null when there is nothing. */

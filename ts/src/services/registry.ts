@@ -100,7 +100,8 @@ export const registry: ReadonlyMap<string, ServiceFactory> = new Map<string, Ser
       }),
   ],
   ['trainer', (c) => trainerService(c)],
-  ['predictor', () => predictorService()],
+  // Embedded: a pair whose range model did not beat the Gaussian-EWMA baseline is served that baseline's bands.
+  ['predictor', (c) => predictorService({ rangeBaseline: c.mode === 'embedded' })],
   [
     'monitor',
     (c) =>
