@@ -15,6 +15,16 @@
  * On the first candle of a pair it warms the pair's feature set with the
  * pair's stored candles before that candle, so features after a restart equal
  * those of an uninterrupted run.
+ *
+ * Rebalances (Kafka, issue 19): the feature store is this service's
+ * changelog. Its state per pair (the indicators) is a function of the pair's
+ * stored candles, which an instance writes before it commits their offsets,
+ * so at each group join it forgets every pair (a partition it kept may have
+ * been another member's while this one was out of the group) and re-warms
+ * each from the store at its next candle. The assigned partitions stay
+ * paused until STORE_VISIBLE_MS after the join: Elasticsearch makes a write
+ * visible to searches at its next refresh (1 s by default), so the previous
+ * owner's last writes are readable before the warm-up reads them.
  */
 import type { Candle, TechnicalFeatures } from '../contracts/messages.ts';
 import { Topics } from '../contracts/messages.ts';
@@ -31,8 +41,11 @@ export interface FeaturesServiceOptions {
   maxBatch?: number;
 }
 
+/** After a group join, how long the assigned partitions wait so the store shows every write acknowledged before it (ES refresh 1 s, with margin). */
+export const STORE_VISIBLE_MS = 1500;
+
 export function featuresService(opts: FeaturesServiceOptions = {}): Service {
-  const stage = new FeatureStage(opts.intervalS ?? 60, opts.features ?? DEFAULT_FEATURES);
+  let stage = new FeatureStage(opts.intervalS ?? 60, opts.features ?? DEFAULT_FEATURES);
   let sub: Subscription | null = null;
   let ctxRef: ServiceContext | null = null;
   // The outbox: candles to store, and rows (with their candle) to store then publish.
@@ -112,7 +125,23 @@ export function featuresService(opts: FeaturesServiceOptions = {}): Service {
     name: 'features',
     async start(ctx) {
       ctxRef = ctx;
-      sub = await ctx.bus.consumeBatch({ group: opts.group ?? 'features', topics: ['candles'], fromBeginning: true, maxBatch: opts.maxBatch ?? 1000, handler: onBatch });
+      const onAssign = async (assigned: Map<string, number[]>): Promise<void> => {
+        const joinedAt = Date.now();
+        // Rows computed but not stored stay in the outbox (they are correct: computed from the state then).
+        stage = new FeatureStage(opts.intervalS ?? 60, opts.features ?? DEFAULT_FEATURES);
+        lastBatch = '';
+        ctx.logger.info({ assigned: assigned.get(Topics.candles.name) ?? [] }, 'features partitions assigned: pairs re-warm from the feature store at their next candle');
+        const wait = STORE_VISIBLE_MS - (Date.now() - joinedAt);
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      };
+      sub = await ctx.bus.consumeBatch({
+        group: opts.group ?? 'features',
+        topics: ['candles'],
+        fromBeginning: true,
+        maxBatch: opts.maxBatch ?? 1000,
+        handler: onBatch,
+        ...(ctx.bus.kind === 'kafka' ? { onAssign } : {}),
+      });
       ctx.logger.info({ features: stage.names.length }, 'features service consuming candles');
     },
     async stop() {

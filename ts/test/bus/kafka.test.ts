@@ -61,9 +61,17 @@ test('topics and their dlq are created with the configured partitions, idempoten
   await admin.connect();
   try {
     const { topics } = await admin.fetchTopicMetadata({ topics: allTopicNames().map((t) => `${prefix}${t}`) });
-    assert.equal(topics.length, 14, '7 streams + 7 dead-letter topics');
+    assert.equal(topics.length, 15, '7 streams + 7 dead-letter topics + the candles state changelog');
     for (const t of topics) assert.equal(t.partitions.length, PARTITIONS, t.name);
     assert.ok(topics.some((t) => t.name === `${prefix}dlq.features.technical`));
+    // The changelog is compacted (the latest state per key is kept forever); a stream is not.
+    const cfg = await admin.describeConfigs({
+      includeSynonyms: false,
+      resources: [`${prefix}candles-state-changelog`, `${prefix}trades`].map((name) => ({ type: 2 /* ConfigResourceTypes.TOPIC */, name, configNames: ['cleanup.policy'] })),
+    });
+    const policy = new Map(cfg.resources.map((r) => [r.resourceName, r.configEntries.find((e) => e.configName === 'cleanup.policy')?.configValue]));
+    assert.equal(policy.get(`${prefix}candles-state-changelog`), 'compact');
+    assert.equal(policy.get(`${prefix}trades`), 'delete');
   } finally {
     await admin.disconnect();
   }
@@ -407,10 +415,10 @@ test('tickcast topics create makes every topic with the configured partitions, a
   const first = spawnSync(process.execPath, [bin, 'topics', 'create'], { env, encoding: 'utf8', timeout: 60_000 });
   assert.equal(first.status, 0, first.stderr);
   for (const name of allTopicNames()) assert.match(first.stdout, new RegExp(`^created +${prefix.replace(/[.]/g, '\\.')}${name.replace(/[.]/g, '\\.')}$`, 'm'), name);
-  assert.match(first.stdout, /^14 created, 0 already existed/m);
+  assert.match(first.stdout, /^15 created, 0 already existed/m);
   const again = spawnSync(process.execPath, [bin, 'topics', 'create'], { env, encoding: 'utf8', timeout: 60_000 });
   assert.equal(again.status, 0, again.stderr);
-  assert.match(again.stdout, /^0 created, 14 already existed/m);
+  assert.match(again.stdout, /^0 created, 15 already existed/m);
 });
 
 test('without a broker address the test says how to start the servers', () => {
