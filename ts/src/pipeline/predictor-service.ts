@@ -47,6 +47,7 @@ import type { ModelRegistry } from '../registry/model-registry.ts';
 import type { ModelMeta } from '../registry/model-meta.ts';
 import { registryOf } from '../registry/index.ts';
 import { aliasKey } from '../registry/model-meta.ts';
+import { isExpired } from '../monitor/model-expiry.ts';
 import { families } from '../model/targets.ts';
 import { TargetPredictor } from '../model/target-predictor.ts';
 import { CONTEXT_FEATURES, CONTEXT_RETURNS, CloseHistory } from '../model/context-features.ts';
@@ -199,14 +200,34 @@ interface Loaded {
 /** The production model of each pair (and target family), re-read from the registry at most every pollMs. */
 export class ProductionModels {
   private readonly byPair = new Map<string, { loaded: Loaded | null; checkedMs: number }>();
+  /** Issue 18.5: production models not served because expired (key -> version), and when each key was last checked. */
+  private readonly expired = new Map<string, string>();
+  private readonly expiryCheckedMs = new Map<string, number>();
   constructor(
     private readonly registry: ModelRegistry,
     private readonly pollMs: number,
     private readonly clock: () => number,
     private readonly onSwap: (pair: string, from: string | null, to: string | null, family: string) => void,
+    /** TICKCAST_MODEL_MAX_AGE_HOURS / TICKCAST_MODEL_EXPIRED_STOP_SERVING: an expired model (monitor/model-expiry.ts) is not served; checked at most every minute. */
+    private readonly expiry: { maxAgeHours: number; stopServing: boolean; onExpired?: (pair: string, family: string, version: string, expired: boolean) => void } = { maxAgeHours: 0, stopServing: false },
   ) {}
 
   async get(pair: string, family = 'price'): Promise<Loaded | null> {
+    const m = await this.getLoaded(pair, family);
+    if (!m || !this.expiry.stopServing || this.expiry.maxAgeHours <= 0) return m;
+    const key = aliasKey(pair, family);
+    const now = this.clock();
+    if (now - (this.expiryCheckedMs.get(key) ?? -Infinity) >= 60_000 || (this.expired.has(key) && this.expired.get(key) !== m.meta.version)) {
+      this.expiryCheckedMs.set(key, now);
+      const exp = await isExpired(this.registry, m.meta, now, this.expiry.maxAgeHours);
+      if (exp !== (this.expired.get(key) === m.meta.version)) this.expiry.onExpired?.(pair, family, m.meta.version, exp);
+      if (exp) this.expired.set(key, m.meta.version);
+      else this.expired.delete(key);
+    }
+    return this.expired.get(key) === m.meta.version ? null : m;
+  }
+
+  private async getLoaded(pair: string, family: string): Promise<Loaded | null> {
     const now = this.clock();
     const key = aliasKey(pair, family);
     const cur = this.byPair.get(key);
@@ -262,6 +283,11 @@ export function predictorService(opts: PredictorServiceOptions = {}): Service {
           if (family === 'price') noModelLogged.delete(pair);
         }
         log.info({ pair, from, to, ...(family === 'price' ? {} : { target: family }) }, to === null ? 'no production model' : from === null ? 'production model loaded' : 'production model swapped');
+      }, {
+        maxAgeHours: ctx.config.modelMaxAgeHours,
+        stopServing: ctx.config.modelExpiredStopServing,
+        onExpired: (pair, family, version, expired) =>
+          log.warn({ pair, target: family, version, max_age_hours: ctx.config.modelMaxAgeHours }, expired ? 'production model expired: not served (TICKCAST_MODEL_EXPIRED_STOP_SERVING)' : 'production model no longer expired: served again'),
       });
       const skip = (pair: string, reason: string) => rowsSkipped().inc({ pair, reason });
       const others = families().filter((t) => t.family !== 'price');
@@ -354,22 +380,22 @@ export function predictorService(opts: PredictorServiceOptions = {}): Service {
 
       /** The pair's calibration of a range model version (restored from the store when it changes). */
       const calibrationOf = async (row: TechnicalFeatures, version: string): Promise<{ version: string; cal: OnlineCalibration; restored: boolean }> => {
-            let c = calibrations.get(row.pair);
-            if (c?.version !== version) {
-              let restored: Awaited<ReturnType<typeof restoreCalibration>> = null;
-              try {
-                restored = await restoreCalibration(await ctx.stores(), row.pair, row.interval_s, version, row.window_end_ms, opts.calibrationStep);
-              } catch (e) {
-                log.warn({ pair: row.pair, version, err: (e as Error).message }, 'range calibration not restored (store unavailable): starting from the model bands');
-              }
-              c = { version, cal: restored?.cal ?? new OnlineCalibration(opts.calibrationStep !== undefined ? { step: opts.calibrationStep } : {}), restored: restored?.calibrated ?? false };
-              calibrations.set(row.pair, c);
-              // This row's close was observed above by the tracker it replaces: the restored one gets it too.
-              if (restored && restored.cal.observe(row.window_end_ms, Math.log(row.close)) > 0) c.restored = true;
-              if (restored) log.info({ pair: row.pair, version, from: new Date(restored.from_ms).toISOString(), multipliers: restored.cal.multipliers(), open: restored.open, resolved_from_store: restored.resolved }, 'range calibration restored from the stored predictions');
-              else log.info({ pair: row.pair, version }, 'range calibration starts from the model bands (no stored prediction of this model)');
-            }
-            return c;
+        let c = calibrations.get(row.pair);
+        if (c?.version !== version) {
+          let restored: Awaited<ReturnType<typeof restoreCalibration>> = null;
+          try {
+            restored = await restoreCalibration(await ctx.stores(), row.pair, row.interval_s, version, row.window_end_ms, opts.calibrationStep);
+          } catch (e) {
+            log.warn({ pair: row.pair, version, err: (e as Error).message }, 'range calibration not restored (store unavailable): starting from the model bands');
+          }
+          c = { version, cal: restored?.cal ?? new OnlineCalibration(opts.calibrationStep !== undefined ? { step: opts.calibrationStep } : {}), restored: restored?.calibrated ?? false };
+          calibrations.set(row.pair, c);
+          // This row's close was observed above by the tracker it replaces: the restored one gets it too.
+          if (restored && restored.cal.observe(row.window_end_ms, Math.log(row.close)) > 0) c.restored = true;
+          if (restored) log.info({ pair: row.pair, version, from: new Date(restored.from_ms).toISOString(), multipliers: restored.cal.multipliers(), open: restored.open, resolved_from_store: restored.resolved }, 'range calibration restored from the stored predictions');
+          else log.info({ pair: row.pair, version }, 'range calibration starts from the model bands (no stored prediction of this model)');
+        }
+        return c;
       };
 
       /** The message of a row: the price (when the price model gave one) and the other forecasts of the same horizon; null when there is nothing. */
