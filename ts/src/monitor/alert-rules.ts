@@ -29,6 +29,18 @@ export const SignalName = Type.Union([
   Type.Literal('consumer_lag_messages'),
   /** LLM scoring errors per minute since the previous check; key = `all`. */
   Type.Literal('llm_errors_per_min'),
+  /**
+   * |observed - nominal| coverage of a served price interval, in percentage
+   * points, over the rule's window (only with at least 30 resolved
+   * intervals); key `<pair> <model_version> <level>` (level 80 or 90).
+   */
+  Type.Literal('coverage_error_points'),
+  /** Volatility model QLIKE / its live baseline's (persistence) on the same targets, over the rule's window; key `<pair> <model_version>`. */
+  Type.Literal('qlike_vs_baseline'),
+  /** Page-Hinkley detections of a rise of a model's absolute errors in the last hour (event time); key `<pair> <target> <model_version>`. */
+  Type.Literal('error_drift'),
+  /** Hours a production model is past TICKCAST_MODEL_MAX_AGE_HOURS with no successful training of its pair and target; key `<pair> <target family> <version>`. */
+  Type.Literal('model_expired_hours'),
 ]);
 export type SignalName = Static<typeof SignalName>;
 
@@ -43,7 +55,7 @@ export const AlertRule = Type.Object(
     /** Reminder interval while firing (seconds); 0 = no reminders. */
     reminder_s: Type.Integer({ minimum: 0, default: 3600 }),
     severity: Type.Union([Type.Literal('warning'), Type.Literal('critical')], { default: 'warning' }),
-    /** For mae_vs_baseline: the rolling window (default 1h). */
+    /** For the windowed signals (mae_vs_baseline, coverage_error_points, qlike_vs_baseline): the rolling window (default 1h). */
     window: Type.Optional(Type.Union([Type.Literal('1h'), Type.Literal('1d'), Type.Literal('7d')])),
     /** Human text; the notification says it. */
     summary: Type.String({ minLength: 1, maxLength: 500 }),
@@ -64,6 +76,10 @@ export const DEFAULT_RULES: readonly AlertRule[] = [
   { name: 'unresolved_predictions', signal: 'unresolved_predictions', op: '>', threshold: 0, for_s: 300, reminder_s: 3600, severity: 'warning', summary: 'predictions passed their target without a candle (feed outage?)' },
   { name: 'consumer_lag', signal: 'consumer_lag_messages', op: '>', threshold: 10000, for_s: 300, reminder_s: 3600, severity: 'warning', summary: 'a consumer group is falling behind' },
   { name: 'llm_errors', signal: 'llm_errors_per_min', op: '>', threshold: 5, for_s: 300, reminder_s: 3600, severity: 'warning', summary: 'the LLM sentiment scorer keeps failing' },
+  { name: 'coverage_off', signal: 'coverage_error_points', op: '>', threshold: 5, for_s: 1800, reminder_s: 3600, severity: 'warning', window: '1d', summary: 'price interval coverage over the last day is more than 5 points from nominal (80% / 90%)' },
+  { name: 'volatility_worse_than_baseline', signal: 'qlike_vs_baseline', op: '>', threshold: 1, for_s: 1800, reminder_s: 3600, severity: 'warning', window: '1d', summary: "the volatility model's QLIKE over the last day is above the persistence baseline's" },
+  { name: 'error_drift', signal: 'error_drift', op: '>', threshold: 0, for_s: 0, reminder_s: 3600, severity: 'warning', summary: "a model's absolute errors rose (Page-Hinkley change detection)" },
+  { name: 'model_expired', signal: 'model_expired_hours', op: '>', threshold: 0, for_s: 0, reminder_s: 21600, severity: 'warning', summary: 'a production model is older than TICKCAST_MODEL_MAX_AGE_HOURS with no successful retrain' },
 ];
 
 /** Validate a rules list (defaults filled in); throws with the first problems. */
@@ -99,7 +115,7 @@ export interface Signal {
   signal: SignalName;
   key: string;
   value: number;
-  /** For mae_vs_baseline: the window it was computed over. */
+  /** For the windowed signals: the window it was computed over. */
   window?: '1h' | '1d' | '7d';
 }
 
@@ -147,7 +163,7 @@ export class AlertEngine {
       const seen = new Set<string>();
       for (const s of signals) {
         if (s.signal !== rule.signal) continue;
-        if (rule.signal === 'mae_vs_baseline' && (s.window ?? '1h') !== (rule.window ?? '1h')) continue;
+        if (s.window !== undefined && s.window !== (rule.window ?? '1h')) continue;
         if (!Number.isFinite(s.value)) continue;
         const id = `${rule.name}\u0000${s.key}`;
         seen.add(id);

@@ -20,6 +20,11 @@ import type { Subscription } from '../bus/index.ts';
 import type { ForecastError, Stores } from '../stores/types.ts';
 import { ForecastResolver, hasForecast, type ForecastResolution } from '../monitor/forecast-resolution.ts';
 import { ForecastAggregates, type ForecastAggregate } from '../monitor/forecast-aggregates.ts';
+import { DriftDetectors, type PageHinkleyOptions } from '../monitor/drift-detector.ts';
+import { forecastSignals } from '../monitor/forecast-signals.ts';
+import { productionAges, type ModelAge } from '../monitor/model-expiry.ts';
+import type { ModelRegistry } from '../registry/model-registry.ts';
+import { registryOf } from '../registry/index.ts';
 import { ErrorResolver, BASELINE_MODEL_VERSION, type Resolution } from '../monitor/error-resolution.ts';
 import { RollingAggregates, recordsOf, recordsOfStored, type RollingAggregate } from '../monitor/rolling-aggregates.ts';
 import { AlertEngine, DEFAULT_RULES, type AlertRule, type Signal } from '../monitor/alert-rules.ts';
@@ -63,6 +68,14 @@ export interface MonitorServiceOptions {
   group?: string;
   /** Wall clock (tests). */
   clock?: () => number;
+  /**
+   * Expired production models (alert model_expired): the maximum age in hours
+   * (0 or absent = off), the registry (default: the configuration's), how
+   * often it is read (default 300 000 ms).
+   */
+  modelExpiry?: { maxAgeHours: number; registry?: ModelRegistry; checkEveryMs?: number };
+  /** Page-Hinkley settings of the error drift detectors (drift-detector.ts) and how long a detection holds the alert (default 1 h, event time). */
+  drift?: PageHinkleyOptions & { holdMs?: number };
 }
 
 export interface MonitorService extends Service {
@@ -88,6 +101,11 @@ export function monitorService(opts: MonitorServiceOptions): MonitorService {
   const forecastBaselineDone = new Set<string>();
   const forecastAggregates = new ForecastAggregates();
   let forecastCache: ForecastAggregate[] = [];
+  const drift = new DriftDetectors(opts.drift ?? {}, opts.drift?.holdMs ?? 3_600_000);
+  let modelAges: ModelAge[] = [];
+  let modelAgesAt = -Infinity;
+  let registryRef: ModelRegistry | null = null;
+  let ownRegistry = false;
   const engine = new AlertEngine(opts.rules ?? DEFAULT_RULES);
   const pairs = new Set(opts.pairs);
   /** Baseline rows already written (one per pair + target, whatever the number of models). */
@@ -146,6 +164,7 @@ export function monitorService(opts: MonitorServiceOptions): MonitorService {
   /** Forecast rows resolved now or read back from the store (the rolling windows take them next). */
   const onForecastRows = (rows: readonly ForecastError[]): void => {
     forecastAggregates.add(rows);
+    for (const r of [...rows].sort((a, b) => a.target_ms - b.target_ms)) if (!r.baseline) drift.add(`${r.pair} ${r.target} ${r.model_version}`, r.target_ms, r.abs_error);
   };
 
   const reportUnresolved = (preds: Prediction[]) => {
@@ -181,6 +200,7 @@ export function monitorService(opts: MonitorServiceOptions): MonitorService {
     await ctx.bus.publish('predictionErrors', rows);
     for (const r of res) {
       aggregates.add(recordsOf(r));
+      drift.add(`${r.error.pair} price ${r.error.model_version}`, r.error.target_ms, r.error.abs_pct_error);
       errorsResolved().inc({ pair: r.error.pair, model_version: r.error.model_version });
       ctx.logger.info(
         {
@@ -261,6 +281,8 @@ export function monitorService(opts: MonitorServiceOptions): MonitorService {
       ]);
       const errKeys = new Set(errs.map((e) => `${e.model_version}|${e.target_ms}`));
       const records = recordsOfStored(pair, errs, preds);
+      for (const e of [...errs].sort((a, b) => a.target_ms - b.target_ms))
+        if (e.model_version !== BASELINE_MODEL_VERSION) drift.add(`${e.pair} price ${e.model_version}`, e.target_ms, e.abs_pct_error);
       aggregates.add(records);
       for (const e of errs) if (e.model_version === BASELINE_MODEL_VERSION) baselineDone.add(`${pair}|${e.target_ms}`);
       const open: Prediction[] = [];
@@ -345,6 +367,9 @@ export function monitorService(opts: MonitorServiceOptions): MonitorService {
     for (const pair of pairs) out.push({ signal: 'unresolved_predictions', key: pair, value: unresolvedByPair.get(pair) ?? 0 });
     if (lagMax !== null) out.push({ signal: 'consumer_lag_messages', key: 'all', value: lagMax });
     if (llmPerMin !== null) out.push({ signal: 'llm_errors_per_min', key: 'all', value: llmPerMin });
+    // Issue 18.5: coverage, volatility vs baseline, error drift (event time: the windows' end), expired models.
+    const end = windowsEnd();
+    out.push(...forecastSignals(forecastCache, end === null ? [] : drift.signals(end), modelAges));
     return out;
   };
 
@@ -370,6 +395,22 @@ export function monitorService(opts: MonitorServiceOptions): MonitorService {
     };
   };
 
+  /** The production models' ages from the registry, at most every checkEveryMs (a registry error keeps the previous ones). */
+  const readModelAges = async (now: number): Promise<void> => {
+    const max = opts.modelExpiry?.maxAgeHours ?? 0;
+    if (max <= 0 || now - modelAgesAt < (opts.modelExpiry?.checkEveryMs ?? 300_000)) return;
+    modelAgesAt = now;
+    try {
+      if (!registryRef) {
+        registryRef = opts.modelExpiry?.registry ?? registryOf((ctxRef as ServiceContext).config);
+        ownRegistry = !opts.modelExpiry?.registry;
+      }
+      modelAges = await productionAges(registryRef, now, max);
+    } catch (err) {
+      (ctxRef as ServiceContext).logger.warn({ err }, 'reading the model registry for model ages failed; keeping the previous ones');
+    }
+  };
+
   const check = async (): Promise<void> => {
     const ctx = ctxRef as ServiceContext;
     const now = clock();
@@ -380,6 +421,7 @@ export function monitorService(opts: MonitorServiceOptions): MonitorService {
     } catch (err) {
       ctx.logger.warn({ err }, 'reading freshness from the stores failed; keeping the previous values');
     }
+    await readModelAges(now);
     lagMax = await maxConsumerLag();
     llmPerMin = llmRate.next(await counterTotal('tickcast_llm_errors_total'), now);
     for (const e of engine.evaluate(signals(now), now)) {
@@ -444,6 +486,8 @@ export function monitorService(opts: MonitorServiceOptions): MonitorService {
       subs = [];
       await chain;
       await notifier?.flush();
+      if (ownRegistry) await registryRef?.close();
+      registryRef = null;
       setMonitoringSource(null);
     },
   };

@@ -109,6 +109,7 @@ export const registry: ReadonlyMap<string, ServiceFactory> = new Map<string, Ser
         pairs: c.pairs,
         intervalS: c.candleIntervalS,
         rules: loadRules(c.alertRulesFile),
+        modelExpiry: { maxAgeHours: c.modelMaxAgeHours },
         stateFile: join(c.dataDir, 'monitor', 'snapshot.json'),
         notify: {
           ...(c.alertSlackUrl ? { slackUrl: c.alertSlackUrl } : {}),
