@@ -14,7 +14,9 @@
 // their faults and the GC) is printed too. The two are timed in turns
 // (BENCH_ROUNDS rounds, default 3: ours, then the TA-Lib process, again...;
 // the best of all rounds counts), so a load change on a shared machine hits
-// both. BENCH_PEERS=talib skips the JS libraries (a quick run).
+// both. Each side's CPU time is printed too (ours: process.cpuUsage; TA-Lib:
+// time.thread_time), which waiting for a core on a loaded machine does not
+// inflate. BENCH_PEERS=talib skips the JS libraries (a quick run).
 //
 // Data: the real FTX BTC-PERP 1-minute candles (45,031 rows, see the shared
 // data README) repeated end to end 23 times = 1,035,713 candles (the joins are
@@ -126,25 +128,44 @@ function tradingSignals(c: Cols): Record<string, () => unknown> {
   };
 }
 
-function talib(repeat: number): Record<string, number> | string {
+function talib(repeat: number): { wall: Record<string, number>; cpu: Record<string, number> } | string {
   if (!existsSync(PY)) return 'not run: .venv missing (make pyenv)';
   const out = execFileSync(PY, [join(ROOT, 'tests', 'oracles', 'bench_talib.py'), CSV, String(repeat)], { encoding: 'utf8', maxBuffer: 1 << 20 });
-  return (JSON.parse(out) as { seconds: Record<string, number> }).seconds;
+  const parsed = JSON.parse(out) as { seconds: Record<string, number>; cpu_seconds: Record<string, number> };
+  return { wall: parsed.seconds, cpu: parsed.cpu_seconds };
+}
+
+/** Best of `runs`: wall time and this process's CPU time (user + system), in seconds. */
+function timeBoth(fn: () => unknown, runs = 3): { wall: number; cpu: number } {
+  let wall = Infinity;
+  let cpu = Infinity;
+  for (let i = 0; i < runs; i++) {
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    fn();
+    wall = Math.min(wall, (performance.now() - t0) / 1000);
+    const c = process.cpuUsage(c0);
+    cpu = Math.min(cpu, (c.user + c.system) / 1e6);
+  }
+  return { wall, cpu };
 }
 
 /** Per indicator, the best of `batch` (fresh output) and `batchInto` (one reused output), given the columns the set reads. */
-function oursBatch(cols: Cols): { alloc: Record<string, number>; into: Record<string, number> } {
+function oursBatch(cols: Cols): { alloc: Record<string, number>; into: Record<string, number>; intoCpu: Record<string, number> } {
   const alloc: Record<string, number> = {};
   const into: Record<string, number> = {};
+  const intoCpu: Record<string, number> = {};
   for (const [name, features] of Object.entries(OURS)) {
     const set = new FeatureSet({ features });
     const given = Object.fromEntries(set.columnsRead.filter((c) => c !== 'vwap').map((c) => [c, cols[c as keyof Cols]]));
     const columns = given as unknown as Cols;
     alloc[name] = time(() => set.batch(columns));
     const out = new Float64Array(cols.close.length * features.length);
-    into[name] = time(() => set.batchInto(columns, out));
+    const t = timeBoth(() => set.batchInto(columns, out));
+    into[name] = t.wall;
+    intoCpu[name] = t.cpu;
   }
-  return { alloc, into };
+  return { alloc, into, intoCpu };
 }
 
 const minInto = (acc: Record<string, number>, t: Record<string, number>) => {
@@ -165,15 +186,19 @@ export async function run(): Promise<void> {
   // Ours (each indicator alone) and TA-Lib in turns; the best of every round.
   const oursAlloc: Record<string, number> = {};
   const ours: Record<string, number> = {};
+  const oursCpu: Record<string, number> = {};
   const taTimes: Record<string, number> = {};
+  const taCpu: Record<string, number> = {};
   let taNote = '';
   for (let r = 0; r < rounds; r++) {
     const o = oursBatch(cols);
     minInto(oursAlloc, o.alloc);
     minInto(ours, o.into);
+    minInto(oursCpu, o.intoCpu);
     const ta = talib(repeat);
     if (typeof ta === 'string') { taNote = ta; break; }
-    minInto(taTimes, ta);
+    minInto(taTimes, ta.wall);
+    minInto(taCpu, ta.cpu);
   }
   if (taNote) console.log(`TA-Lib ${taNote}`);
   const fullSet = new FeatureSet({ features: ALL_FEATURES });
@@ -191,7 +216,7 @@ export async function run(): Promise<void> {
   const vsTa = (o: number, name: string) => (taTimes[name] === undefined ? 'n/a' : `${(o / taTimes[name]!).toFixed(2)}x`);
   const rows = Object.keys(OURS).map((name) => {
     const o = ours[name]!;
-    return { indicator: name, 'ours (batchInto)': fmt(o), 'ours (batch)': fmt(oursAlloc[name]), technicalindicators: fmt(tiTimes[name]), 'ti/ours': ratio(tiTimes[name], o), 'trading-signals': fmt(tsTimes[name]), 'ts/ours': ratio(tsTimes[name], o), 'TA-Lib C': fmt(taTimes[name]), 'ours/TA-Lib': vsTa(o, name), 'batch/TA-Lib': vsTa(oursAlloc[name]!, name), 'goal': '<= 1.00x' };
+    return { indicator: name, 'ours (batchInto)': fmt(o), 'ours (batch)': fmt(oursAlloc[name]), technicalindicators: fmt(tiTimes[name]), 'ti/ours': ratio(tiTimes[name], o), 'trading-signals': fmt(tsTimes[name]), 'ts/ours': ratio(tsTimes[name], o), 'TA-Lib C': fmt(taTimes[name]), 'ours/TA-Lib': vsTa(o, name), 'batch/TA-Lib': vsTa(oursAlloc[name]!, name), 'CPU time ours/TA-Lib': taCpu[name] === undefined ? 'n/a' : `${(oursCpu[name]! / taCpu[name]!).toFixed(2)}x`, goal: '<= 1.00x' };
   });
   const sum = (t: Record<string, number>, keys: string[]) => keys.reduce((a, k) => a + (t[k] ?? 0), 0);
   const common = (t: Record<string, number>) => Object.keys(OURS).filter((k) => t[k] !== undefined);
@@ -206,6 +231,8 @@ export async function run(): Promise<void> {
     const worst = taKeys.reduce((w, k) => (ours[k]! / taTimes[k]! > ours[w]! / taTimes[w]! ? k : w));
     console.log(`sum over indicators both have: ours (batchInto) ${fmt(sum(ours, taKeys))} vs TA-Lib C ${fmt(sum(taTimes, taKeys))} = ours/TA-Lib ${(sum(ours, taKeys) / sum(taTimes, taKeys)).toFixed(2)}x, goal <= 0.80x (${taKeys.length} indicators, best of ${rounds} rounds x 3; same input columns; TA-Lib timed inside Python on numpy arrays, its output allocation included, no input check; ours timed from Node, the napi boundary and the NaN/infinity check of every value given included, output written into a reused Float64Array)`);
     console.log(`  worst single indicator: ${worst} ${(ours[worst]! / taTimes[worst]!).toFixed(2)}x (goal <= 1.00x each)`);
+    const worstCpu = taKeys.reduce((w, k) => (oursCpu[k]! / taCpu[k]! > oursCpu[w]! / taCpu[w]! ? k : w));
+    console.log(`  CPU time (process CPU for ours, thread CPU for TA-Lib; not inflated by waiting on a loaded machine): ours ${fmt(sum(oursCpu, taKeys))} vs TA-Lib ${fmt(sum(taCpu, taKeys))} = ${(sum(oursCpu, taKeys) / sum(taCpu, taKeys)).toFixed(2)}x; worst ${worstCpu} ${(oursCpu[worstCpu]! / taCpu[worstCpu]!).toFixed(2)}x`);
     console.log(`  with a fresh output array per call (batch): ours ${fmt(sum(oursAlloc, taKeys))} = ${(sum(oursAlloc, taKeys) / sum(taTimes, taKeys)).toFixed(2)}x TA-Lib`);
   }
 

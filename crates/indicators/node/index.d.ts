@@ -44,7 +44,7 @@ export declare class FeatureSet {
   /**
    * `batch` into a caller-owned row-major Float64Array of exactly
    * `rows x names.length` values (no allocation; reuse it across calls).
-   * On an error `out` is left untouched.
+   * After an `E_NON_FINITE_INPUT` error its contents are unspecified.
    */
   batchInto(columns: CandleColumns, out: Float64Array): void
 }

@@ -26,6 +26,69 @@ impl Cci {
     }
 }
 
+impl Cci {
+    /// Batch kernel: a fresh instance's `update` over the columns into `out`
+    /// (same length; NaN for the warm-up), same arithmetic
+    /// (tests/batch_kernels.rs). Each row sums its window in the ring's
+    /// physical slot order, as streaming does; four rows run side by side
+    /// (four independent chains of additions instead of one at a time).
+    pub(crate) fn fill(&self, high: &[f64], low: &[f64], close: &[f64], out: &mut [f64]) {
+        let p = self.period;
+        let n = close.len().min(high.len()).min(low.len()).min(out.len());
+        let t: Vec<f64> = (0..n).map(|i| (high[i] + low[i] + close[i]) / 3.0).collect();
+        let warm = (p - 1).min(n);
+        out[..warm].iter_mut().for_each(|o| *o = f64::NAN);
+        let pf = p as f64;
+        // Row i's window in slot order: streaming's ring writes row r to
+        // slot r mod p, so with s = i mod p, slot j holds row i - s + j for
+        // j <= s and row i - s - p + j after.
+        let at = |base: usize, s: usize, j: usize| if j <= s { base + j } else { base + j - p };
+        let value = |i: usize, average: f64, deviation: f64| {
+            let centred = t[i] - average;
+            if centred != 0.0 && deviation != 0.0 {
+                centred / (0.015 * (deviation / pf))
+            } else {
+                0.0
+            }
+        };
+        let mut i = warm;
+        while i + 4 <= n {
+            let s: [usize; 4] = std::array::from_fn(|r| (i + r) % p);
+            let base: [usize; 4] = std::array::from_fn(|r| i + r - s[r]);
+            let mut avg = [0.0f64; 4];
+            for j in 0..p {
+                for (r, a) in avg.iter_mut().enumerate() {
+                    *a += t[at(base[r], s[r], j)];
+                }
+            }
+            avg.iter_mut().for_each(|a| *a /= pf);
+            let mut dev = [0.0f64; 4];
+            for j in 0..p {
+                for (r, d) in dev.iter_mut().enumerate() {
+                    *d += (t[at(base[r], s[r], j)] - avg[r]).abs();
+                }
+            }
+            for r in 0..4 {
+                out[i + r] = value(i + r, avg[r], dev[r]);
+            }
+            i += 4;
+        }
+        for (i, o) in out.iter_mut().enumerate().take(n).skip(i) {
+            let (s, base) = (i % p, i - i % p);
+            let mut average = 0.0;
+            for j in 0..p {
+                average += t[at(base, s, j)];
+            }
+            average /= pf;
+            let mut deviation = 0.0;
+            for j in 0..p {
+                deviation += (t[at(base, s, j)] - average).abs();
+            }
+            *o = value(i, average, deviation);
+        }
+    }
+}
+
 impl Indicator for Cci {
     type Input = Bar;
     type Output = f64;

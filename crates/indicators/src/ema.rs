@@ -34,14 +34,18 @@ impl Ema {
 impl Ema {
     /// Batch kernel: a fresh instance's `update` over `x` into `out` (same
     /// length; NaN for the warm-up), same arithmetic (tests/batch_kernels.rs).
-    pub(crate) fn fill(&self, x: &[f64], out: &mut [f64]) {
+    /// Returns whether every value of `x` is finite (checked in the same
+    /// loop; the output is meaningless when it is not).
+    pub(crate) fn fill(&self, x: &[f64], out: &mut [f64]) -> bool {
         let p = self.period;
         if x.len() < p {
             out.iter_mut().for_each(|o| *o = f64::NAN);
-            return;
+            return x.iter().all(|v| v.is_finite());
         }
         let mut seed_sum = 0.0;
+        let mut ok = x[p - 1].is_finite();
         for (o, &v) in out[..p - 1].iter_mut().zip(&x[..p - 1]) {
+            ok &= v.is_finite();
             seed_sum += v;
             *o = f64::NAN;
         }
@@ -50,9 +54,11 @@ impl Ema {
         out[p - 1] = value;
         let k = self.k;
         for (o, &v) in out[p..].iter_mut().zip(&x[p..]) {
+            ok &= v.is_finite();
             value = (v - value) * k + value;
             *o = value;
         }
+        ok
     }
 }
 

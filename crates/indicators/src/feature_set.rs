@@ -340,25 +340,57 @@ fn fold_bars<I, const W: usize>(
 }
 
 /// A specialised batch kernel for `node`, when it has one and its output is
-/// the whole matrix (a set of one single-output feature): it writes every
-/// row itself, bit-identical to [`fold`] over `update` (each kernel's doc;
-/// tests/batch_kernels.rs compares them on random inputs and periods).
-/// Returns false when there is none (the caller folds).
-fn kernel(node: &Node, columns: &Columns<'_>, sink: &mut Sink<'_>) -> bool {
-    if sink.width != 1 || sink.targets.len() != 1 {
-        return false;
+/// the whole matrix (a set of one single-output feature: SMA, EMA, WMA, RSI,
+/// ROC, OBV, MFI, CCI): it writes every row itself, bit-identical to [`fold`]
+/// over `update` (each kernel's doc; tests/batch_kernels.rs compares them on
+/// random inputs and periods).
+#[derive(Clone, Copy, PartialEq)]
+enum Kernel {
+    /// None: the caller folds.
+    None,
+    /// Reads only the close and checks it while it runs.
+    CloseChecked,
+    /// Reads several columns, checked before.
+    Columns,
+}
+
+impl Kernel {
+    fn of(nodes: &[Node], width: usize) -> Self {
+        match nodes {
+            [Node::Sma(_) | Node::Ema(_) | Node::Wma(_) | Node::Rsi(_) | Node::Roc(_)] if width == 1 => {
+                Self::CloseChecked
+            }
+            [Node::Obv(_) | Node::Mfi(_) | Node::Cci(_)] if width == 1 => Self::Columns,
+            _ => Self::None,
+        }
     }
-    let (x, out) = (columns.close, &mut *sink.out);
-    match node {
-        Node::Sma(i) => i.fill(x, out),
-        Node::Ema(i) => i.fill(x, out),
-        Node::Wma(i) => i.fill(x, out),
-        Node::Rsi(i) => i.fill(x, out),
-        Node::Roc(i) => i.fill(x, out),
-        Node::Obv(_) => Obv::fill(x, columns.volume, out),
-        _ => return false,
+
+    /// Runs the kernel of `node` into `out` (rows long); the result says
+    /// whether the close was all finite (true when this kernel does not
+    /// check it).
+    fn run(node: &Node, columns: &Columns<'_>, out: &mut [f64]) -> bool {
+        let x = columns.close;
+        match node {
+            Node::Sma(i) => i.fill(x, out),
+            Node::Ema(i) => i.fill(x, out),
+            Node::Wma(i) => i.fill(x, out),
+            Node::Rsi(i) => i.fill(x, out),
+            Node::Roc(i) => i.fill(x, out),
+            Node::Obv(_) => {
+                Obv::fill(x, columns.volume, out);
+                true
+            }
+            Node::Mfi(i) => {
+                i.fill(columns.high, columns.low, x, columns.volume, out);
+                true
+            }
+            Node::Cci(i) => {
+                i.fill(columns.high, columns.low, x, out);
+                true
+            }
+            _ => true,
+        }
     }
-    true
 }
 
 impl Node {
@@ -621,7 +653,9 @@ impl FeatureSet {
 
     /// [`Self::batch`] into a caller-provided row-major matrix: `out.len()`
     /// must be `rows * len()` (else [`IndicatorError::LengthMismatch`] for
-    /// column `out`). On any error `out` is left untouched.
+    /// column `out`, `out` untouched). After a
+    /// [`IndicatorError::NonFiniteInput`] error `out`'s contents are
+    /// unspecified (a kernel may have written rows before the bad value).
     ///
     /// Columns that are the same slice as `close` (same address and length)
     /// are checked once: a caller whose set reads only some columns can pass
@@ -643,15 +677,23 @@ impl FeatureSet {
         if out.len() != n * width {
             return Err(IndicatorError::LengthMismatch { column: "out", len: out.len(), expected: n * width });
         }
-        // One read-only pass over each distinct column before any output is
-        // written (branch-free, vectorised; see all_finite); the error for
-        // the first bad bar only when there is one.
-        if !columns_valid(columns) {
-            check_rows(columns)?;
-        }
         let mut fresh = self.clone();
         fresh.reset();
         let Self { nodes, offsets, picks, scratch, .. } = fresh;
+        let kernel = Kernel::of(&nodes, width);
+        // One read-only pass over each distinct column (branch-free,
+        // vectorised; see all_finite), except the close when the kernel
+        // checks it in its own loop; the error for the first bad bar only
+        // when there is one.
+        if !columns_valid(columns, kernel != Kernel::CloseChecked) {
+            check_rows(columns)?;
+        }
+        if let (Kernel::CloseChecked | Kernel::Columns, [node]) = (kernel, &nodes[..]) {
+            if !Kernel::run(node, columns, out) {
+                check_rows(columns)?;
+            }
+            return Ok(());
+        }
         // Indicators are independent, so the fold runs indicator by indicator
         // (same update calls, same order per indicator, better locality).
         for (k, node) in nodes.iter().enumerate() {
@@ -663,10 +705,7 @@ impl FeatureSet {
                 .filter(|(_, &p)| (start..end).contains(&p))
                 .map(|(col, &p)| (col, p - start))
                 .collect();
-            let mut sink = Sink { out: &mut *out, width, targets: &targets };
-            if !kernel(node, columns, &mut sink) {
-                node.fold(columns, sink);
-            }
+            node.fold(columns, Sink { out: &mut *out, width, targets: &targets });
         }
         Ok(())
     }
@@ -710,11 +749,12 @@ fn all_finite(column: &[f64], infinite_only: bool) -> bool {
 }
 
 /// Whether every bar passes [`check_bar`]: each distinct column once (a
-/// column that is the close slice itself is not read again).
-fn columns_valid(columns: &Columns<'_>) -> bool {
+/// column that is the close slice itself is not read again; the close itself
+/// only `with_close`).
+fn columns_valid(columns: &Columns<'_>, with_close: bool) -> bool {
     let close = columns.close;
     let distinct = |c: &[f64]| !std::ptr::eq(c, close);
-    all_finite(close, false)
+    (!with_close || all_finite(close, false))
         && [columns.open, columns.high, columns.low, columns.volume]
             .iter()
             .all(|c| !distinct(c) || all_finite(c, false))

@@ -34,6 +34,53 @@ impl Mfi {
     }
 }
 
+impl Mfi {
+    /// Batch kernel: a fresh instance's `update` over the columns into `out`
+    /// (same length; NaN for the warm-up), same arithmetic
+    /// (tests/batch_kernels.rs). The branches on the typical price's move
+    /// become selects: adding -0.0 leaves any sum as it is, and the ring
+    /// holds the same +0.0 / flow values streaming pushes.
+    pub(crate) fn fill(&self, high: &[f64], low: &[f64], close: &[f64], volume: &[f64], out: &mut [f64]) {
+        let p = self.positive.capacity();
+        let n = close.len().min(high.len()).min(low.len()).min(volume.len()).min(out.len());
+        if n == 0 {
+            return;
+        }
+        let typical = |i: usize| (high[i] + low[i] + close[i]) / 3.0;
+        let mut ring = vec![(0.0f64, 0.0f64); p];
+        let mut slot = 0;
+        let (mut pos_sum, mut neg_sum) = (0.0f64, 0.0f64);
+        let mut prev = typical(0);
+        out[0] = f64::NAN;
+        for i in 1..n {
+            let t = typical(i);
+            if i > p {
+                let (op, on) = ring[slot];
+                pos_sum -= op;
+                neg_sum -= on;
+            }
+            let change = t - prev;
+            prev = t;
+            let flow = t * volume[i];
+            let (falling, rising) = (change < 0.0, change > 0.0);
+            neg_sum += if falling { flow } else { -0.0 };
+            pos_sum += if rising { flow } else { -0.0 };
+            ring[slot] = (if rising { flow } else { 0.0 }, if falling { flow } else { 0.0 });
+            slot = if slot + 1 == p { 0 } else { slot + 1 };
+            out[i] = if i < p {
+                f64::NAN
+            } else {
+                let total = pos_sum + neg_sum;
+                if total < 1.0 {
+                    0.0
+                } else {
+                    100.0 * (pos_sum / total)
+                }
+            };
+        }
+    }
+}
+
 impl Indicator for Mfi {
     type Input = Bar;
     type Output = f64;

@@ -23,12 +23,17 @@ impl Roc {
 impl Roc {
     /// Batch kernel: a fresh instance's `update` over `x` into `out` (same
     /// length; NaN for the warm-up), same arithmetic (tests/batch_kernels.rs).
-    pub(crate) fn fill(&self, x: &[f64], out: &mut [f64]) {
+    /// Returns whether every value of `x` is finite (checked in the same
+    /// loop; the output is meaningless when it is not).
+    pub(crate) fn fill(&self, x: &[f64], out: &mut [f64]) -> bool {
         let p = (self.window.capacity() - 1).min(x.len());
         out[..p].iter_mut().for_each(|o| *o = f64::NAN);
+        let mut ok = x[..p].iter().fold(true, |ok, v| ok & v.is_finite());
         for ((o, &v), &past) in out[p..].iter_mut().zip(&x[p..]).zip(x) {
+            ok &= v.is_finite();
             *o = if past != 0.0 { ((v / past) - 1.0) * 100.0 } else { 0.0 };
         }
+        ok
     }
 }
 

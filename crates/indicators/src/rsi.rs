@@ -55,14 +55,17 @@ fn accumulate(gain: &mut f64, loss: &mut f64, change: f64) {
 impl Rsi {
     /// Batch kernel: a fresh instance's `update` over `x` into `out` (same
     /// length; NaN for the warm-up), same arithmetic (tests/batch_kernels.rs).
-    pub(crate) fn fill(&self, x: &[f64], out: &mut [f64]) {
+    /// Returns whether every value of `x` is finite (checked in the same
+    /// loop; the output is meaningless when it is not).
+    pub(crate) fn fill(&self, x: &[f64], out: &mut [f64]) -> bool {
         let p = self.period;
         let n = p as f64;
         if x.len() <= p {
             out.iter_mut().for_each(|o| *o = f64::NAN);
-            return;
+            return x.iter().all(|v| v.is_finite());
         }
         let (mut gain, mut loss) = (0.0, 0.0);
+        let mut ok = x[..=p].iter().fold(true, |ok, v| ok & v.is_finite());
         out[0] = f64::NAN;
         for i in 1..p {
             accumulate(&mut gain, &mut loss, x[i] - x[i - 1]);
@@ -74,6 +77,7 @@ impl Rsi {
         out[p] = value(gain, loss);
         let m = n - 1.0;
         for ((o, &v), &prev) in out[p + 1..].iter_mut().zip(&x[p + 1..]).zip(&x[p..]) {
+            ok &= v.is_finite();
             loss *= m;
             gain *= m;
             accumulate(&mut gain, &mut loss, v - prev);
@@ -81,6 +85,7 @@ impl Rsi {
             gain /= n;
             *o = value(gain, loss);
         }
+        ok
     }
 }
 

@@ -27,20 +27,26 @@ impl Sma {
     /// Batch kernel: what a fresh instance's `update` gives over `x`, written
     /// to `out` (same length; NaN for the warm-up), with the same operations
     /// in the same order (bit-identical; tests/batch_kernels.rs).
-    pub(crate) fn fill(&self, x: &[f64], out: &mut [f64]) {
+    /// Returns whether every value of `x` is finite (checked in the same
+    /// loop; the output is meaningless when it is not).
+    pub(crate) fn fill(&self, x: &[f64], out: &mut [f64]) -> bool {
         let p = self.period;
         let pf = p as f64;
         let warm = (p - 1).min(x.len());
         let mut sum = 0.0;
+        let mut ok = true;
         for (o, &v) in out[..warm].iter_mut().zip(&x[..warm]) {
+            ok &= v.is_finite();
             sum += v;
             *o = f64::NAN;
         }
         for ((o, &v), &old) in out[warm..].iter_mut().zip(&x[warm..]).zip(x) {
+            ok &= v.is_finite();
             sum += v;
             *o = sum / pf;
             sum -= old;
         }
+        ok
     }
 }
 

@@ -31,21 +31,26 @@ impl Wma {
 impl Wma {
     /// Batch kernel: a fresh instance's `update` over `x` into `out` (same
     /// length; NaN for the warm-up), same arithmetic (tests/batch_kernels.rs).
-    pub(crate) fn fill(&self, x: &[f64], out: &mut [f64]) {
+    /// Returns whether every value of `x` is finite (checked in the same
+    /// loop; the output is meaningless when it is not).
+    pub(crate) fn fill(&self, x: &[f64], out: &mut [f64]) -> bool {
         let p = self.period;
         if p == 1 {
             out.copy_from_slice(x);
-            return;
+            return x.iter().fold(true, |ok, v| ok & v.is_finite());
         }
         let (pf, divider) = (p as f64, self.divider);
         let warm = (p - 1).min(x.len());
         let (mut period_sum, mut period_sub, mut trailing) = (0.0, 0.0, 0.0);
+        let mut ok = true;
         for (i, (o, &v)) in out[..warm].iter_mut().zip(&x[..warm]).enumerate() {
+            ok &= v.is_finite();
             period_sub += v;
             period_sum += v * (i + 1) as f64;
             *o = f64::NAN;
         }
         for ((o, &v), &oldest) in out[warm..].iter_mut().zip(&x[warm..]).zip(x) {
+            ok &= v.is_finite();
             period_sub += v;
             period_sub -= trailing;
             period_sum += v * pf;
@@ -53,6 +58,7 @@ impl Wma {
             *o = period_sum / divider;
             period_sum -= period_sub;
         }
+        ok
     }
 }
 

@@ -1,5 +1,5 @@
 //! The specialised batch kernels (a set of one single-output feature: SMA,
-//! EMA, WMA, RSI, ROC, OBV) against the streaming fold: on seeded random
+//! EMA, WMA, RSI, ROC, OBV, MFI, CCI) against the streaming fold: on seeded random
 //! series of random lengths (shorter and longer than the warm-up), with
 //! random periods, flat runs (unchanged closes), zeros, negative and signed
 //! zero values, every cell must have the same bits as `update` gives one bar
@@ -45,14 +45,27 @@ fn series(rng: &mut Rng, n: usize) -> (Vec<f64>, Vec<f64>) {
     (close, volume)
 }
 
-fn streamed(name: &str, close: &[f64], volume: &[f64]) -> Vec<f64> {
-    let mut set = FeatureSet::new(&[name]).unwrap();
-    let mut row = [0.0];
+/// High and low around the close (the high sometimes equal to the close,
+/// so the typical price sometimes repeats with a flat close).
+fn high_low(rng: &mut Rng, close: &[f64]) -> (Vec<f64>, Vec<f64>) {
     close
         .iter()
-        .zip(volume)
-        .map(|(&c, &v)| {
-            set.update(&Bar { open: c, high: c, low: c, close: c, volume: v, vwap: f64::NAN }, &mut row);
+        .map(|&c| {
+            let r = rng.next_f64();
+            let spread = if r < 0.3 { 0.0 } else { c.abs() * r * 0.01 + r };
+            (c + spread, c - spread * 0.5)
+        })
+        .unzip()
+}
+
+fn streamed(name: &str, [high, low, close, volume]: [&[f64]; 4]) -> Vec<f64> {
+    let mut set = FeatureSet::new(&[name]).unwrap();
+    let mut row = [0.0];
+    (0..close.len())
+        .map(|i| {
+            let bar =
+                Bar { open: close[i], high: high[i], low: low[i], close: close[i], volume: volume[i], vwap: f64::NAN };
+            set.update(&bar, &mut row);
             row[0]
         })
         .collect()
@@ -69,6 +82,7 @@ fn kernels_match_the_streaming_fold_bit_for_bit() {
             _ => 100 + (rng.next_f64() * 900.0) as usize,
         };
         let (close, volume) = series(&mut rng, n);
+        let (high, low) = high_low(&mut rng, &close);
         let p = 1 + (rng.next_f64() * 40.0) as usize;
         let p2 = p.max(2);
         for name in [
@@ -78,10 +92,12 @@ fn kernels_match_the_streaming_fold_bit_for_bit() {
             format!("rsi_{p2}"),
             format!("roc_{p}"),
             "obv".to_string(),
+            format!("mfi_{p2}"),
+            format!("cci_{p2}"),
         ] {
-            let want = streamed(&name, &close, &volume);
-            // Only the columns the set reads; the others are the close slice.
-            let cols = Columns { open: &close, high: &close, low: &close, close: &close, volume: &volume, vwap: None };
+            let want = streamed(&name, [&high, &low, &close, &volume]);
+            // The open is the close slice (read by none of these).
+            let cols = Columns { open: &close, high: &high, low: &low, close: &close, volume: &volume, vwap: None };
             let got = FeatureSet::new(&[name.as_str()]).unwrap().batch(&cols).unwrap();
             assert_eq!(got.len(), want.len());
             for (i, (a, b)) in want.iter().zip(&got).enumerate() {
@@ -93,7 +109,7 @@ fn kernels_match_the_streaming_fold_bit_for_bit() {
             cases += 1;
         }
     }
-    assert_eq!(cases, 3600);
+    assert_eq!(cases, 4800);
 }
 
 #[test]
@@ -115,6 +131,38 @@ fn batch_into_checks_and_leaves_out_untouched_on_error() {
     assert_eq!(set.batch_into(&aliased, &mut out).unwrap_err(), IndicatorError::NonFiniteInput { field: "open" });
     set.batch_into(&cols, &mut out).unwrap();
     assert!(same_bits(out[4], 2.0) && same_bits(out[6], 3.0), "{out:?}");
+}
+
+#[test]
+fn kernels_that_check_the_close_in_their_loop_find_every_bad_value() {
+    // A one-feature set of a close-only kernel checks the close while it
+    // runs: a bad close anywhere (warm-up or after) fails the call with the
+    // first bad bar's error, as streaming's checked update would.
+    let n = 40;
+    for name in ["sma_5", "ema_5", "wma_5", "rsi_5", "roc_5", "sma_1", "wma_1", "ema_60", "rsi_60"] {
+        let set = FeatureSet::new(&[name]).unwrap();
+        for at in [0, 3, 4, 5, 6, 39] {
+            for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+                let mut close: Vec<f64> = (0..n).map(|i| 100.0 + i as f64).collect();
+                close[at] = bad;
+                let volume = vec![1.0; n];
+                let cols = Columns { open: &volume, high: &volume, low: &volume, close: &close, volume: &volume, vwap: None };
+                let mut out = vec![0.0; n];
+                let err = set.batch_into(&cols, &mut out).unwrap_err();
+                assert_eq!(err, IndicatorError::NonFiniteInput { field: "close" }, "{name}, bad close at {at}");
+                // Streaming agrees on which bar and field.
+                let mut streaming = FeatureSet::new(&[name]).unwrap();
+                let mut row = [0.0];
+                let first_err = (0..n)
+                    .find_map(|i| {
+                        let bar = Bar { open: 1.0, high: 1.0, low: 1.0, close: close[i], volume: 1.0, vwap: f64::NAN };
+                        streaming.update_checked(&bar, &mut row).err().map(|e| (i, e))
+                    })
+                    .unwrap();
+                assert_eq!(first_err, (at, err));
+            }
+        }
+    }
 }
 
 #[test]

@@ -165,7 +165,7 @@ impl FeatureSet {
 
     /// `batch` into a caller-owned row-major Float64Array of exactly
     /// `rows x names.length` values (no allocation; reuse it across calls).
-    /// On an error `out` is left untouched.
+    /// After an `E_NON_FINITE_INPUT` error its contents are unspecified.
     #[napi(ts_args_type = "columns: CandleColumns, out: Float64Array")]
     pub fn batch_into(&self, columns: CandleColumns, out: OutRow<'_>) -> Result<(), JsCodeError> {
         self.batch_to(&columns, out)
