@@ -27,6 +27,8 @@
     lastError: null,
     /** GET /v1/monitoring: requests answered, the last HTTP status, rows shown. */
     monitoring: { fetches: 0, status: null, rows: 0 },
+    /** Rows of the coverage panel. */
+    coverage: { rows: 0 },
   };
   window.__tickcast = stats;
 
@@ -212,6 +214,45 @@
     else note.textContent = `targets up to ${new Date(body.windows_end_ms).toISOString().slice(0, 16).replace('T', ' ')} UTC · from the ${body.source === 'monitor' ? 'live monitor' : 'prediction store'}`;
   }
 
+  // ---- interval coverage (GET /v1/monitoring `forecasts`) ------------------------------
+  const NOMINAL = { 80: 0.8, 90: 0.9 };
+  const WINDOW_ORDER = { '1h': 0, '1d': 1, '7d': 2 };
+  /** Off nominal by more than 5 points (the coverage_off alert's tolerance). */
+  const covClass = (v, level) => (v === null ? '' : Math.abs(v - NOMINAL[level]) > 0.05 ? 'off' : 'ok');
+
+  function renderCoverage(body, problem) {
+    // The range models' rows (not the baseline's own): every window, the baseline's coverage on the same targets beside.
+    const rows = body ? (body.forecasts || []).filter((f) => f.pair === stats.selected && f.target === 'range' && f.baseline_model_version !== null) : [];
+    rows.sort((a, b) => WINDOW_ORDER[a.window] - WINDOW_ORDER[b.window] || (a.model_version < b.model_version ? -1 : 1));
+    stats.coverage.rows = rows.length;
+    document.querySelector('#cov-table tbody').replaceChildren(...rows.map((f) => {
+      const tr = document.createElement('tr');
+      tr.dataset.window = f.window;
+      tr.dataset.model = f.model_version;
+      tr.title = `${f.model_version} vs ${f.baseline_model_version} (${f.baseline_n} of its targets)`;
+      const cells = [
+        ['w', f.window, ''],
+        ['model', f.model_version, ''],
+        ['n', String(f.n), ''],
+        ['c80', f.coverage80 === null ? '–' : fmtPct(f.coverage80), covClass(f.coverage80, 80)],
+        ['b80', f.baseline_coverage80 === null ? '–' : fmtPct(f.baseline_coverage80), 'base'],
+        ['c90', f.coverage90 === null ? '–' : fmtPct(f.coverage90), covClass(f.coverage90, 90)],
+        ['b90', f.baseline_coverage90 === null ? '–' : fmtPct(f.baseline_coverage90), 'base'],
+      ];
+      for (const [name, text, cls] of cells) {
+        const td = document.createElement('td');
+        td.className = [name, cls].filter(Boolean).join(' ');
+        td.textContent = text;
+        tr.appendChild(td);
+      }
+      return tr;
+    }));
+    const note = $('cov-note');
+    if (problem) note.textContent = problem;
+    else if (rows.length === 0) note.textContent = `no resolved range forecasts for ${stats.selected} in the last 7 days`;
+    else note.textContent = 'observed share of actual prices inside the served intervals; base: the Gaussian-EWMA interval on the same targets';
+  }
+
   /** Ask the API again now (and then every MONITOR_EVERY_MS); a late answer for another pair or window is dropped. */
   async function refreshMonitoring() {
     clearTimeout(monTimer);
@@ -221,16 +262,26 @@
     if (!pair) return;
     const key = new URLSearchParams(location.search).get('api_key');
     try {
-      const r = await fetch(`/v1/monitoring?${new URLSearchParams({ pair, window: win })}`, key ? { headers: { 'x-api-key': key } } : undefined);
+      // Every window: the accuracy table shows the one picked, the coverage panel all three.
+      const r = await fetch(`/v1/monitoring?${new URLSearchParams({ pair })}`, key ? { headers: { 'x-api-key': key } } : undefined);
       const body = await r.json().catch(() => null);
       stats.monitoring.fetches++;
       stats.monitoring.status = r.status;
       if (pair !== stats.selected || win !== monWindow) return;
-      if (r.ok && body) renderMonitoring(body, null);
-      else renderMonitoring(null, (body && body.error && body.error.message) || `GET /v1/monitoring answered ${r.status}`);
+      if (r.ok && body) {
+        renderMonitoring(body, null);
+        renderCoverage(body, null);
+      } else {
+        const problem = (body && body.error && body.error.message) || `GET /v1/monitoring answered ${r.status}`;
+        renderMonitoring(null, problem);
+        renderCoverage(null, problem);
+      }
     } catch (err) {
       stats.monitoring.status = 'unreachable';
-      if (pair === stats.selected) renderMonitoring(null, `GET /v1/monitoring failed: ${err}`);
+      if (pair === stats.selected) {
+        renderMonitoring(null, `GET /v1/monitoring failed: ${err}`);
+        renderCoverage(null, `GET /v1/monitoring failed: ${err}`);
+      }
     }
   }
   for (const b of document.querySelectorAll('#mon-windows button')) {

@@ -1,6 +1,6 @@
 /**
  * Kibana saved objects (kibana/tickcast.ndjson: data views on the prediction,
- * error and candle indices, visualisations, one dashboard) and their import
+ * error, forecast-error (issue 18: interval coverage) and candle indices, visualisations, one dashboard) and their import
  * through Kibana's saved objects API: POST /api/saved_objects/_import?overwrite=true,
  * multipart/form-data with the NDJSON as the `file` field and the kbn-xsrf header.
  *
@@ -39,7 +39,7 @@ export interface KibanaImportResult {
 export function savedObjectsText(file: string, indexPrefix = 'tickcast-'): string {
   const text = readFileSync(file, 'utf8');
   if (indexPrefix === 'tickcast-') return text;
-  return text.replaceAll(/tickcast-(predictions|prediction-errors|candles|features-technical|features-sentiment)\b/g, `${indexPrefix}$1`);
+  return text.replaceAll(/tickcast-(predictions|prediction-errors|forecast-errors|candles|features-technical|features-sentiment)\b/g, `${indexPrefix}$1`);
 }
 
 /** POST the saved objects to Kibana; throws with Kibana's answer when the import fails. */

@@ -35,7 +35,7 @@ function mappedFields(index: string): Set<string> {
 
 test('every field the saved objects reference exists in our index mappings', () => {
   const views = objects.filter((o) => o.type === 'index-pattern');
-  assert.deepEqual(views.map((v) => v.attributes.title).sort(), ['tickcast-candles', 'tickcast-prediction-errors', 'tickcast-predictions']);
+  assert.deepEqual(views.map((v) => v.attributes.title).sort(), ['tickcast-candles', 'tickcast-forecast-errors', 'tickcast-prediction-errors', 'tickcast-predictions']);
   const fieldsOf = new Map<string, Set<string>>();
   for (const v of views) {
     const title = String(v.attributes.title);
