@@ -19,6 +19,7 @@ import { openStores, type Stores } from '../../src/stores/index.ts';
 import type { ServiceContext } from '../../src/services/runner.ts';
 import { monitorService } from '../../src/pipeline/monitor-service.ts';
 import { MonitoringSnapshot } from '../../src/monitor/monitoring-snapshot.ts';
+import { DEFAULT_RULES } from '../../src/monitor/alert-rules.ts';
 import { validate } from '../../src/contracts/codec.ts';
 import { PAIR, quietLogger, realCandles } from './fixtures.ts';
 
@@ -53,7 +54,9 @@ test('forecasts resolved by the service: stored with their baselines, coverage i
     const candles = realCandles().slice(0, 330);
     const closeAt = new Map(candles.map((c) => [c.window_end_ms, c.close]));
     let now = candles[0]!.window_end_ms;
-    let svc = monitorService({ pairs: [PAIR], checkIntervalMs: 0, rules: [], clock: () => now });
+    // The coverage rule as shipped, but firing at once (for_s 0): the service's signal wiring.
+    const coverageNow = DEFAULT_RULES.filter((r) => r.name === 'coverage_off').map((r) => ({ ...r, for_s: 0 }));
+    let svc = monitorService({ pairs: [PAIR], checkIntervalMs: 0, rules: coverageNow, clock: () => now });
     await svc.start(ctxOf(bus, stores));
     const preds: Prediction[] = [];
     // Predictions at candles 250..299 (after 240 minutes of history: the Gaussian-EWMA and persistence baselines exist).
@@ -91,6 +94,15 @@ test('forecasts resolved by the service: stored with their baselines, coverage i
     const metric = await register.getSingleMetric('tickcast_monitor_forecast_coverage_ratio')!.get();
     const g = metric.values.find((v) => v.labels.model_version === 'range-1' && v.labels.window === '1h' && v.labels.level === '80' && v.labels.pair === PAIR);
     assert.equal(g?.value, c80, 'the gauge says the same');
+    await svc.check();
+    const firing = svc.snapshot().alerts.filter((a) => a.rule === 'coverage_off' && a.state === 'firing');
+    const off = (c: number, nominal: number) => Math.abs(c - nominal) * 100 > 5;
+    assert.deepEqual(
+      firing.map((a) => a.key).sort(),
+      [...(off(c80, 0.8) ? [`${PAIR} range-1 80`] : []), ...(off(c90, 0.9) ? [`${PAIR} range-1 90`] : [])],
+      'coverage_off fires for each level off nominal by more than 5 points over the day',
+    );
+    assert.ok(firing.length > 0);
     console.log(`service: range-1 1h coverage 80 ${c80.toFixed(3)}, 90 ${c90.toFixed(3)}; gaussian-EWMA 80 ${r1h.baseline_coverage80?.toFixed(3)}, 90 ${r1h.baseline_coverage90?.toFixed(3)}`);
     await svc.stop();
 
