@@ -11,6 +11,8 @@ import { historyFromStore, type PredictionHistory } from '../../src/api/history.
 import { TickcastApiError, TickcastClient } from '../../src/client/tickcast-client.ts';
 import type { Prediction } from '../../src/contracts/messages.ts';
 import { PAIRS, predictionsFrom, quietLogger, realCandles, tempSqliteStores, until } from './helpers.ts';
+import { monitoringSource } from '../../src/api/monitoring.ts';
+import { assertForecastsClose, expectedForecasts, writeForecastRows, writeMonitoringRows } from './monitoring-fixtures.ts';
 
 async function server(port = 0, history: PredictionHistory = { newestFirst: async () => [] }): Promise<ApiServer> {
   return startApiServer({ logger: quietLogger(), cache: new LiveCache({ pairs: PAIRS }), history }, { host: '127.0.0.1', port });
@@ -124,6 +126,26 @@ test('the forecasts of issue 18 reach the typed client whole: REST latest, histo
     assert.equal(got[0]!.predicted_price, undefined);
   } finally {
     live.close();
+    await srv.close();
+    await tmp.cleanup();
+  }
+});
+
+test('monitoring: the typed client returns the forecast figures (issue 18) as the store recount gives them', async () => {
+  const tmp = await tempSqliteStores();
+  const { end } = await writeMonitoringRows(tmp.stores, 1620);
+  const rows = await writeForecastRows(tmp.stores, 1620);
+  const srv = await startApiServer(
+    { logger: quietLogger(), cache: new LiveCache({ pairs: PAIRS }), history: { newestFirst: async () => [] }, monitoring: monitoringSource(tmp.stores.predictions, { cacheMs: 0 }) },
+    { host: '127.0.0.1', port: 0 },
+  );
+  try {
+    const m = await new TickcastClient({ baseUrl: srv.url }).monitoring({ pair: 'BTC/USD', window: '1d' });
+    assert.equal(m.windows_end_ms, end);
+    const range = m.forecasts.find((f) => f.target === 'range' && f.model_version === 'range-1');
+    assert.ok(range && range.coverage80 !== null && range.baseline_model_version === 'baseline:gaussian_ewma');
+    assertForecastsClose(m.forecasts as unknown as Record<string, unknown>[], expectedForecasts('BTC/USD', rows, end).filter((w) => w.window === '1d'));
+  } finally {
     await srv.close();
     await tmp.cleanup();
   }
