@@ -29,6 +29,12 @@ export declare class BinanceDepthBook {
   onSnapshot(tMs: number, lastUpdateId: number, bids: Levels, asks: Levels): 'synced' | 'too_old' | 'gap'
   /** Watermark: closes the minutes ending at or before `tMs`. */
   advance(tMs: number): number
+  /**
+   * The feed was lost at `tMs` (disconnect): the book is emptied and the
+   * features stop until the next snapshot. Returns the number of closed
+   * minutes waiting.
+   */
+  invalidate(tMs: number): number
   /** The closed minutes since the last call, oldest first. */
   drainMinutes(): Array<BookMinute>
   /** Whether the book is in sync. */
@@ -86,6 +92,12 @@ export declare class KrakenBook {
    * number waiting.
    */
   advance(tMs: number): number
+  /**
+   * The feed was lost at `tMs` (disconnect): the book is emptied and the
+   * features stop until the next snapshot. Returns the number of closed
+   * minutes waiting.
+   */
+  invalidate(tMs: number): number
   /** The closed minutes since the last call, oldest first. */
   drainMinutes(): Array<BookMinute>
   /** The checksum of the book as it is now. */

@@ -128,6 +128,16 @@ impl BinanceDepthBook {
         }
     }
 
+    /// The stream was lost at `t_ms` (disconnect): the book is invalidated,
+    /// the buffer emptied (the next connection's events start a new one), and
+    /// a snapshot is needed. Not counted as a gap.
+    pub fn invalidate(&mut self, t_ms: i64, out: &mut Vec<MinuteRow>) {
+        self.last_id = None;
+        self.expect_straddle = false;
+        self.buffer.clear();
+        self.tracker.invalidate(t_ms, out);
+    }
+
     fn gap(&mut self, t_ms: i64, out: &mut Vec<MinuteRow>) {
         self.gaps += 1;
         self.last_id = None;

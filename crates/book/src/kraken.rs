@@ -71,6 +71,12 @@ impl KrakenBook {
         Ok(())
     }
 
+    /// The feed was lost at `t_ms` (disconnect, unsubscribe): the book is
+    /// emptied and updates are refused until the next snapshot.
+    pub fn invalidate(&mut self, t_ms: i64, out: &mut Vec<MinuteRow>) {
+        self.fail(t_ms, out);
+    }
+
     fn fail(&mut self, t_ms: i64, out: &mut Vec<MinuteRow>) {
         self.synced = false;
         self.tracker.invalidate(t_ms, out);

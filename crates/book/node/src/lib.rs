@@ -129,6 +129,15 @@ impl KrakenBook {
         Ok(self.rows.len() as u32)
     }
 
+    /// The feed was lost at `tMs` (disconnect): the book is emptied and the
+    /// features stop until the next snapshot. Returns the number of closed
+    /// minutes waiting.
+    #[napi]
+    pub fn invalidate(&mut self, t_ms: f64) -> Result<u32, JsCodeError> {
+        self.inner.invalidate(time_ms(t_ms)?, &mut self.rows);
+        Ok(self.rows.len() as u32)
+    }
+
     /// The closed minutes since the last call, oldest first.
     #[napi]
     pub fn drain_minutes(&mut self) -> Vec<BookMinute> {
@@ -215,6 +224,15 @@ impl BinanceDepthBook {
     #[napi]
     pub fn advance(&mut self, t_ms: f64) -> Result<u32, JsCodeError> {
         self.inner.advance(time_ms(t_ms)?, &mut self.rows);
+        Ok(self.rows.len() as u32)
+    }
+
+    /// The feed was lost at `tMs` (disconnect): the book is emptied and the
+    /// features stop until the next snapshot. Returns the number of closed
+    /// minutes waiting.
+    #[napi]
+    pub fn invalidate(&mut self, t_ms: f64) -> Result<u32, JsCodeError> {
+        self.inner.invalidate(time_ms(t_ms)?, &mut self.rows);
         Ok(self.rows.len() as u32)
     }
 
