@@ -66,6 +66,15 @@ interface Checkpoint {
   progress: BackfillProgress;
 }
 
+/**
+ * Trades per batch of a file import: each batch costs one candle and one
+ * feature transaction and one checkpoint (the aggregator's snapshot, about
+ * 40 ms measured after 3 days of Kraken XBT/USD trades, written and renamed);
+ * with the reader's default 1,000 a month (1.9M trades) would take 1,900 of
+ * them. A kill loses at most one batch of work, redone on resume.
+ */
+const FILE_BATCH = 50_000;
+
 export function checkpointKey(o: Pick<BackfillOptions, 'exchange' | 'pair' | 'fromMs' | 'toMs' | 'file' | 'intervalS'>): string {
   return JSON.stringify([o.exchange, o.pair, o.fromMs ?? null, o.toMs ?? null, o.file ?? null, o.intervalS ?? 60]);
 }
@@ -101,7 +110,7 @@ export async function runBackfill(o: BackfillOptions): Promise<BackfillProgress 
   const source: TradeSource =
     o.source ??
     (o.file
-      ? new CsvImportSource(o.file, { exchange: o.exchange, pair: o.pair, sourceName: 'backfill-file' })
+      ? new CsvImportSource(o.file, { exchange: o.exchange, pair: o.pair, sourceName: 'backfill-file', batchSize: FILE_BATCH })
       : new KrakenRestBackfillSource({
           pairs: [o.pair],
           // Resume a little before the cursor: trades in the same millisecond are re-read and recognised as duplicates.
