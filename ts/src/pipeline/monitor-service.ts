@@ -344,11 +344,10 @@ export function monitorService(opts: MonitorServiceOptions): MonitorService {
       const lo = Math.min(...open.map((p) => p.made_at_ms)) - 86_400_000 - 250 * intervalS * 1000;
       const hi = Math.max(...open.map((p) => p.target_ms));
       for (const c of await stores.features.candles.range({ pair, interval_s: intervalS }, { from_ms: lo, to_ms: hi })) forecastResolver.addCandle(c);
-      for (const p of open) {
-        const out = forecastResolver.addPrediction(p);
-        resolvedNow += out.length;
-        await emitForecasts(out);
-      }
+      // One write and one refresh of the windows for all of them.
+      const out = open.flatMap((p) => forecastResolver.addPrediction(p));
+      resolvedNow += out.length;
+      await emitForecasts(out);
     }
     return { already_resolved: done, resolved_now: resolvedNow, pending: forecastResolver.pendingCount() };
   };
