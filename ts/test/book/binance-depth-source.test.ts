@@ -1,0 +1,52 @@
+// The Binance depth source against a fake Binance on 127.0.0.1 (WebSocket + HTTP) replaying the
+// real BTCUSDT diff recording: synchronised by Binance's rules on a clean feed (one snapshot, no
+// gap, best bid/ask equal to the fake's true book), every injected gap and corrupted sequence
+// detected and healed by a new snapshot, duplicates ignored.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import pino from 'pino';
+import type { BookFeatures } from '../../src/contracts/messages.ts';
+import { BinanceDepthSource } from '../../src/sources/binance-depth.ts';
+import { BinanceDepthFake, type BinanceDepthFakeOptions } from '../fixtures/binance-depth-fake.ts';
+
+const PAIR = 'BTC/USDT';
+
+async function run(o: Partial<BinanceDepthFakeOptions>) {
+  const fake = await BinanceDepthFake.start({ from: 300, to: 1500, batch: 4, tickMs: 2, snapshotDelayMs: 40, ...o });
+  const source = new BinanceDepthSource({ pairs: [PAIR], logger: pino({ level: 'silent' }), url: fake.wsUrl, restBaseUrl: fake.restUrl });
+  const messages: BookFeatures[] = [];
+  const rejects: string[] = [];
+  const running = source.run({ bookFeatures: async (b) => void messages.push(...b), reject: (_r, why) => void rejects.push(why) });
+  await fake.finished;
+  await new Promise((r) => setTimeout(r, 200));
+  const book = source.books.book(PAIR)!;
+  const got = { synced: book.synced, gaps: book.gaps, bid: book.bids(1), ask: book.asks(1) };
+  const want = fake.best();
+  await source.stop();
+  await running;
+  await fake.close();
+  return { fake, source, got, want, messages, rejects };
+}
+
+test('clean feed: one snapshot, no gap, the best bid and ask equal the true book', async () => {
+  const { fake, source, got, want, rejects } = await run({});
+  assert.deepEqual(rejects, []);
+  assert.equal(got.synced, true);
+  assert.equal(got.gaps, 0);
+  assert.equal(fake.stats.snapshots, 1);
+  assert.equal(source.stats.snapshots, 1);
+  assert.deepEqual({ bid: got.bid[0], bidQty: got.bid[1], ask: got.ask[0], askQty: got.ask[1] }, want);
+});
+
+test('injected gaps and corrupted ids each trigger a new snapshot; duplicates are ignored', async () => {
+  const skipAt = [600, 900];
+  const corruptIdsAt = [1200];
+  const { fake, got, want } = await run({ skipAt, corruptIdsAt, duplicateAt: [700, 1000] });
+  // Each skipped event is one gap. The corrupted event is a gap too, and stays first in the
+  // buffer (its shifted u is above the next snapshots' lastUpdateId), so snapshots are
+  // refused as too old until the stream's ids pass it: more snapshots than gaps.
+  assert.equal(got.gaps, skipAt.length + corruptIdsAt.length);
+  assert.ok(fake.stats.snapshots >= 1 + got.gaps, `${fake.stats.snapshots} snapshots`);
+  assert.equal(got.synced, true);
+  assert.deepEqual({ bid: got.bid[0], bidQty: got.bid[1], ask: got.ask[0], askQty: got.ask[1] }, want);
+});
