@@ -37,6 +37,9 @@
  *   as without the restart. A model with no stored prediction in the last
  *   RESTORE_LOOKBACK_MS starts from its own bands (`calibrated` false until
  *   the first outcome).
+ * - With `rangeBaseline` (the embedded run), a pair without a production
+ *   range model gets the range target's Gaussian-EWMA baseline interval
+ *   (BASELINE_RANGE_VERSION) through the same calibration.
  */
 import { Counter, Gauge, register } from 'prom-client';
 import type { DirectionForecast, Prediction, RangeForecast, TechnicalFeatures, VolatilityForecast } from '../contracts/messages.ts';
