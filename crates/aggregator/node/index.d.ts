@@ -20,10 +20,16 @@ export declare class Aggregator {
   /** One pair's state as JSON (open windows, watermark, remembered ids), or null for an unseen pair. */
   snapshotPair(pair: string): string | null
   /**
-   * Sets one pair's state from `snapshotPair()` output (replacing it if present; other pairs untouched)
+   * `snapshotPair()` in two parts: `[live, recentIds]`, the state without the remembered ids of closed
+   * windows (changes with every trade, small) and those ids (change only when a window with trades closes);
+   * null for an unseen pair. `restorePair(live, recentIds)` takes them back.
+   */
+  snapshotPairParts(pair: string): [string, string] | null
+  /**
+   * Sets one pair's state from `snapshotPair()` output, or from `snapshotPairParts()`' two parts (replacing it if present; other pairs untouched)
    * and returns the pair's name; throws `TICKCAST_AGG_BAD_SNAPSHOT` (nothing changed).
    */
-  restorePair(snapshot: string): string
+  restorePair(snapshot: string, recentIds?: string | undefined | null): string
   /** Feeds one trade. Throws `TICKCAST_AGG_BAD_TRADE` (message `<reason>: ...`) for a rejected trade. */
   push(trade: TradeInput): PushResult
   /**

@@ -195,6 +195,42 @@ impl Aggregator {
         Some(serde_json::to_string(&snap).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}")))
     }
 
+    /// [`Aggregator::snapshot_pair`] in two parts, for a changelog that writes
+    /// the part that changes with every trade often and the other rarely:
+    /// the pair's state without the remembered ids of closed windows (open
+    /// windows, watermark, cursor: small), and those remembered ids alone (a
+    /// JSON array of ascending id-key arrays, oldest window first), which
+    /// change only when a window with trades closes. `None` for an unseen pair.
+    pub fn snapshot_pair_parts(&self, pair: &str) -> Option<(String, String)> {
+        let id = *self.index.get(pair)?;
+        let p = self.pairs.get(id as usize)?;
+        let mut live = pair_snap(p);
+        let recent = std::mem::take(&mut live.recent_ids);
+        let snap = PairSnapshot {
+            format: PAIR_SNAPSHOT_FORMAT.to_owned(),
+            interval_s: self.config.interval_s,
+            grace_ms: self.config.grace_ms,
+            pair: live,
+        };
+        let live = serde_json::to_string(&snap).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"));
+        let recent = serde_json::to_string(&recent).unwrap_or_else(|_| "[]".to_owned());
+        Some((live, recent))
+    }
+
+    /// Sets one pair's state from the two parts of
+    /// [`Aggregator::snapshot_pair_parts`] (`recent_ids`: `None` = none
+    /// remembered); see [`Aggregator::restore_pair`].
+    pub fn restore_pair_parts(&mut self, live: &str, recent_ids: Option<&str>) -> Result<String, SnapshotError> {
+        let mut snap: PairSnapshot = serde_json::from_str(live).map_err(|e| SnapshotError::Parse(e.to_string()))?;
+        if !snap.pair.recent_ids.is_empty() {
+            return Err(SnapshotError::Invalid("the live part of a pair snapshot holds remembered ids"));
+        }
+        if let Some(r) = recent_ids {
+            snap.pair.recent_ids = serde_json::from_str(r).map_err(|e| SnapshotError::Parse(e.to_string()))?;
+        }
+        self.restore_pair_snapshot(snap)
+    }
+
     /// Sets one pair's state from [`Aggregator::snapshot_pair`] output,
     /// replacing the pair's state if it has one; other pairs are untouched.
     /// Returns the pair's name. Fails (changing nothing) on another format,
@@ -202,6 +238,10 @@ impl Aggregator {
     /// pair beyond `max_pairs`.
     pub fn restore_pair(&mut self, json: &str) -> Result<String, SnapshotError> {
         let snap: PairSnapshot = serde_json::from_str(json).map_err(|e| SnapshotError::Parse(e.to_string()))?;
+        self.restore_pair_snapshot(snap)
+    }
+
+    fn restore_pair_snapshot(&mut self, snap: PairSnapshot) -> Result<String, SnapshotError> {
         if snap.format != PAIR_SNAPSHOT_FORMAT {
             return Err(SnapshotError::Format(snap.format));
         }

@@ -716,6 +716,13 @@ fn pair_snapshots_move_pairs_between_aggregators_bit_for_bit() {
             let json = b.snapshot_pair(n).unwrap();
             assert_eq!(c.restore_pair(&json).unwrap(), *n);
             assert_eq!(c.snapshot_pair(n).unwrap(), json, "a restored pair snapshots identically");
+            // The same state in two parts (live state, remembered ids) comes back whole.
+            let (live, recent) = b.snapshot_pair_parts(n).unwrap();
+            assert!(!live.contains("recent_ids\":[[") && live.len() < json.len() || recent == "[]");
+            let mut d = agg(5_000);
+            d.restore_pair_parts(&live, Some(&recent)).unwrap();
+            assert_eq!(d.snapshot_pair(n).unwrap(), json, "parts restore the whole pair");
+            assert!(d.restore_pair_parts(&json, None).is_err() || recent == "[]", "a whole snapshot is not a live part");
         }
         let mut rest = BatchOutcome::default();
         c.push_columns(&tp.cols(cut..tp.len()), &mut rest).unwrap();

@@ -157,9 +157,18 @@ export class KafkaTransport implements Transport {
             numPartitions: this.opts.partitions,
             replicationFactor: this.opts.replicationFactor,
             // A state changelog keeps the latest record per key (compacted), never expires by age;
-            // a pair's record can be large (its remembered trade ids): up to 16 MiB per batch.
+            // a pair's record can be large (its remembered trade ids): up to 16 MiB per batch. Segments
+            // roll every 10 min and are cleaned at 10% dirty, so a restore reads at most about 10 min of
+            // writes beyond the latest record per key (the active segment is never compacted).
             ...(isChangelogTopic(this.logical(topic))
-              ? { configEntries: [{ name: 'cleanup.policy', value: 'compact' }, { name: 'max.message.bytes', value: String(16 * 1024 * 1024) }] }
+              ? {
+                  configEntries: [
+                    { name: 'cleanup.policy', value: 'compact' },
+                    { name: 'max.message.bytes', value: String(16 * 1024 * 1024) },
+                    { name: 'segment.ms', value: '600000' },
+                    { name: 'min.cleanable.dirty.ratio', value: '0.1' },
+                  ],
+                }
               : {}),
           })),
         });
@@ -607,7 +616,10 @@ class PartitionReader {
         autoCommit: false,
         eachBatchAutoResolve: false,
         partitionsConsumedConcurrently: 4,
-        eachBatch: async ({ batch, isStale }) => this.onBatch(batch, isStale()),
+        eachBatch: async ({ batch, isStale, resolveOffset }) => {
+          // Resolved (never committed: autoCommit off) so the next fetch continues after this batch.
+          if (this.onBatch(batch, isStale())) resolveOffset(batch.lastOffset());
+        },
       });
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([join, new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`reader of ${this.logicalName}: no group join within 60 s`)), 60_000)))]);
@@ -620,14 +632,14 @@ class PartitionReader {
   private onBatch(
     batch: { partition: number; messages: { offset: string; key: Buffer | null; value: Buffer | null; headers?: Record<string, unknown>; timestamp: string }[]; lastOffset(): string },
     stale: boolean,
-  ): void {
+  ): boolean {
     const req = this.requests.get(batch.partition);
-    if (!req || stale) return;
+    if (!req || stale) return false;
     const fetched = Number((batch as unknown as { fetchedOffset: string }).fetchedOffset);
     if (!req.started) {
-      if (fetched !== req.low) return; // prefetched before the seek
+      if (fetched !== req.low) return false; // prefetched before the seek
       req.started = true;
-    } else if (fetched <= req.lastFetched) return;
+    } else if (fetched <= req.lastFetched) return false;
     req.lastFetched = fetched;
     const out: RawDelivery[] = [];
     for (const m of batch.messages) {
@@ -645,6 +657,7 @@ class PartitionReader {
     }
     if (out.length > 0) req.onRecords(out);
     if (Number(batch.lastOffset()) >= req.end - 1) req.done();
+    return true;
   }
 
   /** Read each partition from `low` to `high` (exclusive); onRecords gets them in offset order per partition. */

@@ -211,9 +211,22 @@ export class CandleStage {
     return this.byExchange.get(exchange)?.snapshotPair(pair) ?? null;
   }
 
-  /** Set one pair's state from snapshotPair() output (replacing what the stage held for it); throws on another interval/grace or broken state. */
-  restorePair(exchange: string, snapshot: string): void {
-    this.aggregator(exchange).restorePair(snapshot);
+  /**
+   * snapshotPair() in two parts: the state without the remembered ids of
+   * closed windows (changes with every trade; small) and those ids (change
+   * only when a window with trades closes), or null for a pair not seen.
+   */
+  snapshotPairParts(exchange: string, pair: string): [live: string, recentIds: string] | null {
+    return this.byExchange.get(exchange)?.snapshotPairParts(pair) ?? null;
+  }
+
+  /**
+   * Set one pair's state from snapshotPair() output, or from the two parts of
+   * snapshotPairParts() (replacing what the stage held for it); throws on
+   * another interval/grace or broken state.
+   */
+  restorePair(exchange: string, snapshot: string, recentIds?: string): void {
+    this.aggregator(exchange).restorePair(snapshot, recentIds);
   }
 
   static fromParts(parts: Iterable<readonly [string, string]>, opts: CandleStageOptions = {}): CandleStage {

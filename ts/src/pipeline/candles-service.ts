@@ -24,10 +24,14 @@
  *
  * State on Kafka (changelog, issue 19): the open windows and remembered
  * trade ids move with their partition. One stage per input partition; after
- * each batch the changed pairs' states (the aggregator's per-pair snapshot)
- * go to the compacted `candles-state-changelog`, to the partition of the
- * input they came from, keyed `exchange|pair`, with the input offset the
- * state reflects (header `input_offset`); then the batch's offsets commit.
+ * each batch the changed pairs' states go to the compacted
+ * `candles-state-changelog`, to the partition of the input they came from:
+ * key `exchange|pair`, the pair's state without the remembered ids of closed
+ * windows (open windows, watermark: small), with the input offset the state
+ * reflects (header `input_offset`); and, only when a window with trades
+ * closed, key `exchange|pair|ids`, the remembered ids (up to 65536 per pair:
+ * written once a minute at most, not with every batch). Then the batch's
+ * offsets commit.
  * At each rebalance the partitions this instance got are paused until their
  * state is read back from the changelog (Changelog, ts/src/state), those it
  * lost are dropped. A redelivered trade at or before a pair's `input_offset`
@@ -50,7 +54,7 @@ import { dirname } from 'node:path';
 import type { Candle, Trade, TradeEvent } from '../contracts/messages.ts';
 import { Topics, isHeartbeat } from '../contracts/messages.ts';
 import type { Service, ServiceContext } from '../services/runner.ts';
-import { changelogTopic, type MessageMeta, type RawRecord, type Subscription } from '../bus/index.ts';
+import { changelogTopic, type MessageMeta, type RawDelivery, type RawRecord, type Subscription } from '../bus/index.ts';
 import { Changelog } from '../state/changelog.ts';
 import { CandleStage, type StageOutput } from './candle-stage.ts';
 import { candlesClosed, duplicateTrades, lastCandleEnd, lateTrades } from './metrics.ts';
@@ -77,6 +81,8 @@ interface PartitionState {
   stage: CandleStage;
   offsets: Map<string, number>;
   dirty: Set<string>;
+  /** Pairs whose remembered ids changed (a window with trades closed) since the last write. */
+  idsDirty: Set<string>;
 }
 
 const stateKey = (exchange: string, pair: string): string => `${exchange}|${pair}`;
@@ -272,7 +278,7 @@ export function candlesService(opts: CandlesServiceOptions = {}): Service {
   const parts = new Map<number, PartitionState>();
   const partState = (p: number): PartitionState => {
     let ps = parts.get(p);
-    if (!ps) parts.set(p, (ps = { stage: new CandleStage({ intervalS, graceMs }), offsets: new Map(), dirty: new Set() }));
+    if (!ps) parts.set(p, (ps = { stage: new CandleStage({ intervalS, graceMs }), offsets: new Map(), dirty: new Set(), idsDirty: new Set() }));
     return ps;
   };
 
@@ -284,17 +290,16 @@ export function candlesService(opts: CandlesServiceOptions = {}): Service {
       const bar = k.indexOf('|');
       const exchange = k.slice(0, bar);
       const pair = k.slice(bar + 1);
-      const snap = ps.stage.snapshotPair(exchange, pair);
+      const snap = ps.stage.snapshotPairParts(exchange, pair);
       if (snap === null) continue; // only heartbeats of a pair with no trade yet: no state
-      records.push({
-        key: k,
-        value: snap,
-        partition: p,
-        headers: { format: CHANGELOG_FORMAT, exchange, pair, input_offset: String(ps.offsets.get(k) ?? -1), event_ms: String(eventMs.get(pair) ?? '') },
-      });
+      const headers = { format: CHANGELOG_FORMAT, exchange, pair, input_offset: String(ps.offsets.get(k) ?? -1), event_ms: String(eventMs.get(pair) ?? '') };
+      // The ids first: a live state never refers to ids the changelog lacks.
+      if (ps.idsDirty.has(k)) records.push({ key: `${k}|ids`, value: snap[1], partition: p, headers: { ...headers, part: 'ids' } });
+      records.push({ key: k, value: snap[0], partition: p, headers: { ...headers, part: 'live' } });
     }
     await changelog.write(p, records);
     ps.dirty.clear();
+    ps.idsDirty.clear();
   };
 
   /** Rebalance (Kafka): drop the partitions lost, read back the state of those gained (or no longer current). */
@@ -318,12 +323,15 @@ export function candlesService(opts: CandlesServiceOptions = {}): Service {
     for (const p of todo) {
       parts.delete(p);
       const ps = partState(p);
-      for (const rec of (r.latest.get(p) ?? new Map()).values()) {
+      const latest = r.latest.get(p) ?? new Map<string, RawDelivery>();
+      for (const rec of latest.values()) {
         const h = rec.headers;
-        if (h.format !== CHANGELOG_FORMAT || !h.exchange || !h.pair || rec.value === null) {
-          throw new Error(`${cl.topic} partition ${p} offset ${rec.offset}: not a candles state record (format ${h.format ?? 'none'})`);
+        if (h.format !== CHANGELOG_FORMAT || !h.exchange || !h.pair || rec.value === null || (h.part !== 'live' && h.part !== 'ids')) {
+          throw new Error(`${cl.topic} partition ${p} offset ${rec.offset}: not a candles state record (format ${h.format ?? 'none'}, part ${h.part ?? 'none'})`);
         }
-        ps.stage.restorePair(h.exchange, rec.value.toString('utf8'));
+        if (h.part === 'ids') continue;
+        const ids = latest.get(`${rec.key}|ids`)?.value?.toString('utf8');
+        ps.stage.restorePair(h.exchange, rec.value.toString('utf8'), ids);
         ps.offsets.set(stateKey(h.exchange, h.pair), Number(h.input_offset));
         const ev = Number(h.event_ms);
         if (h.event_ms && Number.isFinite(ev)) seen(h.pair, ev);
@@ -375,7 +383,13 @@ export function candlesService(opts: CandlesServiceOptions = {}): Service {
           ps.dirty.add(k);
           fresh.push(e);
         }
+        const before = outCandles.length;
         push(fresh, ps.stage);
+        // A window with trades closed: the pair's remembered ids changed.
+        for (let i = before; i < outCandles.length; i++) {
+          const c = outCandles[i] as Candle;
+          if (c.trade_count > 0) ps.idsDirty.add(stateKey(c.exchange, c.pair));
+        }
       }
       if (skipped > 0) {
         duplicateTrades().inc({ pair: 'all' }, skipped);

@@ -97,6 +97,11 @@ test('candles service killed with SIGKILL mid-window on Kafka, restarted: exactl
     const first = service();
     const distinct = () => new Set(got.map(key)).size;
     await until(() => distinct() >= closedBeforeCut, `the ${closedBeforeCut} candles closed before the cut (${first.stderr()})`, 120_000);
+    // Its offsets committed (so its state went to the changelog first): the restart must resume from the changelog, not from the trades.
+    const transport = bus.transport as KafkaTransport;
+    for (let t0 = Date.now(); (await transport.lag('candles', ['trades'])).get('trades') !== 0; await new Promise((r) => setTimeout(r, 200))) {
+      assert.ok(Date.now() - t0 < 60_000, `the first process committed every trade within 60 s (${first.stderr()})`);
+    }
     first.child.kill('SIGKILL');
     assert.equal((await first.exited).signal, 'SIGKILL');
     assert.ok(!got.some((c) => c.window_start_ms === cutWindow), 'the window open at the kill was not published');

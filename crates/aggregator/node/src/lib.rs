@@ -299,11 +299,23 @@ impl Aggregator {
         self.inner.snapshot_pair(&pair)
     }
 
-    /// Sets one pair's state from `snapshotPair()` output (replacing it if present; other pairs untouched)
+    /// `snapshotPair()` in two parts: `[live, recentIds]`, the state without the remembered ids of closed
+    /// windows (changes with every trade, small) and those ids (change only when a window with trades closes);
+    /// null for an unseen pair. `restorePair(live, recentIds)` takes them back.
+    #[napi(ts_return_type = "[string, string] | null")]
+    pub fn snapshot_pair_parts(&self, pair: String) -> Option<Vec<String>> {
+        self.inner.snapshot_pair_parts(&pair).map(|(a, b)| vec![a, b])
+    }
+
+    /// Sets one pair's state from `snapshotPair()` output, or from `snapshotPairParts()`' two parts (replacing it if present; other pairs untouched)
     /// and returns the pair's name; throws `TICKCAST_AGG_BAD_SNAPSHOT` (nothing changed).
     #[napi]
-    pub fn restore_pair(&mut self, snapshot: String) -> Result<String> {
-        self.inner.restore_pair(&snapshot).map_err(|e| err(Code::BadSnapshot, e))
+    pub fn restore_pair(&mut self, snapshot: String, recent_ids: Option<String>) -> Result<String> {
+        match recent_ids {
+            None => self.inner.restore_pair(&snapshot),
+            Some(r) => self.inner.restore_pair_parts(&snapshot, Some(&r)),
+        }
+        .map_err(|e| err(Code::BadSnapshot, e))
     }
 
     /// Feeds one trade. Throws `TICKCAST_AGG_BAD_TRADE` (message `<reason>: ...`) for a rejected trade.

@@ -1,0 +1,142 @@
+/**
+ * Benchmark: restore of one partition's candles state from its changelog
+ * (issue 19.3; goal: under 1 s for 100 pairs), on the real Kafka broker.
+ *
+ * One changelog partition is written as the candles service writes it: 100
+ * pairs made from real trades (shifted in time, scaled in price), pushed
+ * through the candle stage one event-time minute at a time, each minute's
+ * changed pairs written as the service writes them (a record of the live
+ * state: open windows, watermark; and, when a window with trades closed, a
+ * record of the remembered trade ids). Compaction has not run (the
+ * active segment is never compacted): the restore reads every record, the
+ * worst case. Two states:
+ *   light: Kraken XBT/USD, one hour (~2.3k trades per pair remembered);
+ *   heavy: Binance BTC/USDT, 11 minutes (~20k trades per pair remembered).
+ * Then a new transport restores the partition (records read to the end, the
+ * latest per key applied to a new stage): cold (the first, including the
+ * reader consumer's group join) and warm (the reader already joined, what a
+ * rebalance of a running instance costs), median of 3. Each restored pair's
+ * state is checked equal to the written one.
+ *
+ * Run: bash scripts/services/with-services.sh node --import tsx bench/restore.ts
+ * (`make bench` does).
+ */
+import { pino } from 'pino';
+import type { Trade } from '../ts/src/contracts/messages.ts';
+import { KafkaTransport, changelogTopic, type RawDelivery, type RawRecord } from '../ts/src/bus/index.ts';
+import { Changelog } from '../ts/src/state/changelog.ts';
+import { CandleStage } from '../ts/src/pipeline/candle-stage.ts';
+import { CHANGELOG_FORMAT } from '../ts/src/pipeline/candles-service.ts';
+import { readTradeCsv } from '../ts/src/sources/index.ts';
+import { testData } from '../ts/test/fixtures/test-data.ts';
+
+const log = pino({ level: 'silent' });
+const PAIRS = Number(process.env.BENCH_RESTORE_PAIRS ?? 100);
+const GOAL_MS = 1000;
+const MIN = 60_000;
+
+async function pairsFrom(file: string, exchange: string): Promise<Trade[]> {
+  const src: Trade[] = [];
+  for await (const b of readTradeCsv(testData(file), { exchange })) src.push(...b.trades);
+  const out: Trade[] = [];
+  for (let i = 0; i < PAIRS; i++) {
+    const pair = `R${String(i).padStart(3, '0')}/USD`;
+    for (const t of src) out.push({ ...t, pair, ts_ms: t.ts_ms + i * 1000, price: Number((t.price * (1 + i / 1000)).toFixed(2)) });
+  }
+  return out.sort((a, b) => a.ts_ms - b.ts_ms);
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+
+async function main(): Promise<void> {
+  const brokers = process.env.TICKCAST_TEST_KAFKA_BROKERS;
+  if (!brokers) {
+    console.log('restore: not measured (needs TICKCAST_TEST_KAFKA_BROKERS: run under scripts/services/with-services.sh, as `make bench` does)');
+    return;
+  }
+  const prefix = `bench-restore-${Date.now()}-`;
+  const topic = changelogTopic('candles');
+  const mk = () => new KafkaTransport({ logger: log, brokers: brokers.split(','), clientId: 'bench-restore', partitions: 6, replicationFactor: 1, topicPrefix: prefix });
+  const writer = mk();
+  await writer.start([topic]);
+  const cases: [string, string, string, number][] = [
+    ['light', 'trades/kraken_XBTUSD_trades_20190701T0000-0100.csv', 'kraken', 0],
+    ['heavy', 'trades/binance_spot_BTCUSDT_trades_20240808T2354-20240809T0005.csv', 'binance', 1],
+  ];
+  console.log(`restore: one changelog partition of ${PAIRS} pairs, uncompacted (every record read); goal < ${GOAL_MS} ms`);
+  try {
+    for (const [label, file, exchange, partition] of cases) {
+      const trades = await pairsFrom(file, exchange);
+      const stage = new CandleStage();
+      const cl = Changelog.of(writer, topic, log) as Changelog;
+      let offset = 0;
+      let records = 0;
+      let bytes = 0;
+      for (let i = 0; i < trades.length; ) {
+        const minute = Math.floor((trades[i] as Trade).ts_ms / MIN);
+        let j = i;
+        while (j < trades.length && Math.floor((trades[j] as Trade).ts_ms / MIN) === minute) j++;
+        const batch = trades.slice(i, j);
+        const closed = new Set(stage.pushMany(batch).candles.filter((c) => c.trade_count > 0).map((c) => c.pair));
+        offset += batch.length;
+        const pairs = [...new Set(batch.map((t) => t.pair))];
+        // As the service writes them: the live state of each changed pair, its remembered ids when a window with trades closed.
+        const recs: RawRecord[] = pairs.flatMap((p) => {
+          const [live, ids] = stage.snapshotPairParts(exchange, p) as [string, string];
+          const headers = { format: CHANGELOG_FORMAT, exchange, pair: p, input_offset: String(offset) };
+          const out: RawRecord[] = [];
+          if (closed.has(p)) out.push({ key: `${exchange}|${p}|ids`, value: ids, partition, headers: { ...headers, part: 'ids' } });
+          out.push({ key: `${exchange}|${p}`, value: live, partition, headers: { ...headers, part: 'live' } });
+          for (const r of out) bytes += (r.value as string).length;
+          return out;
+        });
+        records += recs.length;
+        await cl.write(partition, recs);
+        i = j;
+      }
+      const written = new Map<string, string>();
+      for (let i = 0; i < PAIRS; i++) {
+        const p = `R${String(i).padStart(3, '0')}/USD`;
+        written.set(p, stage.snapshotPair(exchange, p) as string);
+      }
+      const latestBytes = [...written.values()].reduce((a, v) => a + v.length, 0);
+
+      const reader = mk();
+      await reader.start([]);
+      const restoreOnce = async (): Promise<{ ms: number; readMs: number; pairs: number }> => {
+        const rcl = Changelog.of(reader, topic, log) as Changelog;
+        const t0 = performance.now();
+        const r = await rcl.restore([partition]);
+        const readMs = performance.now() - t0;
+        const s = new CandleStage();
+        let n = 0;
+        const latest = r.latest.get(partition) ?? new Map<string, RawDelivery>();
+        for (const rec of latest.values()) {
+          if (rec.headers.part !== 'live') continue;
+          s.restorePair(rec.headers.exchange as string, (rec.value as Buffer).toString('utf8'), latest.get(`${rec.key}|ids`)?.value?.toString('utf8'));
+          n++;
+        }
+        const ms = performance.now() - t0;
+        for (const [p, snap] of written) if (s.snapshotPair(exchange, p) !== snap) throw new Error(`${label}: restored state of ${p} differs from the written one`);
+        return { ms, readMs, pairs: n };
+      };
+      try {
+        const cold = await restoreOnce();
+        const warm: { ms: number; readMs: number; pairs: number }[] = [];
+        for (let k = 0; k < 3; k++) warm.push(await restoreOnce());
+        const w = median(warm.map((x) => x.ms));
+        console.log(
+          `  ${label}: ${trades.length / PAIRS} trades per pair (${exchange}), ${records} records / ${(bytes / 1e6).toFixed(1)} MB in the partition (latest per pair: ${(latestBytes / 1e6).toFixed(1)} MB); ` +
+            `restore cold ${cold.ms.toFixed(0)} ms (reader join + read ${cold.readMs.toFixed(0)} ms), warm ${w.toFixed(0)} ms (read ${median(warm.map((x) => x.readMs)).toFixed(0)} ms), ${cold.pairs} pairs equal; ` +
+            `goal < ${GOAL_MS} ms -> warm ratio ${(w / GOAL_MS).toFixed(2)}, cold ${(cold.ms / GOAL_MS).toFixed(2)}`,
+        );
+      } finally {
+        await reader.close();
+      }
+    }
+  } finally {
+    await writer.close();
+  }
+}
+
+await main();
