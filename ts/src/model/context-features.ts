@@ -30,6 +30,9 @@ const EWMA_STEPS = 5;
 
 let ewmaNorm = 0;
 for (let k = 0; k < CONTEXT_RETURNS; k++) ewmaNorm += EWMA_LAMBDA ** k;
+/** λ^k by repeated multiplication (the values the sum used to build as it went; a table keeps the multiplications off the summation's path). */
+const EWMA_W = new Float64Array(CONTEXT_RETURNS);
+for (let k = 0, w = 1; k < CONTEXT_RETURNS; k++, w *= EWMA_LAMBDA) EWMA_W[k] = w;
 
 /**
  * Context features from `closes`: CONTEXT_RETURNS + 1 closes of consecutive
@@ -57,15 +60,13 @@ export function contextFromSquaredReturns(r2: ArrayLike<number>, t_ms: number, o
   let s30 = 0;
   let s240 = 0;
   let ew = 0;
-  let w = 1;
-  // k = 0 is the newest return.
+  // k = 0 is the newest return; each sum adds in the order of k (as one loop did).
+  for (let k = 0; k < 5; k++) s5 += r2[n - 1 - k] as number;
+  for (let k = 0; k < 30; k++) s30 += r2[n - 1 - k] as number;
   for (let k = 0; k < n; k++) {
     const v = r2[n - 1 - k] as number;
-    if (k < 5) s5 += v;
-    if (k < 30) s30 += v;
     s240 += v;
-    ew += w * v;
-    w *= EWMA_LAMBDA;
+    ew += (EWMA_W[k] as number) * v;
   }
   out[offset] = Math.sqrt(s5);
   out[offset + 1] = Math.sqrt(s30);
@@ -129,14 +130,17 @@ export class CloseHistory {
   /** Writes the context features at t into out (at offset); false when a window up to t is missing. */
   context(t_ms: number, out: Float64Array, offset = 0): boolean {
     const n = CONTEXT_RETURNS;
-    const first = this.slot(t_ms - n * this.stepMs);
-    if (this.ends[first] !== t_ms - n * this.stepMs) return false;
+    const step = this.stepMs;
+    let end = t_ms - n * step;
+    // One pass over the ring from the oldest window: the slot of the next window is the next slot.
+    let i = this.slot(end);
+    if (this.ends[i] !== end) return false;
     for (let j = 0; j < n; j++) {
-      const end = t_ms - (n - 1 - j) * this.stepMs;
-      const i = this.slot(end);
+      end += step;
+      i = i + 1 === this.len ? 0 : i + 1;
       if (this.ends[i] !== end) return false;
       const v = this.sq[i] as number;
-      if (Number.isNaN(v)) return false;
+      if (v !== v) return false; // NaN: no return for that window
       this.r2[j] = v;
     }
     contextFromSquaredReturns(this.r2, t_ms, out, offset);
