@@ -293,6 +293,12 @@ export const Topics = {
     key: (m) => m.pair,
     naturalKey: (m) => `${m.pair}|${m.interval_s}|${m.window_end_ms}`,
   }),
+  featuresBook: spec({
+    name: 'features.book',
+    schema: BookFeatures,
+    key: (m) => m.pair,
+    naturalKey: (m) => `${m.pair}|${m.exchange}|${m.interval_s}|${m.window_end_ms}`,
+  }),
   news: spec({
     name: 'news',
     schema: News,

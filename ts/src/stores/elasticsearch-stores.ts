@@ -32,6 +32,7 @@ import {
   ForecastErrorSeries,
   PredictionSeries,
   SentimentFeaturesSeries,
+  BookFeaturesSeries,
   TechnicalFeaturesSeries,
   type RangeQuery,
   type RejectedDocument,
@@ -406,15 +407,16 @@ export async function openElasticsearchStores(opts: ElasticsearchStoresOptions, 
   const predictions = new ElasticsearchSeries(client, PredictionSeries, cfg, log, isOpen);
   const predErrors = new ElasticsearchSeries(client, PredictionErrorSeries, cfg, log, isOpen);
   const forecastErrors = new ElasticsearchSeries(client, ForecastErrorSeries, cfg, log, isOpen);
+  const book = new ElasticsearchSeries(client, BookFeaturesSeries, cfg, log, isOpen);
   try {
-    for (const s of [technical, sentiment, candles, predictions, predErrors, forecastErrors]) await s.ensureIndex();
+    for (const s of [technical, sentiment, candles, predictions, predErrors, forecastErrors, book]) await s.ensureIndex();
   } catch (e) {
     await client.close();
     throw e;
   }
   log.info({ node: opts.node, prefix }, 'elasticsearch stores open');
   return {
-    features: { technical, sentiment, candles },
+    features: { technical, sentiment, candles, book },
     predictions: { predictions, errors: predErrors, forecastErrors },
     async close() {
       if (!open) return;

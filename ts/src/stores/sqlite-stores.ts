@@ -24,6 +24,7 @@ import {
   ForecastErrorSeries,
   PredictionSeries,
   SentimentFeaturesSeries,
+  BookFeaturesSeries,
   TechnicalFeaturesSeries,
   type RangeQuery,
   type Series,
@@ -203,6 +204,7 @@ export function openSqliteStores(opts: SqliteStoresOptions, logger: Logger): Sto
       technical: new SqliteSeries(db, TechnicalFeaturesSeries, isOpen),
       sentiment: new SqliteSeries(db, SentimentFeaturesSeries, isOpen),
       candles: new SqliteSeries(db, CandleSeries, isOpen),
+      book: new SqliteSeries(db, BookFeaturesSeries, isOpen),
     },
     predictions: {
       predictions: new SqliteSeries(db, PredictionSeries, isOpen),

@@ -6,6 +6,7 @@
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import {
+  BookFeatures,
   Candle,
   Prediction,
   PredictionError,
@@ -212,6 +213,15 @@ export interface FeatureStore {
   readonly sentiment: Series<SentimentFeatures, CoinSelector>;
   /** Rows of `candles`; time = window_end_ms. */
   readonly candles: Series<Candle, PairInterval>;
+  /** Rows of `features.book` (order-book features per minute); time = window_end_ms. */
+  readonly book: Series<BookFeatures, ExchangePairInterval>;
+}
+
+/** One exchange's series of a pair at an interval (book features). */
+export interface ExchangePairInterval {
+  exchange: string;
+  pair: string;
+  interval_s: number;
 }
 
 /** Predictions and their measured errors. */
@@ -264,6 +274,14 @@ export const SentimentFeaturesSeries: SeriesSpec<SentimentFeatures> = {
   seriesFields: ['coin'],
   filterFields: [],
 };
+export const BookFeaturesSeries: SeriesSpec<BookFeatures> = {
+  name: 'features-book',
+  schema: BookFeatures,
+  naturalKey: Topics.featuresBook.naturalKey,
+  timeField: 'window_end_ms',
+  seriesFields: ['exchange', 'pair', 'interval_s'],
+  filterFields: [],
+};
 export const CandleSeries: SeriesSpec<Candle> = {
   name: 'candles',
   schema: Candle,
@@ -306,4 +324,5 @@ export const AllSeries = [
   PredictionSeries,
   PredictionErrorSeries,
   ForecastErrorSeries,
+  BookFeaturesSeries,
 ] as const;

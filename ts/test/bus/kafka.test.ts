@@ -295,6 +295,7 @@ const samples: { [K in TopicKey]: MessageOf<K> } = {
     filled: false,
   },
   featuresTechnical: { pair: 'BTC/USD', interval_s: 60, window_end_ms: 1762795440000, close: 105310, features: { rsi_14: 55.2, sma_20: null } },
+  featuresBook: { exchange: 'kraken', pair: 'BTC/USD', interval_s: 60, window_end_ms: 1762795440000, features: { spread_twa: 0.1, ofi: -1.5, spread_close: null } },
   news: { id: 'n-1', source: 'coindesk', title: 'Bitcoin rises', url: 'https://example.com/a', published_ms: 1762795400000, summary: '' },
   sentiment: { news_id: 'n-1', coin: 'BTC', score: 0.4, model: 'lexicon', ts_ms: 1762795400000 },
   predictions: {

@@ -8,7 +8,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Candle, Prediction, PredictionError, TechnicalFeatures } from '../../src/contracts/messages.ts';
+import type { BookFeatures, Candle, Prediction, PredictionError, TechnicalFeatures } from '../../src/contracts/messages.ts';
 import { StoreError } from '../../src/stores/store-error.ts';
 import type { ForecastError, SentimentFeatures, Series, Stores } from '../../src/stores/types.ts';
 
@@ -194,6 +194,25 @@ const fixtures: Fixture[] = [
       return `${m.pair}|${m.target}|${m.model_version}|${m.target_ms}`;
     },
     hasFeatures: false,
+  },
+  {
+    name: 'features.book',
+    get: (s) => s.features.book as unknown as AnySeries,
+    sel: (ns, k) => ({ exchange: 'kraken', pair: pairOf(ns, k), interval_s: 60 }),
+    make: (ns, k, t, v): BookFeatures => ({
+      exchange: 'kraken',
+      pair: pairOf(ns, k),
+      interval_s: 60,
+      window_end_ms: t,
+      features: { spread_twa: 0.5 + v / 100, ofi: -2.25 * v + k, microprice_close: null },
+    }),
+    timeField: 'window_end_ms',
+    valueField: 'interval_s', // the only top-level number besides the time: wrong-type cases on it
+    key: (d) => {
+      const m = d as BookFeatures;
+      return `${m.pair}|${m.exchange}|${m.interval_s}|${m.window_end_ms}`;
+    },
+    hasFeatures: true,
   },
 ];
 
