@@ -32,10 +32,15 @@ impl Cci {
     /// (tests/batch_kernels.rs). Each row sums its window in the ring's
     /// physical slot order, as streaming does; four rows run side by side
     /// (four independent chains of additions instead of one at a time).
-    pub(crate) fn fill(&self, high: &[f64], low: &[f64], close: &[f64], out: &mut [f64]) {
+    ///
+    /// Returns false when some typical price is not finite, which every
+    /// non-finite high, low or close makes it (a finite overflow too: the
+    /// caller then checks the columns exactly).
+    pub(crate) fn fill(&self, high: &[f64], low: &[f64], close: &[f64], out: &mut [f64]) -> bool {
         let p = self.period;
         let n = close.len().min(high.len()).min(low.len()).min(out.len());
         let t: Vec<f64> = (0..n).map(|i| (high[i] + low[i] + close[i]) / 3.0).collect();
+        let ok = t.iter().fold(true, |ok, v| ok & v.is_finite());
         let warm = (p - 1).min(n);
         out[..warm].iter_mut().for_each(|o| *o = f64::NAN);
         let pf = p as f64;
@@ -86,6 +91,7 @@ impl Cci {
             }
             *o = value(i, average, deviation);
         }
+        ok
     }
 }
 

@@ -348,26 +348,27 @@ fn fold_bars<I, const W: usize>(
 enum Kernel {
     /// None: the caller folds.
     None,
-    /// Reads only the close and checks it while it runs.
-    CloseChecked,
-    /// Reads several columns, checked before.
-    Columns,
+    /// Reads the close and the other columns marked (high, low, volume) and
+    /// flags any non-finite value of them while it runs (a flag may also be
+    /// a finite overflow: the caller then checks the columns exactly).
+    Checked { high_low: bool, volume: bool },
 }
 
 impl Kernel {
     fn of(nodes: &[Node], width: usize) -> Self {
         match nodes {
             [Node::Sma(_) | Node::Ema(_) | Node::Wma(_) | Node::Rsi(_) | Node::Roc(_)] if width == 1 => {
-                Self::CloseChecked
+                Self::Checked { high_low: false, volume: false }
             }
-            [Node::Obv(_) | Node::Mfi(_) | Node::Cci(_)] if width == 1 => Self::Columns,
+            [Node::Obv(_)] if width == 1 => Self::Checked { high_low: false, volume: true },
+            [Node::Mfi(_)] if width == 1 => Self::Checked { high_low: true, volume: true },
+            [Node::Cci(_)] if width == 1 => Self::Checked { high_low: true, volume: false },
             _ => Self::None,
         }
     }
 
-    /// Runs the kernel of `node` into `out` (rows long); the result says
-    /// whether the close was all finite (true when this kernel does not
-    /// check it).
+    /// Runs the kernel of `node` into `out` (rows long); false when it saw a
+    /// value that may be non-finite.
     fn run(node: &Node, columns: &Columns<'_>, out: &mut [f64]) -> bool {
         let x = columns.close;
         match node {
@@ -376,18 +377,9 @@ impl Kernel {
             Node::Wma(i) => i.fill(x, out),
             Node::Rsi(i) => i.fill(x, out),
             Node::Roc(i) => i.fill(x, out),
-            Node::Obv(_) => {
-                Obv::fill(x, columns.volume, out);
-                true
-            }
-            Node::Mfi(i) => {
-                i.fill(columns.high, columns.low, x, columns.volume, out);
-                true
-            }
-            Node::Cci(i) => {
-                i.fill(columns.high, columns.low, x, out);
-                true
-            }
+            Node::Obv(_) => Obv::fill(x, columns.volume, out),
+            Node::Mfi(i) => i.fill(columns.high, columns.low, x, columns.volume, out),
+            Node::Cci(i) => i.fill(columns.high, columns.low, x, out),
             _ => true,
         }
     }
@@ -682,14 +674,15 @@ impl FeatureSet {
         let Self { nodes, offsets, picks, scratch, .. } = fresh;
         let kernel = Kernel::of(&nodes, width);
         // One read-only pass over each distinct column (branch-free,
-        // vectorised; see all_finite), except the close when the kernel
-        // checks it in its own loop; the error for the first bad bar only
-        // when there is one.
-        if !columns_valid(columns, kernel != Kernel::CloseChecked) {
+        // vectorised; see all_finite), except those the kernel checks in its
+        // own loop; the error for the first bad bar only when there is one.
+        if !columns_valid(columns, kernel) {
             check_rows(columns)?;
         }
-        if let (Kernel::CloseChecked | Kernel::Columns, [node]) = (kernel, &nodes[..]) {
+        if let (Kernel::Checked { .. }, [node]) = (kernel, &nodes[..]) {
             if !Kernel::run(node, columns, out) {
+                // A bad value (the first one's error), or a finite overflow
+                // in the kernel's check (no error: the rows stand).
                 check_rows(columns)?;
             }
             return Ok(());
@@ -749,15 +742,19 @@ fn all_finite(column: &[f64], infinite_only: bool) -> bool {
 }
 
 /// Whether every bar passes [`check_bar`]: each distinct column once (a
-/// column that is the close slice itself is not read again; the close itself
-/// only `with_close`).
-fn columns_valid(columns: &Columns<'_>, with_close: bool) -> bool {
+/// column that is the close slice itself is not read again), except the
+/// columns `kernel` checks in its own loop.
+fn columns_valid(columns: &Columns<'_>, kernel: Kernel) -> bool {
     let close = columns.close;
+    let (by_kernel, high_low, volume) = match kernel {
+        Kernel::Checked { high_low, volume } => (true, high_low, volume),
+        Kernel::None => (false, false, false),
+    };
     let distinct = |c: &[f64]| !std::ptr::eq(c, close);
-    (!with_close || all_finite(close, false))
-        && [columns.open, columns.high, columns.low, columns.volume]
+    (by_kernel || all_finite(close, false))
+        && [(columns.open, false), (columns.high, high_low), (columns.low, high_low), (columns.volume, volume)]
             .iter()
-            .all(|c| !distinct(c) || all_finite(c, false))
+            .all(|&(c, checked)| checked || !distinct(c) || all_finite(c, false))
         && columns.vwap.is_none_or(|w| !distinct(w) || all_finite(w, true))
 }
 

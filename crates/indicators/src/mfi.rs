@@ -40,17 +40,23 @@ impl Mfi {
     /// (tests/batch_kernels.rs). The branches on the typical price's move
     /// become selects: adding -0.0 leaves any sum as it is, and the ring
     /// holds the same +0.0 / flow values streaming pushes.
-    pub(crate) fn fill(&self, high: &[f64], low: &[f64], close: &[f64], volume: &[f64], out: &mut [f64]) {
+    ///
+    /// Returns false when some flow (or the first bar's typical price or
+    /// volume) is not finite, which every non-finite high, low, close or
+    /// volume makes it (a finite overflow too: the caller then checks the
+    /// columns exactly).
+    pub(crate) fn fill(&self, high: &[f64], low: &[f64], close: &[f64], volume: &[f64], out: &mut [f64]) -> bool {
         let p = self.positive.capacity();
         let n = close.len().min(high.len()).min(low.len()).min(volume.len()).min(out.len());
         if n == 0 {
-            return;
+            return true;
         }
         let typical = |i: usize| (high[i] + low[i] + close[i]) / 3.0;
         let mut ring = vec![(0.0f64, 0.0f64); p];
         let mut slot = 0;
         let (mut pos_sum, mut neg_sum) = (0.0f64, 0.0f64);
         let mut prev = typical(0);
+        let mut ok = prev.is_finite() & volume[0].is_finite();
         out[0] = f64::NAN;
         for i in 1..n {
             let t = typical(i);
@@ -62,6 +68,7 @@ impl Mfi {
             let change = t - prev;
             prev = t;
             let flow = t * volume[i];
+            ok &= flow.is_finite();
             let (falling, rising) = (change < 0.0, change > 0.0);
             neg_sum += if falling { flow } else { -0.0 };
             pos_sum += if rising { flow } else { -0.0 };
@@ -78,6 +85,7 @@ impl Mfi {
                 }
             };
         }
+        ok
     }
 }
 

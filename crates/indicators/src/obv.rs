@@ -25,12 +25,15 @@ impl Obv {
     /// into `out` (same length), same arithmetic (tests/batch_kernels.rs):
     /// `value - v` is `value + (-v)` in IEEE 754, and adding -0.0 leaves any
     /// value as it is, so the branches become one addition.
-    pub(crate) fn fill(close: &[f64], volume: &[f64], out: &mut [f64]) {
-        let (Some(&c0), Some(&v0)) = (close.first(), volume.first()) else { return };
+    /// Returns whether every close and volume is finite (checked in the loop).
+    pub(crate) fn fill(close: &[f64], volume: &[f64], out: &mut [f64]) -> bool {
+        let (Some(&c0), Some(&v0)) = (close.first(), volume.first()) else { return true };
         let mut value = v0;
         let mut prev = c0;
+        let mut ok = c0.is_finite() & v0.is_finite();
         out[0] = value;
         for ((o, &c), &v) in out[1..].iter_mut().zip(&close[1..]).zip(&volume[1..]) {
+            ok &= c.is_finite() & v.is_finite();
             let step = if c > prev {
                 v
             } else if c < prev {
@@ -42,6 +45,7 @@ impl Obv {
             prev = c;
             *o = value;
         }
+        ok
     }
 }
 

@@ -166,6 +166,42 @@ fn kernels_that_check_the_close_in_their_loop_find_every_bad_value() {
 }
 
 #[test]
+fn kernels_that_read_several_columns_find_every_bad_value() {
+    // OBV, MFI and CCI flag a bad high, low, close or volume in their loop:
+    // the first bad bar's error, the same as streaming's. A finite overflow
+    // of the typical price (huge finite values) is no error.
+    let n = 30;
+    for name in ["obv", "mfi_5", "cci_5", "mfi_40", "cci_40"] {
+        let set = FeatureSet::new(&[name]).unwrap();
+        for field in 0..4 {
+            for at in [0, 1, 4, 5, 29] {
+                for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+                    let mut cols: [Vec<f64>; 4] = std::array::from_fn(|k| (0..n).map(|i| 100.0 + (i * (k + 1)) as f64).collect());
+                    cols[field][at] = bad;
+                    let [h, l, c, v] = &cols;
+                    let columns = Columns { open: c, high: h, low: l, close: c, volume: v, vwap: None };
+                    let mut out = vec![0.0; n];
+                    let got = set.batch_into(&columns, &mut out);
+                    let mut streaming = FeatureSet::new(&[name]).unwrap();
+                    let mut row = [0.0];
+                    let want = (0..n).find_map(|i| {
+                        let bar = Bar { open: c[i], high: h[i], low: l[i], close: c[i], volume: v[i], vwap: f64::NAN };
+                        streaming.update_checked(&bar, &mut row).err()
+                    });
+                    // OBV reads no high or low: a bad one there is still a bad candle.
+                    assert_eq!(got.err(), want, "{name}, field {field} bad at {at}");
+                }
+            }
+        }
+        let huge = vec![f64::MAX; n];
+        let columns = Columns { open: &huge, high: &huge, low: &huge, close: &huge, volume: &huge, vwap: None };
+        let batch = set.batch(&columns).unwrap();
+        let want = streamed(name, [&huge, &huge, &huge, &huge]);
+        assert!(batch.iter().zip(&want).all(|(a, b)| same_bits(*a, *b)), "{name} on f64::MAX");
+    }
+}
+
+#[test]
 fn columns_read_lists_what_the_indicators_use() {
     let read = |names: &[&str]| FeatureSet::new(names).unwrap().columns_read();
     assert_eq!(read(&["sma_5", "rsi_14", "macd_12_26_9_hist"]), ["close"]);
