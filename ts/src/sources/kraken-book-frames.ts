@@ -30,6 +30,7 @@ export interface KrakenBookData {
 export type KrakenBookFrame =
   | { kind: 'book'; snapshot: boolean; data: KrakenBookData[]; rejects: { symbol: string | null; detail: string }[] }
   | { kind: 'instruments'; pairs: KrakenInstrument[] }
+  | { kind: 'heartbeat' }
   | { kind: 'other' }
   | { kind: 'reject'; detail: string };
 
@@ -69,6 +70,7 @@ export function parseKrakenBookFrame(text: string): KrakenBookFrame {
     }
     return { kind: 'instruments', pairs: out };
   }
+  if (msg.channel === 'heartbeat') return { kind: 'heartbeat' };
   if (msg.channel !== 'book') return { kind: 'other' };
   if (msg.type !== 'snapshot' && msg.type !== 'update') return { kind: 'reject', detail: `bad_frame: book frame type ${JSON.stringify(msg.type)}` };
   if (!Array.isArray(msg.data)) return { kind: 'reject', detail: 'bad_frame: book frame without a data array' };

@@ -15,7 +15,8 @@
  * until the new snapshot). A disconnect ends every book (features stop until the next
  * snapshot). Message time: the update's `timestamp`; snapshots (which carry none) take the
  * receive time. Minutes close on message times and, on Kraken's heartbeats, on Kraken's clock
- * estimated as our clock minus the least (receive - timestamp) seen.
+ * estimated as the heartbeat's receive time minus the least (receive - timestamp) seen: every
+ * input is a frame and its receive time, so a recording replays to the same features.
  *
  * `KrakenBooks` is the pure part (frames in, messages and resubscribe requests out);
  * `KrakenBookSource` is the I/O around it.
@@ -86,7 +87,11 @@ export class KrakenBooks {
   on(f: KrakenBookFrame, recvMs: number): KrakenBookStep {
     const step: KrakenBookStep = { messages: [], resubscribe: [], rejects: [], failures: [] };
     if (f.kind === 'reject') step.rejects.push(f.detail);
-    else if (f.kind === 'instruments') {
+    else if (f.kind === 'heartbeat') {
+      // Kraken's clock at this frame: close the minutes it has passed.
+      const t = recvMs - (this.clockOffsetMs ?? 0);
+      for (const [pair, b] of this.books) this.drain(pair, b, b.advance(t), step);
+    } else if (f.kind === 'instruments') {
       for (const ins of f.pairs) {
         if (!this.pairs.includes(ins.symbol)) continue;
         const old = this.precision.get(ins.symbol);
@@ -261,13 +266,7 @@ export class KrakenBookSource {
     const recv = this.clock();
     sink.rawFrame?.(this.name, recv, text);
     const f = parseKrakenBookFrame(text);
-    if (f.kind === 'other') {
-      if (text.includes('"heartbeat"')) {
-        const closed = this.books.advance(this.kraken());
-        if (closed.length) await sink.bookFeatures(closed);
-      }
-      return;
-    }
+    if (f.kind === 'other') return;
     const step = this.books.on(f, recv);
     for (const r of step.rejects) sink.reject(text, r);
     for (const pair of step.failures) {

@@ -4,7 +4,11 @@
 // detected and healed by a new snapshot, duplicates ignored.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pino from 'pino';
+import { BookRecorder, readBookRecording, replayBookRecording } from '../../src/sources/book-recording.ts';
 import type { BookFeatures } from '../../src/contracts/messages.ts';
 import { BinanceDepthSource } from '../../src/sources/binance-depth.ts';
 import { BinanceDepthFake, type BinanceDepthFakeOptions } from '../fixtures/binance-depth-fake.ts';
@@ -16,7 +20,9 @@ async function run(o: Partial<BinanceDepthFakeOptions>) {
   const source = new BinanceDepthSource({ pairs: [PAIR], logger: pino({ level: 'silent' }), url: fake.wsUrl, restBaseUrl: fake.restUrl });
   const messages: BookFeatures[] = [];
   const rejects: string[] = [];
-  const running = source.run({ bookFeatures: async (b) => void messages.push(...b), reject: (_r, why) => void rejects.push(why) });
+  const file = join(mkdtempSync(join(tmpdir(), 'binance-depth-')), 'book.jsonl.gz');
+  const recorder = new BookRecorder(file);
+  const running = source.run({ bookFeatures: async (b) => void messages.push(...b), reject: (_r, why) => void rejects.push(why), rawFrame: recorder.rawFrame });
   await fake.finished;
   await new Promise((r) => setTimeout(r, 200));
   const book = source.books.book(PAIR)!;
@@ -25,7 +31,9 @@ async function run(o: Partial<BinanceDepthFakeOptions>) {
   await source.stop();
   await running;
   await fake.close();
-  return { fake, source, got, want, messages, rejects };
+  await recorder.close();
+  const replayed = await replayBookRecording(readBookRecording(file), { binancePairs: [PAIR] });
+  return { fake, source, got, want, messages, rejects, replayed };
 }
 
 test('clean feed: one snapshot, no gap, the best bid and ask equal the true book', async () => {
@@ -41,7 +49,10 @@ test('clean feed: one snapshot, no gap, the best bid and ask equal the true book
 test('injected gaps and corrupted ids each trigger a new snapshot; duplicates are ignored', async () => {
   const skipAt = [600, 900];
   const corruptIdsAt = [1200];
-  const { fake, got, want } = await run({ skipAt, corruptIdsAt, duplicateAt: [700, 1000] });
+  const { fake, got, want, messages, replayed } = await run({ skipAt, corruptIdsAt, duplicateAt: [700, 1000] });
+  // The recorded frames and snapshots replay to the same book features, bit for bit.
+  assert.ok(messages.length >= 1);
+  assert.deepStrictEqual(replayed, messages);
   // Each skipped event is one gap. The corrupted event is a gap too, and stays first in the
   // buffer (its shifted u is above the next snapshots' lastUpdateId), so snapshots are
   // refused as too old until the stream's ids pass it: more snapshots than gaps.
