@@ -16,7 +16,7 @@ BUILD_VENV ?= $(CACHE_DIR)/build-venv
 export CMAKE ?= $(BUILD_VENV)/bin/cmake
 NODE_TEST_FILES = $(shell find ts/test -name '*.test.ts' | sort)
 
-.PHONY: lint-rust test-rust-lightgbm build-tools system-deps help setup node-deps addons pyenv run test test-rust test-node typecheck check-generated bench services-up clean deploy-tools build deploy-check test-data
+.PHONY: lint-rust test-rust-lightgbm build-tools system-deps help setup node-deps addons pyenv run test test-rust test-node typecheck check-generated bench services-up clean deploy-tools build deploy-check deploy-e2e test-data
 
 help:
 	@sed -n '1,5p' Makefile
@@ -112,6 +112,13 @@ deploy-tools:
 # The image: docker if an engine answers, else podman/buildah, else addons + type-check + Dockerfile lint.
 build: setup
 	bash scripts/deploy/build.sh
+
+# The deployment proven here (not part of `make test`: cold it builds the image and a
+# Kubernetes control plane from source): image built and run (embedded, then production
+# against real Kafka + Elasticsearch), chart installed/upgraded/rolled back/uninstalled
+# on a real kube-apiserver. Needs root + podman/mmdebstrap. See docs/deployment.md.
+deploy-e2e: deploy-tools
+	bash scripts/deploy/e2e.sh
 
 # Offline checks: hadolint, helm lint --strict, helm template, kubernetes-validate (Kubernetes 1.34.0).
 deploy-check: deploy-tools

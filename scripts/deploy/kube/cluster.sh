@@ -113,7 +113,7 @@ log "kube-apiserver $("${KC[@]}" version -o json | python3 -c 'import json,sys; 
 start_bg kube-controller-manager --kubeconfig "$KUBECONFIG_FILE" --leader-elect=false \
   --service-account-private-key-file "$P/sa.key" --root-ca-file "$P/ca.crt" \
   --cluster-signing-cert-file "$P/ca.crt" --cluster-signing-key-file "$P/ca.key" \
-  --controllers '*,-nodeipam,-nodelifecycle,-cloud-node-lifecycle,-service-lb-controller' \
+  --controllers '*,-nodeipam,-cloud-node-lifecycle,-service-lb-controller' \
   --use-service-account-credentials=false --bind-address 127.0.0.1 --secure-port 0
 start_bg kube-scheduler --kubeconfig "$KUBECONFIG_FILE" --leader-elect=false \
   --bind-address 127.0.0.1 --secure-port 0
@@ -136,6 +136,12 @@ status:
 EOF
 "${KC[@]}" wait --for=condition=Ready node/kwok-node-0 --timeout=90s >/dev/null \
   || { log "the kwok node did not become Ready"; tail -30 "$DIR/logs/kwok.log" >&2; false; }
+# The API server taints a new node not-ready; the node lifecycle controller lifts it.
+for _ in $(seq 1 120); do
+  [ -z "$("${KC[@]}" get node kwok-node-0 -o jsonpath='{.spec.taints}')" ] && break; sleep 0.5
+done
+[ -z "$("${KC[@]}" get node kwok-node-0 -o jsonpath='{.spec.taints}')" ] \
+  || { log "the node keeps its taints: $("${KC[@]}" get node kwok-node-0 -o jsonpath='{.spec.taints}')"; false; }
 # The namespace "default" service account appears once the controller manager runs.
 for _ in $(seq 1 120); do "${KC[@]}" -n default get serviceaccount default >/dev/null 2>&1 && break; sleep 0.5; done
 trap - ERR
