@@ -5,9 +5,9 @@
  * One changelog partition is written as the candles service writes it: 100
  * pairs made from real trades (shifted in time, scaled in price), pushed
  * through the candle stage one event-time minute at a time, each minute's
- * changed pairs written as the service writes them (a record of the live
- * state: open windows, watermark; and, when a window with trades closed, a
- * record of the remembered trade ids). Compaction has not run (the
+ * changed pairs written as the service writes them (pairChangelogRecords: a
+ * record of the live state, open windows and watermark; a record of the
+ * remembered trade ids of each window with trades that closed). Compaction has not run (the
  * active segment is never compacted): the restore reads every record, the
  * worst case. Two states:
  *   light: Kraken XBT/USD, one hour (~2.3k trades per pair remembered);
@@ -26,7 +26,7 @@ import type { Trade } from '../ts/src/contracts/messages.ts';
 import { KafkaTransport, changelogTopic, type RawDelivery, type RawRecord } from '../ts/src/bus/index.ts';
 import { Changelog } from '../ts/src/state/changelog.ts';
 import { CandleStage } from '../ts/src/pipeline/candle-stage.ts';
-import { CHANGELOG_FORMAT } from '../ts/src/pipeline/candles-service.ts';
+import { pairChangelogRecords, restorePairs } from '../ts/src/pipeline/candles-service.ts';
 import { readTradeCsv } from '../ts/src/sources/index.ts';
 import { testData } from '../ts/test/fixtures/test-data.ts';
 
@@ -70,6 +70,7 @@ async function main(): Promise<void> {
       const stage = new CandleStage();
       const cl = Changelog.of(writer, topic, log) as Changelog;
       let offset = 0;
+      const allClosed = new Map<string, number[]>();
       let records = 0;
       let bytes = 0;
       for (let i = 0; i < trades.length; ) {
@@ -77,19 +78,14 @@ async function main(): Promise<void> {
         let j = i;
         while (j < trades.length && Math.floor((trades[j] as Trade).ts_ms / MIN) === minute) j++;
         const batch = trades.slice(i, j);
-        const closed = new Set(stage.pushMany(batch).candles.filter((c) => c.trade_count > 0).map((c) => c.pair));
+        const closed = new Map<string, number[]>();
+        for (const c of stage.pushMany(batch).candles) if (c.trade_count > 0) closed.set(c.pair, [...(closed.get(c.pair) ?? []), c.window_start_ms]);
         offset += batch.length;
         const pairs = [...new Set(batch.map((t) => t.pair))];
-        // As the service writes them: the live state of each changed pair, its remembered ids when a window with trades closed.
-        const recs: RawRecord[] = pairs.flatMap((p) => {
-          const [live, ids] = stage.snapshotPairParts(exchange, p) as [string, string];
-          const headers = { format: CHANGELOG_FORMAT, exchange, pair: p, input_offset: String(offset) };
-          const out: RawRecord[] = [];
-          if (closed.has(p)) out.push({ key: `${exchange}|${p}|ids`, value: ids, partition, headers: { ...headers, part: 'ids' } });
-          out.push({ key: `${exchange}|${p}`, value: live, partition, headers: { ...headers, part: 'live' } });
-          for (const r of out) bytes += (r.value as string).length;
-          return out;
-        });
+        // As the service writes them (pairChangelogRecords): each changed pair's live state, the ids of its windows that closed.
+        const recs: RawRecord[] = pairs.flatMap((p) => pairChangelogRecords(stage, exchange, p, closed.get(p) ?? [], partition, { input_offset: String(offset) }));
+        for (const r of recs) bytes += (r.value as string).length;
+        for (const [p, st] of closed) allClosed.set(p, [...(allClosed.get(p) ?? []), ...st]);
         records += recs.length;
         await cl.write(partition, recs);
         i = j;
@@ -100,22 +96,25 @@ async function main(): Promise<void> {
         written.set(p, stage.snapshotPair(exchange, p) as string);
       }
       const latestBytes = [...written.values()].reduce((a, v) => a + v.length, 0);
+      // The same state as compaction leaves it (the latest record per key only), in partition + 2.
+      const compactedMap = new Map<string, RawRecord>();
+      const compacted: RawRecord[] = [];
+      for (const p of written.keys()) {
+        const starts = [...allClosed.get(p) ?? []];
+        for (const r of pairChangelogRecords(stage, exchange, p, starts, partition + 2, { input_offset: String(offset) })) compactedMap.set(r.key as string, r);
+      }
+      compacted.push(...compactedMap.values());
+      await cl.write(partition + 2, compacted);
 
       const reader = mk();
       await reader.start([]);
-      const restoreOnce = async (): Promise<{ ms: number; readMs: number; pairs: number }> => {
+      const restoreOnce = async (part = partition): Promise<{ ms: number; readMs: number; pairs: number }> => {
         const rcl = Changelog.of(reader, topic, log) as Changelog;
         const t0 = performance.now();
-        const r = await rcl.restore([partition]);
+        const r = await rcl.restore([part]);
         const readMs = performance.now() - t0;
         const s = new CandleStage();
-        let n = 0;
-        const latest = r.latest.get(partition) ?? new Map<string, RawDelivery>();
-        for (const rec of latest.values()) {
-          if (rec.headers.part !== 'live') continue;
-          s.restorePair(rec.headers.exchange as string, (rec.value as Buffer).toString('utf8'), latest.get(`${rec.key}|ids`)?.value?.toString('utf8'));
-          n++;
-        }
+        const n = restorePairs(s, r.latest.get(part) ?? new Map<string, RawDelivery>(), label).length;
         const ms = performance.now() - t0;
         for (const [p, snap] of written) if (s.snapshotPair(exchange, p) !== snap) throw new Error(`${label}: restored state of ${p} differs from the written one`);
         return { ms, readMs, pairs: n };
@@ -125,10 +124,16 @@ async function main(): Promise<void> {
         const warm: { ms: number; readMs: number; pairs: number }[] = [];
         for (let k = 0; k < 3; k++) warm.push(await restoreOnce());
         const w = median(warm.map((x) => x.ms));
+        const comp: { ms: number; readMs: number; pairs: number }[] = [];
+        for (let k = 0; k < 3; k++) comp.push(await restoreOnce(partition + 2));
+        const c = median(comp.map((x) => x.ms));
         console.log(
           `  ${label}: ${trades.length / PAIRS} trades per pair (${exchange}), ${records} records / ${(bytes / 1e6).toFixed(1)} MB in the partition (latest per pair: ${(latestBytes / 1e6).toFixed(1)} MB); ` +
             `restore cold ${cold.ms.toFixed(0)} ms (reader join + read ${cold.readMs.toFixed(0)} ms), warm ${w.toFixed(0)} ms (read ${median(warm.map((x) => x.readMs)).toFixed(0)} ms), ${cold.pairs} pairs equal; ` +
             `goal < ${GOAL_MS} ms -> warm ratio ${(w / GOAL_MS).toFixed(2)}, cold ${(cold.ms / GOAL_MS).toFixed(2)}`,
+        );
+        console.log(
+          `  ${label}, compacted (${compacted.length} records, ${(latestBytes / 1e6).toFixed(1)} MB): restore warm ${c.toFixed(0)} ms (read ${median(comp.map((x) => x.readMs)).toFixed(0)} ms); goal < ${GOAL_MS} ms -> ratio ${(c / GOAL_MS).toFixed(2)}`,
         );
       } finally {
         await reader.close();

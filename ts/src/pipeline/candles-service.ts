@@ -81,11 +81,87 @@ interface PartitionState {
   stage: CandleStage;
   offsets: Map<string, number>;
   dirty: Set<string>;
-  /** Pairs whose remembered ids changed (a window with trades closed) since the last write. */
-  idsDirty: Set<string>;
+  /** Per pair, the starts of the windows with trades closed since the last write (their ids became remembered). */
+  closed: Map<string, number[]>;
 }
 
 const stateKey = (exchange: string, pair: string): string => `${exchange}|${pair}`;
+
+/** Window slots per pair in the changelog: the remembered ids of the last WINDOW_SLOTS windows at most (a day of minutes). */
+export const WINDOW_SLOTS = 1440;
+
+/** The top-level arrays of the aggregator's remembered-ids JSON (`[[1,2],[3]]`), as text (64-bit ids never become JS numbers). */
+function splitWindows(json: string): string[] {
+  const inner = json.trim().slice(1, -1).trim();
+  if (inner === '') return [];
+  return inner
+    .slice(1, -1)
+    .split('],[')
+    .map((w) => `[${w}]`);
+}
+
+/**
+ * The changelog records of one pair after a batch: the remembered ids of each
+ * window with trades that closed in it (`exchange|pair|w|<slot>`, written
+ * once; a slot is reused a day later), then the pair's live state
+ * (`exchange|pair`: open windows, watermark; small). Written in this order,
+ * so a live state never refers to windows the changelog lacks.
+ */
+export function pairChangelogRecords(stage: CandleStage, exchange: string, pair: string, closedStarts: readonly number[], partition: number, extra: Record<string, string>): RawRecord[] {
+  const snap = stage.snapshotPairParts(exchange, pair);
+  if (snap === null) return []; // only heartbeats of a pair with no trade yet: no state
+  const headers = { format: CHANGELOG_FORMAT, exchange, pair, ...extra };
+  const out: RawRecord[] = [];
+  if (closedStarts.length > 0) {
+    const windows = splitWindows(snap[1]);
+    const n = Math.min(closedStarts.length, windows.length);
+    const intervalMs = stage.intervalS * 1000;
+    for (let i = 0; i < n; i++) {
+      const start = closedStarts[closedStarts.length - n + i] as number;
+      const slot = Math.floor(start / intervalMs) % WINDOW_SLOTS;
+      out.push({ key: `${stateKey(exchange, pair)}|w|${slot}`, value: windows[windows.length - n + i] as string, partition, headers: { ...headers, part: 'window', window_start: String(start) } });
+    }
+  }
+  out.push({ key: stateKey(exchange, pair), value: snap[0], partition, headers: { ...headers, part: 'live' } });
+  return out;
+}
+
+/**
+ * Restore the pairs of a changelog partition (the latest record per key) into
+ * a stage: each live state with the remembered ids of its windows (those not
+ * newer than the live state, within WINDOW_SLOTS windows of the newest;
+ * oldest first, the aggregator keeps its cap). Returns the live records' headers.
+ */
+export function restorePairs(stage: CandleStage, latest: ReadonlyMap<string, RawDelivery>, where: string): (Record<string, string> & { exchange: string; pair: string })[] {
+  const windows = new Map<string, { start: number; offset: number; ids: string }[]>();
+  const lives: RawDelivery[] = [];
+  for (const rec of latest.values()) {
+    const h = rec.headers;
+    if (h.format !== CHANGELOG_FORMAT || !h.exchange || !h.pair || rec.value === null || (h.part !== 'live' && h.part !== 'window')) {
+      throw new Error(`${where} offset ${rec.offset}: not a candles state record (format ${h.format ?? 'none'}, part ${h.part ?? 'none'})`);
+    }
+    if (h.part === 'live') {
+      lives.push(rec);
+      continue;
+    }
+    const k = stateKey(h.exchange, h.pair);
+    let l = windows.get(k);
+    if (!l) windows.set(k, (l = []));
+    l.push({ start: Number(h.window_start), offset: Number(h.input_offset), ids: rec.value.toString('utf8') });
+  }
+  const out: (Record<string, string> & { exchange: string; pair: string })[] = [];
+  const intervalMs = stage.intervalS * 1000;
+  for (const rec of lives) {
+    const h = rec.headers as Record<string, string> & { exchange: string; pair: string };
+    const upTo = Number(h.input_offset);
+    const ws = (windows.get(stateKey(h.exchange, h.pair)) ?? []).filter((w) => w.offset <= upTo).sort((a, b) => a.start - b.start);
+    const newest = ws.length > 0 ? (ws[ws.length - 1] as { start: number }).start : 0;
+    const kept = ws.filter((w) => w.start > newest - WINDOW_SLOTS * intervalMs);
+    stage.restorePair(h.exchange, (rec.value as Buffer).toString('utf8'), `[${kept.map((w) => w.ids).join(',')}]`);
+    out.push(h);
+  }
+  return out;
+}
 
 interface CheckpointHeader {
   format: string;
@@ -278,7 +354,7 @@ export function candlesService(opts: CandlesServiceOptions = {}): Service {
   const parts = new Map<number, PartitionState>();
   const partState = (p: number): PartitionState => {
     let ps = parts.get(p);
-    if (!ps) parts.set(p, (ps = { stage: new CandleStage({ intervalS, graceMs }), offsets: new Map(), dirty: new Set(), idsDirty: new Set() }));
+    if (!ps) parts.set(p, (ps = { stage: new CandleStage({ intervalS, graceMs }), offsets: new Map(), dirty: new Set(), closed: new Map() }));
     return ps;
   };
 
@@ -290,16 +366,12 @@ export function candlesService(opts: CandlesServiceOptions = {}): Service {
       const bar = k.indexOf('|');
       const exchange = k.slice(0, bar);
       const pair = k.slice(bar + 1);
-      const snap = ps.stage.snapshotPairParts(exchange, pair);
-      if (snap === null) continue; // only heartbeats of a pair with no trade yet: no state
-      const headers = { format: CHANGELOG_FORMAT, exchange, pair, input_offset: String(ps.offsets.get(k) ?? -1), event_ms: String(eventMs.get(pair) ?? '') };
-      // The ids first: a live state never refers to ids the changelog lacks.
-      if (ps.idsDirty.has(k)) records.push({ key: `${k}|ids`, value: snap[1], partition: p, headers: { ...headers, part: 'ids' } });
-      records.push({ key: k, value: snap[0], partition: p, headers: { ...headers, part: 'live' } });
+      const recs = pairChangelogRecords(ps.stage, exchange, pair, ps.closed.get(k) ?? [], p, { input_offset: String(ps.offsets.get(k) ?? -1), event_ms: String(eventMs.get(pair) ?? '') });
+      for (const r of recs) records.push(r);
     }
     await changelog.write(p, records);
     ps.dirty.clear();
-    ps.idsDirty.clear();
+    ps.closed.clear();
   };
 
   /** Rebalance (Kafka): drop the partitions lost, read back the state of those gained (or no longer current). */
@@ -323,15 +395,8 @@ export function candlesService(opts: CandlesServiceOptions = {}): Service {
     for (const p of todo) {
       parts.delete(p);
       const ps = partState(p);
-      const latest = r.latest.get(p) ?? new Map<string, RawDelivery>();
-      for (const rec of latest.values()) {
-        const h = rec.headers;
-        if (h.format !== CHANGELOG_FORMAT || !h.exchange || !h.pair || rec.value === null || (h.part !== 'live' && h.part !== 'ids')) {
-          throw new Error(`${cl.topic} partition ${p} offset ${rec.offset}: not a candles state record (format ${h.format ?? 'none'}, part ${h.part ?? 'none'})`);
-        }
-        if (h.part === 'ids') continue;
-        const ids = latest.get(`${rec.key}|ids`)?.value?.toString('utf8');
-        ps.stage.restorePair(h.exchange, rec.value.toString('utf8'), ids);
+      const restored = restorePairs(ps.stage, r.latest.get(p) ?? new Map<string, RawDelivery>(), `${cl.topic} partition ${p}`);
+      for (const h of restored) {
         ps.offsets.set(stateKey(h.exchange, h.pair), Number(h.input_offset));
         const ev = Number(h.event_ms);
         if (h.event_ms && Number.isFinite(ev)) seen(h.pair, ev);
@@ -388,7 +453,12 @@ export function candlesService(opts: CandlesServiceOptions = {}): Service {
         // A window with trades closed: the pair's remembered ids changed.
         for (let i = before; i < outCandles.length; i++) {
           const c = outCandles[i] as Candle;
-          if (c.trade_count > 0) ps.idsDirty.add(stateKey(c.exchange, c.pair));
+          if (c.trade_count > 0) {
+            const k = stateKey(c.exchange, c.pair);
+            const l = ps.closed.get(k);
+            if (l) l.push(c.window_start_ms);
+            else ps.closed.set(k, [c.window_start_ms]);
+          }
         }
       }
       if (skipped > 0) {
