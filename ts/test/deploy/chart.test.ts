@@ -130,6 +130,12 @@ describe('default values', () => {
   test('the init hook creates topics then stores, with its configuration inline (it runs before the ConfigMap exists)', () => {
     const job = named(defaults(), 'Job', 'tickcast-init');
     assert.equal(job.metadata.annotations?.['helm.sh/hook'], 'pre-install,pre-upgrade');
+    // Hook objects are not release objects: a succeeded Job kept would outlive
+    // `helm uninstall` (seen on a real API server, scripts/deploy/kube/chart-e2e.sh).
+    assert.deepEqual(job.metadata.annotations?.['helm.sh/hook-delete-policy']?.split(',').sort(), [
+      'before-hook-creation',
+      'hook-succeeded',
+    ]);
     const spec = podSpec(job);
     const steps = [...(spec.initContainers ?? []), ...spec.containers] as Container[];
     assert.deepEqual(
