@@ -3,6 +3,8 @@
  *   tickcast run <service...|all>   run services in one process
  *   tickcast topics create          create the Kafka topics (and dlq.<topic>)
  *   tickcast config                 print the validated configuration, secrets redacted
+ *   tickcast record --out <f.gz>    record raw order-book frames (Kraken v2 book, Binance depth)
+ *   tickcast replay-book <f.gz>     the book features of a recording, as the live run computed them
  * Settings come from TICKCAST_* environment variables (and TICKCAST_CONFIG=<file.json>).
  */
 import { Command, CommanderError } from 'commander';
@@ -15,6 +17,7 @@ import { addBackfillCommand } from './pipeline/backfill-command.ts';
 import { runSentimentEval } from './sentiment/sentiment-eval.ts';
 import { addKibanaCommand } from './monitor/kibana.ts';
 import { addTrainCommand, addModelsCommand } from './training/train-command.ts';
+import { addBookCommands } from './sources/book-command.ts';
 
 /** Exit codes: 0 ok, 1 runtime failure, 2 bad usage or configuration. */
 const EXIT_USAGE = 2;
@@ -116,6 +119,8 @@ export function buildCli(): Command {
       await stores.close();
       process.stdout.write(`stores ready (${config.store})\n`);
     });
+
+  addBookCommands(program);
 
   const sentiment = program.command('sentiment').description('news sentiment tools');
   sentiment
