@@ -131,6 +131,69 @@ impl DirectionalIndex {
     }
 }
 
+impl DirectionalIndex {
+    /// Batch kernel: a fresh instance's `update` over the columns into `out`
+    /// (same length; NaN for the warm-up), same arithmetic
+    /// (tests/batch_kernels.rs). Only this side's movement is smoothed (the
+    /// other side's never reaches the output). Returns whether every high,
+    /// low and close is finite (checked in the loop).
+    pub(crate) fn fill(&self, high: &[f64], low: &[f64], close: &[f64], out: &mut [f64]) -> bool {
+        let n = close.len().min(high.len()).min(low.len()).min(out.len());
+        if n == 0 {
+            return true;
+        }
+        let plus = self.side == DirectionalSide::Plus;
+        let mut ok = high[0].is_finite() & low[0].is_finite() & close[0].is_finite();
+        // This side's directional movement and the true range from row i-1 to i.
+        let movement = |i: usize| {
+            let diff_p = high[i] - high[i - 1];
+            let diff_m = low[i - 1] - low[i];
+            let dm = if plus {
+                if diff_p > 0.0 && diff_p > diff_m {
+                    diff_p
+                } else {
+                    0.0
+                }
+            } else if diff_m > 0.0 && diff_p < diff_m {
+                diff_m
+            } else {
+                0.0
+            };
+            (dm, true_range(high[i], low[i], close[i - 1]))
+        };
+        out[0] = f64::NAN;
+        if self.period == 1 {
+            for i in 1..n {
+                ok &= high[i].is_finite() & low[i].is_finite() & close[i].is_finite();
+                let (dm, tr) = movement(i);
+                out[i] = if dm == 0.0 || is_zero(tr) { 0.0 } else { 100.0 * (dm / tr) };
+            }
+            return ok;
+        }
+        let p = self.period.max(2);
+        let warm = p.min(n);
+        let (mut dm_sum, mut tr_sum) = (0.0f64, 0.0f64);
+        for i in 1..warm {
+            ok &= high[i].is_finite() & low[i].is_finite() & close[i].is_finite();
+            let (dm, tr) = movement(i);
+            if dm > 0.0 {
+                dm_sum += dm;
+            }
+            tr_sum += tr;
+            out[i] = f64::NAN;
+        }
+        let nf = p as f64;
+        for i in warm..n {
+            ok &= high[i].is_finite() & low[i].is_finite() & close[i].is_finite();
+            let (dm, tr) = movement(i);
+            dm_sum = dm_sum - (dm_sum / nf) + dm;
+            tr_sum = tr_sum - (tr_sum / nf) + tr;
+            out[i] = if is_zero(tr_sum) { 0.0 } else { 100.0 * (dm_sum / tr_sum) };
+        }
+        ok
+    }
+}
+
 impl Indicator for DirectionalIndex {
     type Input = Bar;
     type Output = f64;

@@ -1,5 +1,5 @@
 //! The specialised batch kernels (a set of one single-output feature: SMA,
-//! EMA, WMA, RSI, ROC, OBV, MFI, CCI) against the streaming fold: on seeded random
+//! EMA, WMA, RSI, ROC, OBV, MFI, CCI, PLUS_DI, MINUS_DI) against the streaming fold: on seeded random
 //! series of random lengths (shorter and longer than the warm-up), with
 //! random periods, flat runs (unchanged closes), zeros, negative and signed
 //! zero values, every cell must have the same bits as `update` gives one bar
@@ -94,6 +94,8 @@ fn kernels_match_the_streaming_fold_bit_for_bit() {
             "obv".to_string(),
             format!("mfi_{p2}"),
             format!("cci_{p2}"),
+            format!("plus_di_{p}"),
+            format!("minus_di_{p}"),
         ] {
             let want = streamed(&name, [&high, &low, &close, &volume]);
             // The open is the close slice (read by none of these).
@@ -109,7 +111,7 @@ fn kernels_match_the_streaming_fold_bit_for_bit() {
             cases += 1;
         }
     }
-    assert_eq!(cases, 4800);
+    assert_eq!(cases, 6000);
 }
 
 #[test]
@@ -171,7 +173,7 @@ fn kernels_that_read_several_columns_find_every_bad_value() {
     // the first bad bar's error, the same as streaming's. A finite overflow
     // of the typical price (huge finite values) is no error.
     let n = 30;
-    for name in ["obv", "mfi_5", "cci_5", "mfi_40", "cci_40"] {
+    for name in ["obv", "mfi_5", "cci_5", "mfi_40", "cci_40", "plus_di_1", "minus_di_5", "plus_di_40"] {
         let set = FeatureSet::new(&[name]).unwrap();
         for field in 0..4 {
             for at in [0, 1, 4, 5, 29] {
