@@ -5,7 +5,9 @@
 //! 2. On the snapshot (`lastUpdateId` = L), buffered events with `u <= L` are
 //!    dropped; the first remaining event must straddle L + 1
 //!    (`U <= L + 1 <= u`), otherwise the snapshot is too old (the caller
-//!    fetches another, the buffer is kept).
+//!    fetches another, the buffer is kept) - unless a later buffered event
+//!    straddles L + 1, in which case the events before it cannot be genuine
+//!    (genuine events are contiguous) and are dropped.
 //! 3. After that, every event must have `U == previous u + 1`; an event with
 //!    `u <= previous u` is stale and ignored; anything else is a gap: the
 //!    book is invalidated and the caller fetches a new snapshot (the event is
@@ -157,9 +159,16 @@ impl BinanceDepthBook {
         while self.buffer.front().is_some_and(|b| b.last_id <= last_update_id) {
             self.buffer.pop_front();
         }
-        if let Some(first) = self.buffer.front() {
-            if first.first_id > last_update_id + 1 {
-                return Ok(SnapshotOutcome::TooOld);
+        if self.buffer.front().is_some_and(|first| first.first_id > last_update_id + 1) {
+            // Genuine events are contiguous, so if a later buffered event straddles L + 1 the
+            // ones before it cannot be (a corrupted or misordered event): start from it.
+            // Otherwise the snapshot is older than the stream.
+            let straddles = |b: &Buffered| b.first_id <= last_update_id + 1 && last_update_id < b.last_id;
+            match self.buffer.iter().position(straddles) {
+                Some(i) => {
+                    self.buffer.drain(..i);
+                }
+                None => return Ok(SnapshotOutcome::TooOld),
             }
         }
         let stats = self.tracker.load(true, levels)?;

@@ -70,6 +70,27 @@ fn a_gap_invalidates_the_book_and_asks_for_a_new_snapshot() {
 }
 
 #[test]
+fn a_corrupted_event_first_in_the_buffer_does_not_block_the_sync() {
+    let mut b = book();
+    let mut out = Vec::new();
+    b.on_diff(0, 100, 110, bid(1.0, 1.0), &mut out).unwrap();
+    assert_eq!(b.on_snapshot(1, 110, bid(1.0, 1.0), &mut out).unwrap(), SnapshotOutcome::Synced { applied: 0 });
+    // A corrupted event (ids shifted by 1000) is a gap and waits in the buffer...
+    assert_eq!(b.on_diff(2, 1111, 1115, bid(9.0, 1.0), &mut out).unwrap(), DiffOutcome::Gap);
+    b.on_diff(3, 111, 115, bid(2.0, 1.0), &mut out).unwrap();
+    b.on_diff(4, 116, 120, bid(3.0, 1.0), &mut out).unwrap();
+    // ...the snapshot at 113 is straddled by 111..115, so the corrupted one before it is dropped.
+    assert_eq!(b.on_snapshot(5, 113, bid(1.0, 1.0), &mut out).unwrap(), SnapshotOutcome::Synced { applied: 2 });
+    let prices: Vec<i64> = b.book().top(BookSide::Bid, 10).iter().map(|l| l.0).collect();
+    assert_eq!(prices, vec![300, 200, 100]);
+    // Nothing straddles a snapshot older than every buffered event: too old.
+    let mut c = book();
+    c.on_diff(0, 200, 210, bid(1.0, 1.0), &mut out).unwrap();
+    c.on_diff(1, 211, 220, bid(1.0, 1.0), &mut out).unwrap();
+    assert_eq!(c.on_snapshot(2, 150, bid(1.0, 1.0), &mut out).unwrap(), SnapshotOutcome::TooOld);
+}
+
+#[test]
 fn bad_ids_and_levels_are_errors() {
     let mut b = book();
     let mut out = Vec::new();
