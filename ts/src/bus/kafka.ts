@@ -259,16 +259,26 @@ export class KafkaTransport implements Transport {
    * group, never committing, every partition paused but the ones being read).
    */
   async readPartitions(topic: string, partitions: readonly number[], onRecords: (records: RawDelivery[]) => void): Promise<PartitionEnds> {
-    let reader = this.readers.get(topic);
-    if (!reader) {
-      reader = new PartitionReader(this.kafka, this.phys(topic), topic, this.log.child({ reader: topic }));
-      this.readers.set(topic, reader);
-    }
+    const reader = this.reader(topic);
     const ends = await this.partitionEnds(topic);
     const wanted = new Map([...ends].filter(([p]) => partitions.includes(p)));
     for (const p of partitions) if (!wanted.has(p)) throw new Error(`${topic} has no partition ${p} (it has ${ends.size})`);
     await reader.read(wanted, onRecords);
     return wanted;
+  }
+
+  private reader(topic: string): PartitionReader {
+    let reader = this.readers.get(topic);
+    if (!reader) {
+      reader = new PartitionReader(this.kafka, this.phys(topic), topic, this.log.child({ reader: topic }));
+      this.readers.set(topic, reader);
+    }
+    return reader;
+  }
+
+  /** Start the reader of a topic ahead of its first read (its group join then overlaps the consumer's). */
+  async prepareReader(topic: string): Promise<void> {
+    await this.reader(topic).prepare();
   }
 
   async subscribe(opts: SubscribeOptions): Promise<Subscription> {
@@ -591,6 +601,10 @@ class PartitionReader {
     private readonly logicalName: string,
     private readonly log: Logger,
   ) {}
+
+  prepare(): Promise<void> {
+    return this.start();
+  }
 
   private start(): Promise<void> {
     this.starting ??= (async () => {

@@ -104,6 +104,8 @@ export interface Transport {
   partitionEnds?(topic: string): Promise<PartitionEnds>;
   /** Kafka: read partitions from their first retained record to their end as of the call; returns those ends. */
   readPartitions?(topic: string, partitions: readonly number[], onRecords: (records: RawDelivery[]) => void): Promise<PartitionEnds>;
+  /** Kafka: start the reader of a topic ahead of its first readPartitions. */
+  prepareReader?(topic: string): Promise<void>;
   /** Resolve when every active subscription is idle with nothing pending (in-process only). */
   drain?(): Promise<void>;
   /** True after start() until close(). */

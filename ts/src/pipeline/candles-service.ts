@@ -488,6 +488,7 @@ export function candlesService(opts: CandlesServiceOptions = {}): Service {
           );
         }
         if (opts.checkpointPath) ctx.logger.info({ checkpoint: opts.checkpointPath }, 'candles state comes from the changelog on Kafka: the checkpoint file is not used');
+        changelog.prepare(transport);
         sub = await ctx.bus.consumeBatch({
           group,
           topics: ['trades'],

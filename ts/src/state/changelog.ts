@@ -49,6 +49,11 @@ export class Changelog {
     );
   }
 
+  /** Join the reader's group now, in the background (a first restore then does not wait for it). */
+  prepare(transport: Transport): void {
+    transport.prepareReader?.(this.topic).catch((err: unknown) => this.log.warn({ err, topic: this.topic }, 'changelog reader not started ahead (started at the first restore)'));
+  }
+
   /** The number of partitions of the changelog (to check it against the input's). */
   async partitions(): Promise<number> {
     return (await this.transport.partitionEnds(this.topic)).size;
