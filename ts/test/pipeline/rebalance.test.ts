@@ -15,11 +15,12 @@
  * value), and nothing may reach dlq.trades or dlq.candles.
  *
  * Shape: TICKCAST_TEST_REBALANCE_PAIRS (default 12) pairs; `make soak` runs
- * 20 pairs (the issue's shape for the candles and features stages).
+ * 20 pairs (the issue's shape for the candles and features stages) and kills
+ * the broker once too (TICKCAST_TEST_REBALANCE_BROKER_KILL=1).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -42,6 +43,8 @@ const GRACE_MS = 5000;
 const PARTITIONS = 6;
 const NPAIRS = Number(process.env.TICKCAST_TEST_REBALANCE_PAIRS ?? 12);
 const CHUNKS = 8;
+/** Also kill the broker once (TICKCAST_TEST_REBALANCE_BROKER_KILL=1, as `make soak` sets it; needs TICKCAST_TEST_KAFKA_CTL). */
+const BROKER_KILL = process.env.TICKCAST_TEST_REBALANCE_BROKER_KILL === '1';
 const MIN = 60_000;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -234,6 +237,14 @@ test(`candles and features scaled out on 6 partitions, ${NPAIRS} pairs, instance
       if (k === 3) await act('SIGTERM a features instance, add a candles instance', async () => (await kill(live('features')[0] as Proc, 'SIGTERM'), start('candles')));
       if (k === 4) await act('SIGKILL a features instance, add one', async () => (await kill(live('features')[0] as Proc, 'SIGKILL'), start('features')));
       if (k === 5) await act('SIGTERM a candles instance', () => kill(live('candles')[0] as Proc, 'SIGTERM'));
+      if (k === 5 && BROKER_KILL) {
+        // The broker itself killed with SIGKILL and started again (make soak).
+        await act('broker SIGKILL, down 15 s, started again', async () => {
+          execFileSync(process.env.TICKCAST_TEST_KAFKA_CTL as string, ['kill9'], { stdio: 'ignore' });
+          await sleep(15_000);
+          execFileSync(process.env.TICKCAST_TEST_KAFKA_CTL as string, ['start'], { stdio: 'ignore' });
+        });
+      }
       if (k === 6) await act('SIGKILL a candles instance', () => kill(live('candles')[0] as Proc, 'SIGKILL'));
     }
 
