@@ -25,7 +25,8 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 podman image exists "$TAG" || { log "no image $TAG: make build first"; exit 1; }
 NAME="tickcast-run-$MODE-$$"
 HTTP=$(free_port); API=$(free_port)
-COMMON=(--network host --read-only --tmpfs /tmp:rw,size=512m,mode=1777
+# --no-healthcheck: podman schedules HEALTHCHECK through systemd timers (none here).
+COMMON=(--network host --no-healthcheck --read-only --tmpfs /tmp:rw,size=512m,mode=1777
         -e TICKCAST_HTTP_PORT="$HTTP" -e TICKCAST_API_PORT="$API" -e TICKCAST_PAIRS=BTC/USD,ETH/USD)
 ENVS=()
 if [ "$MODE" = production ]; then
