@@ -225,6 +225,25 @@ export const ConfigSchema = Type.Object(
     }),
     krakenWsUrl: Type.Optional(Type.String({ pattern: '^wss?://[^\\s]+$', ...m({ env: 'TICKCAST_KRAKEN_WS_URL', form: 'a ws(s) URL (default wss://ws.kraken.com/v2)' }) })),
     krakenRestUrl: Type.Optional(Type.String({ pattern: '^https?://[^\\s]+$', ...m({ env: 'TICKCAST_KRAKEN_REST_URL', form: 'an http(s) URL (default https://api.kraken.com)' }) })),
+    /** Kraken live source with many pairs (docs/scale-out.md: Kraken documents no limit; these are our defaults). */
+    krakenSubscribeBatch: Type.Integer({
+      minimum: 1,
+      maximum: 1000,
+      default: 50,
+      ...m({ env: 'TICKCAST_KRAKEN_SUBSCRIBE_BATCH', form: 'symbols per Kraken subscribe message, an integer from 1 to 1000' }),
+    }),
+    krakenPairsPerConnection: Type.Integer({
+      minimum: 1,
+      maximum: 10_000,
+      default: 500,
+      ...m({ env: 'TICKCAST_KRAKEN_PAIRS_PER_CONNECTION', form: 'pairs per Kraken WebSocket connection (more pairs open more connections), an integer from 1 to 10000' }),
+    }),
+    krakenSubscribeIntervalMs: Type.Integer({
+      minimum: 0,
+      maximum: 60_000,
+      default: 200,
+      ...m({ env: 'TICKCAST_KRAKEN_SUBSCRIBE_INTERVAL_MS', form: 'milliseconds from 0 to 60000 between two Kraken subscribe messages on one connection' }),
+    }),
     llmBaseUrl: Type.Optional(Type.String({ pattern: '^https?://[^\\s]+$', ...m({ env: 'TICKCAST_LLM_BASE_URL', form: 'an OpenAI-compatible base URL, e.g. https://api.openai.com/v1 or http://127.0.0.1:11434/v1' }) })),
     llmModel: Type.Optional(Type.String({ minLength: 1, ...m({ env: 'TICKCAST_LLM_MODEL', form: 'a model name, e.g. gpt-4o-mini (unset: the built-in lexicon scorer)' }) })),
     llmApiKey: Type.Optional(Type.String({ minLength: 1, ...m({ env: 'TICKCAST_LLM_API_KEY', form: 'the LLM provider API key', secret: true }) })),

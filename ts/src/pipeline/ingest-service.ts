@@ -22,7 +22,7 @@ import type { Trade } from '../contracts/messages.ts';
 import { Topics } from '../contracts/messages.ts';
 import type { Service, ServiceContext } from '../services/runner.ts';
 import { TradeOutbox } from './trade-outbox.ts';
-import { KrakenWsSource, KRAKEN_WS_V2_URL, BinanceWsSource, ReplaySource, tradesOfFile, type TradeSink, type TradeSource, type ReplaySpeed } from '../sources/index.ts';
+import { KrakenWsSource, KRAKEN_WS_V2_URL, BinanceWsSource, ReplaySource, tradesOfFile, type KrakenWsOptions, type TradeSink, type TradeSource, type ReplaySpeed } from '../sources/index.ts';
 import type { ReplayInput } from '../sources/replay.ts';
 
 export type IngestSourceKind = 'auto' | 'kraken' | 'binance' | 'replay';
@@ -36,6 +36,8 @@ export interface IngestOptions {
   replaySpeed?: ReplaySpeed;
   krakenWsUrl?: string;
   krakenRestUrl?: string;
+  /** Many pairs on Kraken: symbols per subscribe message, pairs per connection, wait between subscribe messages. */
+  kraken?: Pick<KrakenWsOptions, 'subscribeBatch' | 'pairsPerConnection' | 'subscribeIntervalMs'>;
   /** How long auto waits for Kraken before falling back to the sample. Default 5 s. */
   probeTimeoutMs?: number;
   /**
@@ -145,7 +147,7 @@ async function chooseSource(opts: IngestOptions, log: Logger): Promise<TradeSour
     }
     log.info({ url }, 'Kraken reachable: live trades');
   }
-  return new KrakenWsSource({ pairs: [...opts.pairs], logger: log, url, ...(opts.krakenRestUrl ? { restBaseUrl: opts.krakenRestUrl } : {}) });
+  return new KrakenWsSource({ pairs: [...opts.pairs], logger: log, url, ...(opts.krakenRestUrl ? { restBaseUrl: opts.krakenRestUrl } : {}), ...opts.kraken });
 }
 
 /** Several sources as one (they run concurrently). */

@@ -61,6 +61,7 @@ export const registry: ReadonlyMap<string, ServiceFactory> = new Map<string, Ser
         replaySpeed: c.replaySpeed === 'max' ? 'max' : Number(c.replaySpeed),
         ...(c.krakenWsUrl ? { krakenWsUrl: c.krakenWsUrl } : {}),
         ...(c.krakenRestUrl ? { krakenRestUrl: c.krakenRestUrl } : {}),
+        kraken: { subscribeBatch: c.krakenSubscribeBatch, pairsPerConnection: c.krakenPairsPerConnection, subscribeIntervalMs: c.krakenSubscribeIntervalMs },
       }),
   ],
   [

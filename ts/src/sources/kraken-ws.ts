@@ -3,6 +3,18 @@
  * with dead-connection detection, reconnects (exponential backoff + jitter) and gap healing
  * from REST, so the emitted stream after a disconnect equals that of an uninterrupted run.
  *
+ * Many pairs: the subscribe request carries a list of symbols and Kraken acknowledges each
+ * symbol separately (https://docs.kraken.com/exchange/api-reference/spot-websocket-v2/trade);
+ * its documentation gives no limit on symbols per request or per connection, and says the
+ * message rate limit exists without a figure. So the pairs go in subscribe messages of
+ * `subscribeBatch` symbols, `subscribeIntervalMs` apart, and over ceil(pairs /
+ * `pairsPerConnection`) connections (each its own session below, same sink). Every ack is
+ * checked per symbol: a symbol Kraken refuses is logged, counted
+ * (tickcast_source_subscribe_rejected_total) and left out until the process restarts; the
+ * other pairs go on. Only when every pair of the source is refused does run() fail
+ * (FatalSourceError). A failed ack that names none of our symbols (a rate limit, a request
+ * Kraken could not read) ends the session: reconnect with backoff and subscribe again.
+ *
  * Connection state machine (one pass of `session()` per connection):
  *
  *   connecting ──open──► subscribing ──all acks──► healing ──REST caught up──► live
@@ -34,13 +46,17 @@ import type { Trade } from '../contracts/messages.ts';
 import { backoffDelayMs, type BackoffOptions } from './backoff.ts';
 import { KrakenRestClient, type KrakenRestOptions } from './kraken-rest.ts';
 import { KRAKEN_EXCHANGE, parseKrakenV2Frame, type SequencedTrade } from './kraken-ws-frames.ts';
-import { gapTradesTotal, healedTotal, reconnectsTotal, tradesTotal } from './metrics.ts';
+import { gapTradesTotal, healedTotal, reconnectsTotal, subscribeRejectedTotal, tradesTotal } from './metrics.ts';
 import { normalizeKrakenPair } from './pairs.ts';
 import { rejectInput } from './trade-check.ts';
 import { realSleep, systemClock, type Clock, type Sleep, type TradeSink, type TradeSource } from './types.ts';
 import { WsConnection } from './ws-connection.ts';
 
 export const KRAKEN_WS_V2_URL = 'wss://ws.kraken.com/v2';
+/** Defaults of the many-pairs options (our choices: Kraken documents no figure). */
+export const KRAKEN_SUBSCRIBE_BATCH = 50;
+export const KRAKEN_PAIRS_PER_CONNECTION = 500;
+export const KRAKEN_SUBSCRIBE_INTERVAL_MS = 200;
 
 export interface KrakenWsOptions {
   /** Our pair names, e.g. ['BTC/USD', 'ETH/USD'] (the same as Kraken v2 symbols). */
@@ -71,6 +87,12 @@ export interface KrakenWsOptions {
   random?: () => number;
   /** Metric label. Default 'kraken-ws'. */
   sourceName?: string;
+  /** Symbols per subscribe message. Default KRAKEN_SUBSCRIBE_BATCH. */
+  subscribeBatch?: number;
+  /** Pairs per WebSocket connection; more pairs open more connections. Default KRAKEN_PAIRS_PER_CONNECTION. */
+  pairsPerConnection?: number;
+  /** Wait between two subscribe messages on one connection. Default KRAKEN_SUBSCRIBE_INTERVAL_MS. */
+  subscribeIntervalMs?: number;
 }
 
 interface PairState {
@@ -97,18 +119,31 @@ export class KrakenWsSource implements TradeSource {
   private firstSession = true;
   /** Our clock minus Kraken's (least seen on live trades and acks), for heartbeats; null until known. */
   private clockOffsetMs: number | null = null;
-  /** Number of completed (re)subscriptions; for tests and logs. */
-  subscriptions = 0;
+  private completedSubscriptions = 0;
+  /** Pairs Kraken refused, with its reason: left out of every later subscribe. */
+  private readonly refusedPairs = new Map<string, string>();
+  /** One source per connection when the pairs need several (this one then only runs them). */
+  private readonly shards: KrakenWsSource[] = [];
 
   constructor(private readonly opts: KrakenWsOptions) {
     this.name = opts.sourceName ?? 'kraken-ws';
     this.clock = opts.clock ?? systemClock;
     this.sleep = opts.sleep ?? realSleep;
     this.random = opts.random ?? Math.random;
+    const perConn = opts.pairsPerConnection ?? KRAKEN_PAIRS_PER_CONNECTION;
+    const batch = opts.subscribeBatch ?? KRAKEN_SUBSCRIBE_BATCH;
+    if (!Number.isSafeInteger(perConn) || perConn < 1) throw new Error(`KrakenWsSource: pairsPerConnection must be an integer >= 1 (got ${perConn})`);
+    if (!Number.isSafeInteger(batch) || batch < 1) throw new Error(`KrakenWsSource: subscribeBatch must be an integer >= 1 (got ${batch})`);
+    if (new Set(opts.pairs).size !== opts.pairs.length) throw new Error('KrakenWsSource: a pair is listed twice');
     for (const p of opts.pairs) {
       const n = normalizeKrakenPair(p);
       if (n !== p) throw new Error(`KrakenWsSource: pair ${p} is not in our form (expected ${n ?? 'BASE/QUOTE'})`);
       this.state.set(p, { lastSeq: null, lastUs: null, startUs: null });
+    }
+    if (opts.pairs.length > perConn) {
+      for (let i = 0; i < opts.pairs.length; i += perConn) {
+        this.shards.push(new KrakenWsSource({ ...opts, pairs: opts.pairs.slice(i, i + perConn), pairsPerConnection: perConn }));
+      }
     }
     this.rest = new KrakenRestClient({
       logger: opts.logger,
@@ -122,15 +157,54 @@ export class KrakenWsSource implements TradeSource {
     });
   }
 
+  /** Number of completed (re)subscriptions over all connections; for tests and logs. */
+  get subscriptions(): number {
+    return this.shards.length ? this.shards.reduce((n, s) => n + s.subscriptions, 0) : this.completedSubscriptions;
+  }
+
+  /** WebSocket connections this source keeps (one per shard of pairs). */
+  get connections(): number {
+    return Math.max(1, this.shards.length);
+  }
+
+  /** Pairs Kraken refused (pair -> its error), over all connections. */
+  refused(): Map<string, string> {
+    if (!this.shards.length) return new Map(this.refusedPairs);
+    return new Map(this.shards.flatMap((s) => [...s.refused()]));
+  }
+
   run(sink: TradeSink): Promise<void> {
-    this.running ??= this.loop(sink);
+    this.running ??= this.shards.length ? this.runShards(sink) : this.loop(sink);
     return this.running;
   }
 
   async stop(): Promise<void> {
     this.abort.abort();
     this.conn?.close('stopped');
+    await Promise.all(this.shards.map((s) => s.stop()));
     await this.running?.catch(() => undefined);
+  }
+
+  /** Every connection at once; one whose pairs were all refused ends alone, unless all did. */
+  private async runShards(sink: TradeSink): Promise<void> {
+    const fatal: FatalSourceError[] = [];
+    this.opts.logger.info({ pairs: this.opts.pairs.length, connections: this.shards.length }, 'kraken ws: pairs spread over several connections');
+    await Promise.all(
+      this.shards.map((s, i) =>
+        s.run(sink).catch(async (e: unknown) => {
+          if (e instanceof FatalSourceError) {
+            fatal.push(e);
+            if (fatal.length < this.shards.length) this.opts.logger.error({ connection: i, err: e.message }, 'kraken ws: every pair of one connection was refused; the other connections go on');
+            return;
+          }
+          await this.stop();
+          throw e;
+        }),
+      ),
+    );
+    if (fatal.length === this.shards.length && !this.stopped) {
+      throw new FatalSourceError(`kraken refused every pair: ${[...this.refused()].map(([p, e]) => `${p} (${e})`).join(', ')}`);
+    }
   }
 
   private get stopped(): boolean {
@@ -168,10 +242,15 @@ export class KrakenWsSource implements TradeSource {
   }
 
   private async session(conn: WsConnection, sink: TradeSink): Promise<SessionEnd> {
-    const pairs = this.opts.pairs;
+    const pairs = [...this.state.keys()];
     const maxFutureMs = this.opts.maxFutureMs ?? 300_000;
-    conn.send(JSON.stringify({ method: 'subscribe', params: { channel: 'trade', symbol: pairs, snapshot: this.opts.snapshot ?? false }, req_id: ++this.reqId }));
+    const batch = this.opts.subscribeBatch ?? KRAKEN_SUBSCRIBE_BATCH;
     const pendingAcks = new Set(pairs);
+    for (let i = 0; i < pairs.length; i += batch) {
+      if (i > 0) await this.sleep(this.opts.subscribeIntervalMs ?? KRAKEN_SUBSCRIBE_INTERVAL_MS, this.abort.signal);
+      if (this.stopped) return { cause: 'stopped', detail: 'stopped while subscribing', subscribed: false };
+      conn.send(JSON.stringify({ method: 'subscribe', params: { channel: 'trade', symbol: pairs.slice(i, i + batch), snapshot: this.opts.snapshot ?? false }, req_id: ++this.reqId }));
+    }
     const ackUs = new Map<string, number>();
     const held: SequencedTrade[] = [];
     let subscribed = false;
@@ -187,17 +266,30 @@ export class KrakenWsSource implements TradeSource {
             break;
           case 'ack': {
             if (f.method !== 'subscribe') break;
-            if (!f.success) throw new FatalSourceError(`kraken subscribe to ${f.symbol ?? '?'} failed: ${f.error ?? 'no reason given'}`);
-            if (f.channel !== 'trade') break;
             const pair = f.symbol === undefined ? null : normalizeKrakenPair(f.symbol);
-            if (pair === null || !pendingAcks.has(pair)) break;
-            pendingAcks.delete(pair);
-            ackUs.set(pair, f.timeInUs ?? this.clock() * 1000);
-            if (f.timeInUs !== undefined) this.observeClock(f.timeInUs / 1000);
+            if (!f.success) {
+              if (pair === null) {
+                // Nothing to pin it on (a rate limit, a request Kraken could not read): subscribe again on a new connection.
+                if (!subscribed) return { cause: 'subscribe_failed', detail: f.error ?? 'subscribe failed without a reason', subscribed };
+                break;
+              }
+              if (!pendingAcks.has(pair)) break;
+              pendingAcks.delete(pair);
+              this.refuse(pair, f.error ?? 'no reason given');
+            } else {
+              if (f.channel !== 'trade') break;
+              if (pair === null || !pendingAcks.has(pair)) break;
+              pendingAcks.delete(pair);
+              ackUs.set(pair, f.timeInUs ?? this.clock() * 1000);
+              if (f.timeInUs !== undefined) this.observeClock(f.timeInUs / 1000);
+            }
             if (pendingAcks.size === 0 && !subscribed) {
               clearTimeout(ackTimer);
+              if (this.state.size === 0) {
+                throw new FatalSourceError(`kraken refused every pair: ${[...this.refusedPairs].map(([p, e]) => `${p} (${e})`).join(', ')}`);
+              }
               subscribed = true;
-              this.subscriptions++;
+              this.completedSubscriptions++;
               await this.heal(sink, ackUs);
               this.firstSession = false;
               held.sort(bySeq);
@@ -222,6 +314,14 @@ export class KrakenWsSource implements TradeSource {
     } finally {
       clearTimeout(ackTimer);
     }
+  }
+
+  /** Kraken refused this pair: left out from now on (logged, counted). */
+  private refuse(pair: string, error: string): void {
+    this.state.delete(pair);
+    this.refusedPairs.set(pair, error);
+    subscribeRejectedTotal().inc({ source: this.name, pair });
+    this.opts.logger.error({ pair, error }, 'kraken refused the subscription to a pair: it is left out, the other pairs go on');
   }
 
   /** REST: everything each pair missed between its last trade and the new subscription. */

@@ -11,6 +11,10 @@ function counter<L extends string>(name: string, help: string, labelNames: L[]):
 export const rejectedTotal = (): Counter<'source' | 'reason'> =>
   counter('tickcast_source_rejected_total', 'Exchange input rejected by a trade source', ['source', 'reason']);
 
+/** Pairs an exchange refused to subscribe (the source goes on without them). */
+export const subscribeRejectedTotal = (): Counter<'source' | 'pair'> =>
+  counter('tickcast_source_subscribe_rejected_total', 'Pairs an exchange refused to subscribe (left out, the others go on)', ['source', 'pair']);
+
 /** Trades emitted by a source. */
 export const tradesTotal = (): Counter<'source' | 'pair'> =>
   counter('tickcast_source_trades_total', 'Trades emitted by a trade source', ['source', 'pair']);

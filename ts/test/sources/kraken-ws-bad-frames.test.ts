@@ -80,9 +80,9 @@ test('each kind of bad frame is rejected with a reason and counted; the next goo
   assert.equal(fake.stats.connections, 1, 'bad frames do not cause reconnects');
 });
 
-test('a pair the exchange refuses stops the source with an error instead of reconnecting forever', async () => {
+test('pairs the exchange refuses, all of them, stop the source with an error instead of reconnecting forever (one refused among others: kraken-ws-many-pairs.test.ts)', async () => {
   const fake = await KrakenFake.start({ tape: tape.slice(0, 10) });
-  const src = new KrakenWsSource({ pairs: ['BTC/USD', 'LTC/USD'], url: fake.wsUrl, restBaseUrl: fake.restUrl, logger: silentLogger, deadAfterMs: 500 });
+  const src = new KrakenWsSource({ pairs: ['DOGE/USD', 'LTC/USD'], url: fake.wsUrl, restBaseUrl: fake.restUrl, logger: silentLogger, deadAfterMs: 500 });
   try {
     await assert.rejects(src.run(new WaitingSink()), (e: unknown) => e instanceof FatalSourceError && /LTC\/USD|not supported/.test((e as Error).message));
   } finally {
