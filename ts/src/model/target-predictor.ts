@@ -1,5 +1,6 @@
 /**
- * Serving one model of one target: a feature row (plus sentiment as of t and,
+ * Serving one model of one target: a feature row (plus sentiment as of t, the
+ * order-book features as of t when the model was trained with them, and,
  * when the target uses them, the context features of t, computed once per
  * row for every target: contextFromCloses) in, the target's published values
  * out. Buffers are allocated once per model, so a
@@ -11,11 +12,11 @@
  * targets of a row do one lookup pass. Used by the predictor service and by
  * bench/predict.ts.
  */
-import type { TechnicalFeatures } from '../contracts/messages.ts';
+import type { BookFeatures, TechnicalFeatures } from '../contracts/messages.ts';
 import type { SentimentFeatures } from '../stores/types.ts';
 import { BACKENDS, type ModelKind } from './backends.ts';
 import { CONTEXT_FEATURES } from './context-features.ts';
-import { featureVector } from './feature-row.ts';
+import { bookValues, featureVector } from './feature-row.ts';
 import type { Target, TargetModel } from './target.ts';
 import { targetOf } from './targets.ts';
 
@@ -27,6 +28,8 @@ export interface ServedVersion {
   feature_names: readonly string[];
   technical_features: readonly string[];
   sentiment_features: readonly string[];
+  /** Book feature names joined after the sentiment (absent or empty: none). */
+  book_features?: readonly string[];
   context_features?: readonly string[];
 }
 
@@ -71,6 +74,7 @@ export class TargetPredictor {
   private readonly nFs: number;
   private readonly nT: number;
   private readonly sentimentNames: readonly string[];
+  private readonly bookNames: readonly string[];
   private readonly encoder: TechnicalEncoder;
   readonly usesContext: boolean;
 
@@ -85,20 +89,31 @@ export class TargetPredictor {
     if (this.usesContext && (served.context_features ?? []).join(',') !== CONTEXT_FEATURES.join(',')) throw new Error(`model ${served.version} uses context features this build does not compute: ${served.context_features?.join(', ')}`);
     this.nT = served.technical_features.length;
     this.sentimentNames = served.sentiment_features;
-    this.nFs = this.nT + served.sentiment_features.length;
+    this.bookNames = served.book_features ?? [];
+    this.nFs = this.nT + served.sentiment_features.length + this.bookNames.length;
     this.encoder = encoderOf(served.technical_features);
     this.row = new Float64Array(served.feature_names.length);
     this.out = new Float64Array(this.target.outputs.length);
   }
 
-  /** The published values for a row whose close is row.close; context: the CONTEXT_FEATURES values at t (targets that use them). */
-  predict(row: TechnicalFeatures, sentiment: SentimentFeatures | null, context: ArrayLike<number> | null): PredictOutcome {
+  /** True when the model takes order-book features (then pass the book as of t to predict). */
+  get usesBook(): boolean {
+    return this.bookNames.length > 0;
+  }
+
+  /**
+   * The published values for a row whose close is row.close; context: the CONTEXT_FEATURES
+   * values at t (targets that use them); book: the book row to join at t (model/feature-row.ts
+   * bookAsOfAge), or null: missing values, as in training.
+   */
+  predict(row: TechnicalFeatures, sentiment: SentimentFeatures | null, context: ArrayLike<number> | null, book: BookFeatures | null = null): PredictOutcome {
     if (!this.encoder.encode(row)) return { kind: 'warming_up' };
     this.row.set(this.encoder.values);
     for (let j = 0; j < this.sentimentNames.length; j++) {
       const v = sentiment?.features[this.sentimentNames[j] as string];
       this.row[this.nT + j] = v === null || v === undefined ? Number.NaN : v;
     }
+    if (this.bookNames.length > 0) bookValues(book, this.bookNames, this.row, this.nT + this.sentimentNames.length);
     if (this.usesContext) {
       if (context === null) return { kind: 'no_context' };
       for (let j = 0; j < CONTEXT_FEATURES.length; j++) this.row[this.nFs + j] = context[j] as number;

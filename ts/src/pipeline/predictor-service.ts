@@ -3,7 +3,10 @@
  * `predictions` (stream and prediction store).
  *
  * For each fresh feature row of a pair it joins the sentiment features as of
- * the row's time (when the model uses them), predicts with the pair's
+ * the row's time (when the model uses them), and the order-book features as of
+ * the row's time (when the model was trained with them: the newest book row of
+ * the model's book_exchange and the pair at or before t, at most
+ * BOOK_MAX_AGE_MS old, else missing values, the dataset's rule), predicts with the pair's
  * production model (single-row fast predict) and writes a Prediction:
  * made_at_ms = window_end_ms, target_ms = made_at + horizon.
  *
@@ -56,6 +59,8 @@ import { TargetPredictor } from '../model/target-predictor.ts';
 import { CONTEXT_FEATURES, CONTEXT_RETURNS, CloseHistory } from '../model/context-features.ts';
 import { CALIBRATION_LEVELS, DEFAULT_STEP, OnlineCalibration } from '../model/online-calibration.ts';
 import type { Stores } from '../stores/types.ts';
+import type { BookFeatures } from '../contracts/messages.ts';
+import { bookAsOfAge } from '../model/feature-row.ts';
 import { RANGE_LEVELS } from '../model/targets/range.ts';
 import { VOL_FLOOR, normalQuantile } from '../model/targets/common.ts';
 
@@ -326,6 +331,13 @@ export function predictorService(opts: PredictorServiceOptions = {}): Service {
         g.set(v);
       };
 
+      /** The book row a model trained with book features gets at t (same rule as the dataset). */
+      const bookFor = async (row: TechnicalFeatures, meta: ModelMeta): Promise<BookFeatures | null> => {
+        if (!meta.book_exchange) return null;
+        const b = await (await ctx.stores()).features.book.asOf({ exchange: meta.book_exchange, pair: row.pair, interval_s: meta.interval_s }, row.window_end_ms);
+        return bookAsOfAge(b, row.window_end_ms);
+      };
+
       const onOtherTargets = async (row: TechnicalFeatures): Promise<OtherForecasts> => {
         if (!histories.has(row.pair)) histories.set(row.pair, new CloseHistory(row.interval_s));
         histories.get(row.pair)!.add(row.window_end_ms, row.close);
@@ -348,7 +360,7 @@ export function predictorService(opts: PredictorServiceOptions = {}): Service {
             const c = new Float64Array(CONTEXT_FEATURES.length);
             context = (await contextFor(row, c)) ? c : null;
           }
-          const r = m.predictor.predict(row, sentiment, context ?? null);
+          const r = m.predictor.predict(row, sentiment, context ?? null, m.predictor.usesBook ? await bookFor(row, m.meta) : null);
           if (r.kind !== 'ok') {
             skip(row.pair, r.kind);
             continue;
@@ -466,7 +478,7 @@ export function predictorService(opts: PredictorServiceOptions = {}): Service {
           const coin = m.meta.sentiment_coin ?? row.pair.split('/')[0] ?? '';
           sentiment = await (await ctx.stores()).features.sentiment.asOf({ coin }, row.window_end_ms);
         }
-        const r = m.predictor.predict(row, sentiment, null);
+        const r = m.predictor.predict(row, sentiment, null, m.predictor.usesBook ? await bookFor(row, m.meta) : null);
         if (r.kind === 'warming_up') {
           skip(row.pair, 'warming_up');
           return null;

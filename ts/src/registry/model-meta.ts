@@ -43,7 +43,7 @@ export const ModelMeta = Type.Object(
     status: ModelStatus,
     /** Why the status is what it is (promotion decision, rollback...). */
     reason: Type.String(),
-    /** Model input columns in order (technical then sentiment). */
+    /** Model input columns in order (technical, sentiment, book as book_<name>, context). */
     feature_names: Type.Array(Type.String()),
     technical_features: Type.Array(Type.String()),
     sentiment_features: Type.Array(Type.String()),
@@ -51,6 +51,10 @@ export const ModelMeta = Type.Object(
     context_features: Type.Optional(Type.Array(Type.String())),
     /** Coin whose sentiment is joined (when sentiment_features is not empty). */
     sentiment_coin: Type.Optional(Type.String()),
+    /** Order-book feature names (as in `features.book` rows) joined as of t after the sentiment; absent or empty: none. */
+    book_features: Type.Optional(Type.Array(Type.String())),
+    /** The exchange whose book rows of the pair are joined (when book_features is not empty). */
+    book_exchange: Type.Optional(Type.String()),
     /** A target of the target registry (model/targets.ts): log_return, price, volatility, range, direction. */
     target: Type.String({ pattern: '^[a-z][a-z0-9_]{0,63}$' }),
     horizon_s: Type.Integer({ minimum: 1 }),
@@ -86,6 +90,20 @@ export const ModelMeta = Type.Object(
       /** The production version the candidate was compared with, if any. */
       compared_with: Type.Union([Type.String(), Type.Null()]),
       current_note: Type.Optional(Type.String()),
+      /** Non-price targets trained with book features: the same walk-forward (folds, parameters) with and without them. */
+      book_comparison: Type.Optional(
+        Type.Object({
+          exchange: Type.String(),
+          /** Dataset rows with book data / all rows; test rows (all folds) with book data / all test rows. */
+          rows_with_book: Type.Integer({ minimum: 0 }),
+          rows: Type.Integer({ minimum: 0 }),
+          test_rows_with_book: Type.Integer({ minimum: 0 }),
+          test_rows: Type.Integer({ minimum: 0 }),
+          with_book: Type.Record(Type.String(), Type.Union([Type.Number(), Type.Null()])),
+          without_book: Type.Record(Type.String(), Type.Union([Type.Number(), Type.Null()])),
+          note: Type.String(),
+        }),
+      ),
     }),
     search: Type.Optional(
       Type.Object({

@@ -6,6 +6,10 @@
  *   from candles closed at or before t);
  * - the sentiment features as of t: the latest sentiment row with ts_ms <= t
  *   (never one after t);
+ * - when the feature store has order-book features of the pair, the book
+ *   features as of t: the latest book row of one exchange with
+ *   window_end_ms <= t (never one after t), if at most BOOK_MAX_AGE_MS old;
+ *   a row without book data gets NaN (missing) book columns, never zeros;
  * - for the targets that use them, the context features at t
  *   (model/context-features.ts: realized volatilities and EWMA from the
  *   closes at or before t);
@@ -18,11 +22,11 @@
  * the linear baseline only uses columns that are finite on every row.
  */
 import { createHash } from 'node:crypto';
-import type { Candle, TechnicalFeatures } from '../contracts/messages.ts';
+import type { BookFeatures, Candle, TechnicalFeatures } from '../contracts/messages.ts';
 import type { SentimentFeatures } from '../stores/types.ts';
 import { FeatureStage, DEFAULT_FEATURES } from '../pipeline/feature-stage.ts';
 import { SENTIMENT_FEATURE_NAMES } from '../sentiment/sentiment-features.ts';
-import { featureVector } from '../model/feature-row.ts';
+import { BOOK_COLUMN_PREFIX, bookAsOfAge, bookValues, featureVector } from '../model/feature-row.ts';
 import { CONTEXT_FEATURES, CONTEXT_RETURNS, contextFromCloses, gatherCloses } from '../model/context-features.ts';
 import { DEFAULT_TARGET, targetOf } from '../model/targets.ts';
 import type { TargetData } from '../model/target.ts';
@@ -38,6 +42,9 @@ export const DEFAULT_HORIZON_S = 300;
 /** Sentiment features as of t (latest at or before t), or null when none. */
 export type SentimentAsOf = (t_ms: number) => SentimentFeatures | null;
 
+/** Book features as of t (latest at or before t, at most BOOK_MAX_AGE_MS old), or null when none. */
+export type BookAsOf = (t_ms: number) => BookFeatures | null;
+
 /**
  * A point-in-time training set: the rows a target is fitted and scored on
  * (TargetData: featureNames in order technical, sentiment, context; closes at
@@ -47,6 +54,10 @@ export interface Dataset extends TargetData {
   target: TargetKind;
   technicalNames: string[];
   sentimentNames: string[];
+  /** Book feature names as in the book rows (model columns: BOOK_COLUMN_PREFIX + name); empty without book data. */
+  bookNames: string[];
+  /** The exchange whose book rows were joined (when bookNames is not empty). */
+  bookExchange?: string;
   contextNames: string[];
   dropped: { warming_up: number; no_target: number };
 }
@@ -87,6 +98,24 @@ export function sentimentLookup(rows: readonly SentimentFeatures[]): SentimentAs
   };
 }
 
+/** A point-in-time lookup over the book rows of one exchange and pair (any order): BookAsOf. */
+export function bookLookup(rows: readonly BookFeatures[]): BookAsOf {
+  const sorted = [...rows].sort((a, b) => a.window_end_ms - b.window_end_ms);
+  return (t) => {
+    let lo = 0;
+    let hi = sorted.length - 1;
+    let best = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if ((sorted[mid] as BookFeatures).window_end_ms <= t) {
+        best = mid;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    return bookAsOfAge(best >= 0 ? (sorted[best] as BookFeatures) : null, t);
+  };
+}
+
 export interface BuildDatasetOptions {
   pair: string;
   /** The pair's technical rows (any order; one interval). */
@@ -96,6 +125,10 @@ export interface BuildDatasetOptions {
   /** Joins sentiment features when given. */
   sentiment?: SentimentAsOf;
   sentimentNames?: readonly string[];
+  /** Joins order-book features when given (with their names, unprefixed, in column order). */
+  book?: BookAsOf;
+  bookNames?: readonly string[];
+  bookExchange?: string;
   horizonS?: number;
   target?: TargetKind;
 }
@@ -108,11 +141,13 @@ export function buildDataset(opts: BuildDatasetOptions): Dataset {
   const intervalS = rowsIn[0]?.interval_s ?? 60;
   const technicalNames = [...(opts.technicalNames ?? Object.keys(rowsIn[0]?.features ?? {}))];
   const sentimentNames = opts.sentiment ? [...(opts.sentimentNames ?? SENTIMENT_FEATURE_NAMES)] : [];
+  const bookNames = opts.book ? [...(opts.bookNames ?? [])] : [];
   const contextNames = spec.usesContext ? [...CONTEXT_FEATURES] : [];
   const closeAt = new Map<number, number>();
   for (const r of rowsIn) closeAt.set(r.window_end_ms, r.close);
   const get = (t: number) => closeAt.get(t);
-  const kFs = technicalNames.length + sentimentNames.length;
+  const kTs = technicalNames.length + sentimentNames.length;
+  const kFs = kTs + bookNames.length;
   const k = kFs + contextNames.length;
   const xs: number[] = [];
   const ys: number[] = [];
@@ -129,11 +164,12 @@ export function buildDataset(opts: BuildDatasetOptions): Dataset {
       dropped.no_target++;
       continue;
     }
-    const v = featureVector(r, technicalNames, opts.sentiment ? opts.sentiment(r.window_end_ms) : null, sentimentNames, buf.subarray(0, kFs));
+    const v = featureVector(r, technicalNames, opts.sentiment ? opts.sentiment(r.window_end_ms) : null, sentimentNames, buf.subarray(0, kTs));
     if (v === null) {
       dropped.warming_up++;
       continue;
     }
+    if (bookNames.length > 0) bookValues(opts.book ? opts.book(r.window_end_ms) : null, bookNames, buf, kTs);
     if (contextNames.length > 0) {
       if (!gatherCloses(get, r.window_end_ms, intervalS, past)) {
         dropped.warming_up++;
@@ -151,9 +187,11 @@ export function buildDataset(opts: BuildDatasetOptions): Dataset {
     pair: opts.pair,
     horizonS,
     target,
-    featureNames: [...technicalNames, ...sentimentNames, ...contextNames],
+    featureNames: [...technicalNames, ...sentimentNames, ...bookNames.map((n) => BOOK_COLUMN_PREFIX + n), ...contextNames],
     technicalNames,
     sentimentNames,
+    bookNames,
+    ...(bookNames.length > 0 && opts.bookExchange ? { bookExchange: opts.bookExchange } : {}),
     contextNames,
     rows: times.length,
     x: Float64Array.from(xs),
@@ -163,6 +201,38 @@ export function buildDataset(opts: BuildDatasetOptions): Dataset {
     futureCloses,
     dropped,
   };
+}
+
+/** The same rows without the book columns (the walk-forward's "without book features" side). */
+export function withoutBook(ds: Dataset): Dataset {
+  if (ds.bookNames.length === 0) return ds;
+  const k = ds.featureNames.length;
+  const from = ds.technicalNames.length + ds.sentimentNames.length;
+  const nb = ds.bookNames.length;
+  const k2 = k - nb;
+  const x = new Float64Array(ds.rows * k2);
+  for (let i = 0; i < ds.rows; i++) {
+    x.set(ds.x.subarray(i * k, i * k + from), i * k2);
+    x.set(ds.x.subarray(i * k + from + nb, i * k + k), i * k2 + from);
+  }
+  const { bookExchange: _dropped, ...rest } = ds;
+  return { ...rest, featureNames: [...ds.featureNames.slice(0, from), ...ds.featureNames.slice(from + nb)], bookNames: [], x };
+}
+
+/** How many rows of `rows` have at least one book value (not NaN). */
+export function rowsWithBook(ds: Dataset, rows: readonly number[]): number {
+  const k = ds.featureNames.length;
+  const from = ds.technicalNames.length + ds.sentimentNames.length;
+  let n = 0;
+  for (const i of rows) {
+    for (let j = 0; j < ds.bookNames.length; j++) {
+      if (!Number.isNaN(ds.x[i * k + from + j] as number)) {
+        n++;
+        break;
+      }
+    }
+  }
+  return n;
 }
 
 /** Rows [from, to) of a dataset as a new matrix (the same columns). */

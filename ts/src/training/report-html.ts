@@ -219,6 +219,17 @@ function targetPicture(ev: TargetEvaluation, ds: Dataset): string {
   return '';
 }
 
+/** The with/without order-book features rows (same folds and parameters), with what they can and cannot say. */
+export function bookSection(meta: ModelMeta): string {
+  const b = meta.evaluation.book_comparison;
+  if (!b) return '';
+  const metrics = [...new Set([...Object.keys(b.with_book), ...Object.keys(b.without_book)])];
+  const row = (name: string, m: Record<string, number | null>) => `<tr><td>${esc(name)}</td>${metrics.map((k) => `<td>${k === 'n' ? String(m[k] ?? '–') : num(m[k], 5)}</td>`).join('')}</tr>`;
+  return `<h2>With and without the order-book features (${esc(b.exchange)})</h2>
+<p>${esc(b.note)}</p>
+<table class="book"><tr><th>model</th>${metrics.map((k) => `<th>${esc(k)}</th>`).join('')}</tr>${row('with book features', b.with_book)}${row('without book features', b.without_book)}</table>`;
+}
+
 export function renderTargetReport(input: TargetReportInput): string {
   const { meta, evaluation: ev } = input;
   const target = targetOf(meta.target);
@@ -259,6 +270,7 @@ ${left.length ? `<p>Left out of the picture (more than 10x the best; see the tab
 ${barChart(ev.folds.map((f) => `fold ${f.index} (${f.test_rows} rows)`), drawn.map((c) => ({ name: c, values: ev.folds.map((f) => f.scores[c]?.[pm] ?? Number.NaN) })))}
 <h2>Candidates compared on the same folds</h2>
 ${cand}
+${bookSection(meta)}
 ${targetPicture(ev, input.dataset)}
 <h2>Feature importance (gain)</h2>
 ${barChart(imp.map((x) => x.n), [{ name: 'importance', values: imp.map((x) => x.v) }])}

@@ -7,7 +7,7 @@
  * target registry (model/targets.ts).
  */
 import type { Dataset } from './dataset.ts';
-import { datasetHash } from './dataset.ts';
+import { datasetHash, rowsWithBook, withoutBook } from './dataset.ts';
 import { foldSpan, walkForwardFolds, type Fold, type FoldSpan } from './walk-forward.ts';
 import { candidateMetaBase, versionOf } from './trainer.ts';
 import { type ModelKind, type ModelParams } from '../model/backends.ts';
@@ -30,6 +30,20 @@ export interface TargetEvaluation {
 }
 
 export const HOLDOUT_FRACTION = 0.15;
+
+/** Below this many rows (minutes) with book data, the with/without comparison says that skill cannot be judged (a week of minutes). */
+export const BOOK_JUDGEABLE_ROWS = 7 * 1440;
+
+type BookComparison = NonNullable<ModelMeta['evaluation']['book_comparison']>;
+
+/** What the with/without book comparison says of itself, from its counts. */
+export function bookComparisonNote(rowsWith: number, testWith: number, testRows: number): string {
+  const counts = `${rowsWith} rows (minutes) of the dataset have book data, ${testWith} of the ${testRows} test rows`;
+  if (rowsWith < BOOK_JUDGEABLE_ROWS) {
+    return `${counts}. The order-book history is that short (recordings are minutes long), so skill with or without the book features cannot be judged on it: the comparison shows the pipeline joins and trains on them, not whether they help.`;
+  }
+  return `${counts}. Same folds and parameters with and without the book columns.`;
+}
 
 /** The production model of the same pair and target: refitted with its kind and parameters on each fold (its saved model has seen those rows). */
 export interface CurrentTargetModel {
@@ -149,6 +163,25 @@ function* trainTargetSteps(opts: TargetTrainOptions): Generator<void, TargetTrai
     evals.push(yield* evaluateTargetSteps(ds, folds, target, kind, params, (d, t) => opts.onProgress?.(`evaluate ${c + 1}/${cands.length}`, d, t)));
   }
   let best = evals.reduce((a, b) => (target.rank(b.overall.model!) < target.rank(a.overall.model!) ? b : a));
+  // With book columns: the same folds and parameters without them, side by side.
+  let bookComparison: BookComparison | undefined;
+  if (ds.bookNames.length > 0) {
+    const without = yield* evaluateTargetSteps(withoutBook(ds), folds, target, kind, best.params, (d, t) => opts.onProgress?.('evaluate without book', d, t));
+    const all = Array.from({ length: ds.rows }, (_, i) => i);
+    const testRows = folds.flatMap((f) => f.test);
+    const rowsWith = rowsWithBook(ds, all);
+    const testWith = rowsWithBook(ds, testRows);
+    bookComparison = {
+      exchange: ds.bookExchange ?? '',
+      rows_with_book: rowsWith,
+      rows: ds.rows,
+      test_rows_with_book: testWith,
+      test_rows: testRows.length,
+      with_book: finite(best.overall.model!),
+      without_book: finite(without.overall.model!),
+      note: bookComparisonNote(rowsWith, testWith, testRows.length),
+    };
+  }
   // The current production model of this pair and target, on the same folds (same columns required).
   const cur = opts.current ?? null;
   let currentNote: string | undefined;
@@ -182,6 +215,7 @@ function* trainTargetSteps(opts: TargetTrainOptions): Generator<void, TargetTrai
       scores: finiteAll(best.overall),
       compared_with: cur?.version ?? null,
       ...(currentNote ? { current_note: currentNote } : {}),
+      ...(bookComparison ? { book_comparison: bookComparison } : {}),
     },
     search: {
       trials: evals.length,

@@ -103,9 +103,11 @@ export function addTrainCommand(program: Command, configOf: () => Config): void 
         if (targetOf(res.meta.target).family !== 'price') {
           const sc = res.meta.evaluation.scores ?? {};
           const pm = targetOf(res.meta.target).primaryMetric;
+          const bc = res.meta.evaluation.book_comparison;
           process.stdout.write(
             `model ${res.meta.version} (${res.meta.target}, ${res.meta.kind}, ${res.dataset.rows} rows, dropped ${JSON.stringify(res.dataset.dropped)}): ${res.meta.status}: ${res.meta.reason}\n` +
               Object.entries(sc).map(([c, m]) => `  ${c.padEnd(14)} ${pm} ${m[pm]?.toPrecision(5) ?? '-'}  ${Object.entries(m).filter(([k]) => k !== pm && k !== 'n').map(([k, v]) => `${k} ${v === null ? '-' : v.toPrecision(4)}`).join('  ')}\n`).join('') +
+              (bc ? `  order book (${bc.exchange}): ${pm} with ${bc.with_book[pm]?.toPrecision(5) ?? '-'}, without ${bc.without_book[pm]?.toPrecision(5) ?? '-'}. ${bc.note}\n` : '') +
               `  report: ${registry.kind === 'folder' ? resolve(config.dataDir, 'models', res.meta.version, 'report.html') : `tickcast models report ${res.meta.version}`}\n`,
           );
           return;

@@ -80,6 +80,7 @@ export function candidateMetaBase(
     technical_features: [...ds.technicalNames],
     sentiment_features: [...ds.sentimentNames],
     ...(opts.sentimentCoin && ds.sentimentNames.length > 0 ? { sentiment_coin: opts.sentimentCoin } : {}),
+    ...(ds.bookNames.length > 0 ? { book_features: [...ds.bookNames], ...(ds.bookExchange ? { book_exchange: ds.bookExchange } : {}) } : {}),
     horizon_s: ds.horizonS,
     interval_s: opts.intervalS ?? 60,
     params,

@@ -9,7 +9,9 @@ import type { ModelRegistry } from '../registry/model-registry.ts';
 import type { ModelMeta } from '../registry/model-meta.ts';
 import { registerCandidate, type Decision } from '../registry/promotion.ts';
 import { readCandleCsv } from './candle-csv.ts';
-import { buildDataset, sentimentLookup, technicalRowsFromCandles, type Dataset, type TargetKind } from './dataset.ts';
+import { bookLookup, buildDataset, sentimentLookup, technicalRowsFromCandles, type Dataset, type TargetKind } from './dataset.ts';
+import { BOOK_MAX_AGE_MS } from '../model/feature-row.ts';
+import type { BookFeatures } from '../contracts/messages.ts';
 import { DEFAULT_FEATURES } from '../pipeline/feature-stage.ts';
 import { SENTIMENT_FEATURE_NAMES } from '../sentiment/sentiment-features.ts';
 import { defaultKind as backendDefaultKind, loadRegressor, type ModelKind, type ModelParams } from '../model/backends.ts';
@@ -50,7 +52,20 @@ export interface TrainingRunResult {
 
 export const defaultKind = backendDefaultKind;
 
-/** The dataset of a source (technical features by the live FeatureStage; sentiment as of t from the store). */
+/**
+ * The book rows to join into a pair's training set: of the exchange with the newest book row
+ * of the pair at the interval (the store's series), those that can be joined to some row in
+ * [fromMs, toMs] (from BOOK_MAX_AGE_MS before it). None when the store has no book of the pair.
+ */
+export async function bookRowsFor(stores: Stores, pair: string, intervalS: number, fromMs: number, toMs: number | undefined): Promise<{ exchange: string; rows: BookFeatures[] } | null> {
+  const series = (await stores.features.book.latestAll()).filter((r) => r.pair === pair && r.interval_s === intervalS);
+  if (series.length === 0) return null;
+  const newest = series.reduce((a, b) => (b.window_end_ms > a.window_end_ms || (b.window_end_ms === a.window_end_ms && b.exchange < a.exchange) ? b : a));
+  const rows = await stores.features.book.range({ exchange: newest.exchange, pair, interval_s: intervalS }, { from_ms: fromMs - BOOK_MAX_AGE_MS, ...(toMs !== undefined ? { to_ms: toMs } : {}) });
+  return rows.length > 0 ? { exchange: newest.exchange, rows } : null;
+}
+
+/** The dataset of a source (technical features by the live FeatureStage; sentiment and order-book features as of t from the store). */
 export async function datasetOf(opts: Pick<TrainingRunOptions, 'pair' | 'source' | 'horizonS' | 'target' | 'intervalS' | 'features'>): Promise<{ dataset: Dataset; sentimentCoin?: string; sourceLabel: string }> {
   const intervalS = opts.intervalS ?? 60;
   const common = { pair: opts.pair, ...(opts.horizonS !== undefined ? { horizonS: opts.horizonS } : {}), ...(opts.target ? { target: opts.target } : {}) };
@@ -70,11 +85,15 @@ export async function datasetOf(opts: Pick<TrainingRunOptions, 'pair' | 'source'
   const inRange = await stores.features.sentiment.range({ coin }, { from_ms: first, ...(q.to_ms !== undefined ? { to_ms: q.to_ms } : {}) });
   const sent = [...(before ? [before] : []), ...inRange];
   const withSentiment = sent.length > 0;
+  // Order-book features of the pair when the store has them (as of t, at most BOOK_MAX_AGE_MS old; NaN elsewhere).
+  const last = technical[technical.length - 1]?.window_end_ms;
+  const book = technical.length > 0 ? await bookRowsFor(stores, opts.pair, intervalS, first, last) : null;
   const dataset = buildDataset({
     ...common,
     technical,
     technicalNames: names,
     ...(withSentiment ? { sentiment: sentimentLookup(sent), sentimentNames: SENTIMENT_FEATURE_NAMES } : {}),
+    ...(book ? { book: bookLookup(book.rows), bookNames: Object.keys(book.rows[0]!.features), bookExchange: book.exchange } : {}),
   });
   return { dataset, ...(withSentiment ? { sentimentCoin: coin } : {}), sourceLabel: `store:features-technical ${opts.pair} ${intervalS}s` };
 }
@@ -112,7 +131,7 @@ export async function currentModel(registry: ModelRegistry, pair: string, logger
 
 export async function runTraining(opts: TrainingRunOptions): Promise<TrainingRunResult> {
   const { dataset, sentimentCoin, sourceLabel } = await datasetOf(opts);
-  opts.logger?.info({ pair: opts.pair, rows: dataset.rows, dropped: dataset.dropped, features: dataset.featureNames.length }, 'dataset built');
+  opts.logger?.info({ pair: opts.pair, rows: dataset.rows, dropped: dataset.dropped, features: dataset.featureNames.length, book_exchange: dataset.bookExchange ?? null }, 'dataset built');
   const kind = opts.kind ?? defaultKind();
   const target = targetOf(opts.target ?? DEFAULT_TARGET);
   if (target.family !== 'price') {
