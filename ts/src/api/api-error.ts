@@ -44,6 +44,8 @@ export const API_ERRORS = {
   NO_PRODUCTION_MODEL: 404,
   /** No monitoring data: no monitor runs in this process and the API has no prediction store. */
   NO_MONITORING: 404,
+  /** The feature store has no order-book features of the pair (or the API reads no feature store). */
+  NO_BOOK_FEATURES: 404,
   /** Per-client rate limit exceeded. */
   RATE_LIMITED: 429,
   /** A bug or an unexpected failure: details are logged, not returned. */

@@ -7,7 +7,9 @@
  * Live data (latest prediction per pair, recent candles and errors) is served
  * from a LiveCache fed through `app.live` (the API service calls it from the
  * bus consumers); history comes from the prediction store; GET /v1/monitoring
- * (the live prediction-error summary) from a MonitoringProvider (monitoring.ts).
+ * (the live prediction-error summary) from a MonitoringProvider (monitoring.ts);
+ * GET /v1/features/book (order-book features per minute) from the feature store
+ * (book-features.ts).
  *
  * Access control (off unless configured; off in the embedded mode), decided
  * on the route that matched (access-control.ts):
@@ -42,7 +44,10 @@ import { httpRequestSeconds } from './api-metrics.ts';
 import type { PredictionHistory } from './history.ts';
 import type { LiveCache } from './live-cache.ts';
 import { MAX_CURSOR_SKIP, cursorCodec, parseTime, queryDigest } from './query-params.ts';
+import type { BookFeaturesSource } from './book-features.ts';
 import {
+  BookQuery,
+  BookReply,
   HealthReply,
   HistoryQuery,
   HistoryReply,
@@ -71,6 +76,8 @@ export interface ApiDeps {
   models?: ProductionModelProvider;
   /** Where GET /v1/monitoring reads (default: the monitor running in this process, if any; else 404 NO_MONITORING). */
   monitoring?: MonitoringProvider;
+  /** Where GET /v1/features/book reads (default: none → 404 NO_BOOK_FEATURES). */
+  book?: BookFeaturesSource;
   /** A latest prediction older than this is flagged `stale` (default 3 minutes). */
   staleAfterMs?: number;
   /** Clock (epoch ms) for ages; injectable for tests. */
@@ -257,6 +264,7 @@ const apiPluginImpl: FastifyPluginAsync<ApiDeps> = async (fastify, deps) => {
         { name: 'predictions', description: 'Latest and historical predictions' },
         { name: 'models', description: 'The production model' },
         { name: 'monitoring', description: 'Live prediction errors: rolling MAE, direction accuracy, MAE vs the persistence baseline' },
+        { name: 'features', description: 'Order-book features per minute (spread, depth, imbalance, order-flow imbalance)' },
         { name: 'ops', description: 'Health, readiness, metrics' },
       ],
       components: { securitySchemes: { apiKey: { type: 'apiKey', in: 'header', name: 'x-api-key' } } },
@@ -361,6 +369,31 @@ const apiPluginImpl: FastifyPluginAsync<ApiDeps> = async (fastify, deps) => {
         throw new ApiError('NO_PRODUCTION_MODEL', `no production model for ${pair}: the model registry has none yet (train a model and promote it)`);
       }
       return info;
+    },
+  );
+
+  app.get(
+    '/v1/features/book',
+    {
+      schema: {
+        tags: ['features'],
+        summary: 'The newest closed minutes of order-book features of a pair (spread, mid/microprice, depth at 1/5/10 levels, imbalance, order-flow imbalance, update counts), newest first',
+        querystring: BookQuery,
+        response: { 200: BookReply, ...errorResponses },
+      },
+    },
+    async (req) => {
+      const q = req.query;
+      if (!deps.book) throw new ApiError('NO_BOOK_FEATURES', 'this API reads no feature store: no order-book features');
+      const all = await deps.book.series();
+      const ofPair = all.filter((s) => s.pair === q.pair);
+      const chosen = ofPair.filter((s) => q.exchange === undefined || s.exchange === q.exchange).sort((a, b) => b.latest_ms - a.latest_ms || a.exchange.localeCompare(b.exchange))[0];
+      if (!chosen) {
+        const have = [...new Set(all.map((s) => `${s.pair} (${s.exchange})`))].sort();
+        throw new ApiError('NO_BOOK_FEATURES', `no order-book features for ${q.pair}${q.exchange !== undefined ? ` on ${q.exchange}` : ''}; the feature store has: ${have.length > 0 ? have.join(', ') : 'none'}`);
+      }
+      const items = await deps.book.newestFirst({ exchange: chosen.exchange, pair: chosen.pair, interval_s: chosen.interval_s }, q.limit);
+      return { pair: q.pair, exchange: chosen.exchange, interval_s: chosen.interval_s, exchanges: [...new Set(ofPair.map((s) => s.exchange))].sort(), items };
     },
   );
 

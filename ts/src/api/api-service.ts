@@ -17,6 +17,7 @@ import type { Service, ServiceContext } from '../services/runner.ts';
 import type { Subscription } from '../bus/index.ts';
 import { LiveCache } from './live-cache.ts';
 import { historyFromStore } from './history.ts';
+import { bookFeaturesFromStore } from './book-features.ts';
 import { apiSettingsOf } from './api-config.ts';
 import { startApiServer, type ApiServer } from './api-server.ts';
 import { monitoringSource } from './monitoring.ts';
@@ -67,6 +68,7 @@ export function apiService(opts: ApiServiceOptions = {}): Service {
           history: historyFromStore(stores.predictions),
           models,
           monitoring: monitoringSource(stores.predictions),
+          book: bookFeaturesFromStore(stores.features),
           staleAfterMs: settings.staleAfterMs,
           readiness: { bus: () => ctx.bus.isReady() },
           apiKeys: settings.apiKeys,

@@ -5,7 +5,7 @@
  * Message shapes come from the stream contracts (ts/src/contracts/messages.ts).
  */
 import { Type, type Static, type TObject, type TProperties } from '@sinclair/typebox';
-import { Candle, Prediction, PredictionError } from '../contracts/messages.ts';
+import { BookFeatures, Candle, Prediction, PredictionError } from '../contracts/messages.ts';
 import { AccuracyRow, ForecastAccuracyRow, UnresolvedSummary } from '../monitor/monitoring-snapshot.ts';
 
 /**
@@ -20,6 +20,7 @@ function inline<P extends TProperties>(s: TObject<P>, description: string): TObj
 export const PredictionBody = inline(Prediction, 'A prediction (the `predictions` stream message)');
 export const CandleBody = inline(Candle, 'A candle (the `candles` stream message)');
 export const PredictionErrorBody = inline(PredictionError, 'A measured prediction error (the `prediction-errors` stream message)');
+export const BookFeaturesBody = inline(BookFeatures, 'One closed minute of order-book features (the `features.book` stream message)');
 
 /** Largest page of history. */
 export const MAX_HISTORY_LIMIT = 1000;
@@ -32,6 +33,38 @@ const PairParam = Type.String({
   description: 'A pair the service predicts, BASE/QUOTE in capitals (see GET /v1/pairs), e.g. BTC/USD',
   examples: ['BTC/USD'],
 });
+
+/** Most rows of GET /v1/features/book. */
+export const MAX_BOOK_LIMIT = 1000;
+export const DEFAULT_BOOK_LIMIT = 60;
+
+export const BookQuery = Type.Object(
+  {
+    pair: Type.String({
+      minLength: 3,
+      maxLength: 32,
+      pattern: '^[A-Z0-9]+/[A-Z0-9]+$',
+      description: 'A pair with order-book features, BASE/QUOTE in capitals, e.g. BTC/USD (Kraken) or BTC/USDT (Binance)',
+      examples: ['BTC/USDT'],
+    }),
+    exchange: Type.Optional(Type.String({ minLength: 1, maxLength: 32, pattern: '^[a-z0-9_-]+$', description: 'Only this exchange (default: the one with the newest book row of the pair)', examples: ['binance'] })),
+    limit: Type.Integer({ minimum: 1, maximum: MAX_BOOK_LIMIT, default: DEFAULT_BOOK_LIMIT, description: `At most this many minutes, newest first (1 to ${MAX_BOOK_LIMIT})` }),
+  },
+  { additionalProperties: false },
+);
+export type BookQuery = Static<typeof BookQuery>;
+
+export const BookReply = Type.Object(
+  {
+    pair: Type.String(),
+    exchange: Type.String({ description: 'The exchange of the rows' }),
+    interval_s: Type.Integer({ description: 'Seconds per row (one minute)' }),
+    exchanges: Type.Array(Type.String(), { description: 'Every exchange with book rows of the pair' }),
+    items: Type.Array(BookFeaturesBody, { description: 'Closed minutes, newest window_end_ms first' }),
+  },
+  { additionalProperties: false },
+);
+export type BookReply = Static<typeof BookReply>;
 
 /** Epoch milliseconds, or an ISO 8601 UTC instant (date, or date and time with Z or an offset). */
 export const TIME_PATTERN =

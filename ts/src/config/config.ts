@@ -207,6 +207,24 @@ export const ConfigSchema = Type.Object(
       default: '60',
       ...m({ env: 'TICKCAST_REPLAY_SPEED', form: 'max, or a factor of real time such as 1, 10 or 60' }),
     }),
+    /** Order-book features (the `book` service): a recording replayed (embedded default), a live exchange book, or off (production default). */
+    bookSource: Type.Union([Type.Literal('off'), Type.Literal('replay'), Type.Literal('kraken'), Type.Literal('binance')], {
+      ...m({ env: 'TICKCAST_BOOK_SOURCE', form: 'off, replay, kraken or binance (default: replay when embedded, off in production)' }),
+    }),
+    bookReplayFile: Type.Optional(
+      Type.String({ minLength: 1, ...m({ env: 'TICKCAST_BOOK_REPLAY_FILE', form: 'a `tickcast record` file (.jsonl.gz); default: the bundled Binance BTC/USDT recording (data/sample/book)' }) }),
+    ),
+    bookPairs: Type.Array(Type.String({ pattern: '^[A-Z0-9]+/[A-Z0-9]+$', minLength: 3, maxLength: 32 }), {
+      default: [],
+      uniqueItems: true,
+      ...m({ env: 'TICKCAST_BOOK_PAIRS', form: 'a comma-separated list of BASE/QUOTE pairs, e.g. BTC/USDT (default: TICKCAST_PAIRS live, the recorded pairs on replay)' }),
+    }),
+    bookDepth: Type.Integer({
+      minimum: 10,
+      maximum: 1000,
+      default: 10,
+      ...m({ env: 'TICKCAST_BOOK_DEPTH', form: 'the Kraken book depth: 10, 25, 100, 500 or 1000' }),
+    }),
     candleIntervalS: Type.Integer({
       minimum: 1,
       maximum: 86400,
@@ -382,6 +400,7 @@ export function loadConfig(opts: LoadOptions = {}): Config {
   const production = raw.mode === 'production';
   raw.bus ??= production ? 'kafka' : 'memory';
   raw.store ??= production ? 'elasticsearch' : 'sqlite';
+  raw.bookSource ??= production ? 'off' : 'replay';
 
   for (const key of Object.keys(props) as (keyof Config)[]) {
     const s = props[key];
@@ -410,6 +429,9 @@ export function loadConfig(opts: LoadOptions = {}): Config {
     }
     if (c.store === 'elasticsearch' && !c.esUrl) {
       problems.push(`${ENV_NAMES.esUrl} is required when the store is elasticsearch (TICKCAST_MODE=production or TICKCAST_STORE=elasticsearch): expected ${props.esUrl.form}`);
+    }
+    if (![10, 25, 100, 500, 1000].includes(c.bookDepth)) {
+      problems.push(`${ENV_NAMES.bookDepth}: expected ${props.bookDepth.form}; got ${c.bookDepth}`);
     }
     if (c.kafkaReplicationFactor === 0) {
       problems.push(`${ENV_NAMES.kafkaReplicationFactor}: expected ${props.kafkaReplicationFactor.form}; got 0`);

@@ -10,6 +10,7 @@ import { loadConfig, type Config } from '../config/config.ts';
 import { ingestService } from '../pipeline/ingest-service.ts';
 import { candlesService } from '../pipeline/candles-service.ts';
 import { featuresService } from '../pipeline/features-service.ts';
+import { bookService } from '../pipeline/book-service.ts';
 import { DEFAULT_FEATURES } from '../pipeline/feature-stage.ts';
 import { newsService } from '../pipeline/news-service.ts';
 import { sentimentService } from '../pipeline/sentiment-service.ts';
@@ -76,6 +77,18 @@ export const registry: ReadonlyMap<string, ServiceFactory> = new Map<string, Ser
       }),
   ],
   ['features', (c) => featuresService({ intervalS: c.candleIntervalS, features: featureList(c) })],
+  [
+    'book',
+    (c) =>
+      bookService({
+        source: c.bookSource,
+        ...(c.bookReplayFile ? { replayFile: c.bookReplayFile } : {}),
+        pairs: c.bookPairs,
+        followed: c.pairs,
+        depth: c.bookDepth,
+        ...(c.krakenWsUrl ? { krakenWsUrl: c.krakenWsUrl } : {}),
+      }),
+  ],
   [
     'news',
     (c) =>
