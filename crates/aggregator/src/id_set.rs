@@ -58,6 +58,11 @@ impl IdSet {
         }
     }
 
+    /// All keys, in no particular order.
+    pub(crate) fn keys(&self) -> impl Iterator<Item = u64> + '_ {
+        self.ascending.iter().chain(self.others.iter()).copied()
+    }
+
     /// All keys, ascending.
     pub(crate) fn sorted_keys(&self) -> Vec<u64> {
         let mut v: Vec<u64> = self.ascending.iter().chain(self.others.iter()).copied().collect();

@@ -106,11 +106,12 @@ export async function* readTradeCsv(path: string, opts: TradeCsvOptions = {}): A
   const clock = opts.clock ?? systemClock;
   const maxFutureMs = opts.maxFutureMs ?? Number.MAX_SAFE_INTEGER / 2;
   const rowsPerPair = new Map<string, number>();
+  const ctx: ParseContext = { named, opts, pairs: new Map() };
   let fmt: TradeCsvFormat | null = opts.format ?? null;
   let first = true;
   let batch: CsvBatch = { trades: [], rejects: [] };
   for await (const rawLine of rl) {
-    const line = rawLine.replace(/\r$/, '');
+    const line = rawLine.endsWith('\r') ? rawLine.slice(0, -1) : rawLine;
     if (first) {
       first = false;
       const d = detectCsvFormat(line);
@@ -119,7 +120,7 @@ export async function* readTradeCsv(path: string, opts: TradeCsvOptions = {}): A
       if (d?.header) continue;
     }
     if (line.trim() === '') continue;
-    const r = parseRow(fmt!, line.split(','), { named, opts });
+    const r = parseRow(fmt!, line.split(','), ctx);
     if ('kind' in r) {
       batch.rejects.push({ raw: line, kind: r.kind, detail: r.detail });
     } else {
@@ -139,33 +140,57 @@ export async function* readTradeCsv(path: string, opts: TradeCsvOptions = {}): A
 
 type Row = { exchange: string; pair: string; id?: string; price: string; qty: string; side: Trade['side']; ts_ms: number } | { kind: RejectKind; detail: string };
 
-function parseRow(fmt: TradeCsvFormat, c: string[], ctx: { named: { exchange?: string; pair?: string }; opts: TradeCsvOptions }): Row {
+interface ParseContext {
+  named: { exchange?: string; pair?: string };
+  opts: TradeCsvOptions;
+  /** normalizeKrakenPair of each `asset/currency` text seen (ccxt rows repeat a few). */
+  pairs?: Map<string, string | null>;
+}
+
+// The helpers of parseRow live at module level: per-row closures cost an allocation (and,
+// under tsx, a naming call) for every row of a file.
+function needPair(exchange: string | undefined, pair: string | undefined): { exchange: string; pair: string } | Row {
+  if (!exchange || !pair) return { kind: 'unknown_pair', detail: 'exchange and pair are neither in the rows nor in the file name: pass them' };
+  return { exchange, pair };
+}
+
+function msOf(v: string | undefined, what: string): number | Row {
+  const t = v === undefined ? null : decimalSecondsToMs(v);
+  return t === null ? { kind: 'bad_timestamp', detail: `${what} ${JSON.stringify(v)}` } : t;
+}
+
+const DIGITS = /^\d+$/;
+const intOf = (v: string | undefined): number => (v !== undefined && DIGITS.test(v.trim()) ? Number(v) : NaN);
+
+function ccxtPair(ctx: ParseContext, asset: string, currency: string): string | null {
+  const text = `${asset}/${currency}`;
+  if (!ctx.pairs) return normalizeKrakenPair(text);
+  let p = ctx.pairs.get(text);
+  if (p === undefined) {
+    p = normalizeKrakenPair(text);
+    if (ctx.pairs.size < 1024) ctx.pairs.set(text, p);
+  }
+  return p;
+}
+
+function parseRow(fmt: TradeCsvFormat, c: string[], ctx: ParseContext): Row {
   const exchange = ctx.opts.exchange ?? ctx.named.exchange;
   const pair = ctx.opts.pair ?? ctx.named.pair;
-  const need = (): { exchange: string; pair: string } | Row => {
-    if (!exchange || !pair) return { kind: 'unknown_pair', detail: 'exchange and pair are neither in the rows nor in the file name: pass them' };
-    return { exchange, pair };
-  };
-  const ms = (v: string | undefined, what: string): number | Row => {
-    const t = v === undefined ? null : decimalSecondsToMs(v);
-    return t === null ? { kind: 'bad_timestamp', detail: `${what} ${JSON.stringify(v)}` } : t;
-  };
-  const int = (v: string | undefined): number => (v !== undefined && /^\d+$/.test(v.trim()) ? Number(v) : NaN);
   let base: { exchange: string; pair: string } | Row;
   switch (fmt) {
     case 'kraken-history':
     case 'bitcoincharts': {
-      base = need();
-      const t = ms(c[0], 'unix_time');
+      base = needPair(exchange, pair);
+      const t = msOf(c[0], 'unix_time');
       if ('kind' in base) return base;
       if (typeof t !== 'number') return t;
       return { ...base, price: c[1] ?? '', qty: c[2] ?? '', side: 'unknown', ts_ms: t };
     }
     case 'ccxt': {
-      const p = c[1] && c[2] ? normalizeKrakenPair(`${c[1]}/${c[2]}`) : null;
+      const p = c[1] && c[2] ? ccxtPair(ctx, c[1], c[2]) : null;
       const ex = ctx.opts.exchange ?? c[0]?.toLowerCase();
       if (!p || !ex) return { kind: 'unknown_pair', detail: `asset/currency ${c[1]}/${c[2]}` };
-      const t = int(c[3]);
+      const t = intOf(c[3]);
       if (!Number.isFinite(t)) return { kind: 'bad_timestamp', detail: `time ${JSON.stringify(c[3])}` };
       const side = c[5] === 'buy' ? 'buy' : c[5] === 'sell' ? 'sell' : null;
       if (!side) return { kind: 'bad_side', detail: `side ${JSON.stringify(c[5])}` };
@@ -173,33 +198,48 @@ function parseRow(fmt: TradeCsvFormat, c: string[], ctx: { named: { exchange?: s
     }
     case 'kraken-rest':
     case 'kraken-rest-id': {
-      base = need();
+      base = needPair(exchange, pair);
       if ('kind' in base) return base;
       const [price, qty, time, side, id] = fmt === 'kraken-rest' ? [c[0], c[1], c[2], c[3], undefined] : [c[2], c[3], c[0], c[4], c[7]];
-      const t = ms(time, 'time');
+      const t = msOf(time, 'time');
       if (typeof t !== 'number') return t;
       if (side !== 'b' && side !== 's') return { kind: 'bad_side', detail: `side ${JSON.stringify(side)}` };
-      if (id !== undefined && !/^\d+$/.test(id)) return { kind: 'bad_trade_id', detail: `trade_id ${JSON.stringify(id)}` };
+      if (id !== undefined && !DIGITS.test(id)) return { kind: 'bad_trade_id', detail: `trade_id ${JSON.stringify(id)}` };
       return { ...base, ...(id !== undefined ? { id } : {}), price: price ?? '', qty: qty ?? '', side: side === 'b' ? 'buy' : 'sell', ts_ms: t };
     }
     case 'binance': {
-      base = need();
+      base = needPair(exchange, pair);
       if ('kind' in base) return base;
-      const t = int(c[2]);
+      const t = intOf(c[2]);
       if (!Number.isFinite(t)) return { kind: 'bad_timestamp', detail: `trade_time_ms ${JSON.stringify(c[2])}` };
-      if (!/^\d+$/.test(c[4] ?? '')) return { kind: 'bad_trade_id', detail: `trade_id ${JSON.stringify(c[4])}` };
+      if (!DIGITS.test(c[4] ?? '')) return { kind: 'bad_trade_id', detail: `trade_id ${JSON.stringify(c[4])}` };
       const m = c[7];
       if (m !== 'true' && m !== 'false') return { kind: 'bad_side', detail: `is_buyer_maker ${JSON.stringify(m)}` };
       return { ...base, id: c[4]!, price: c[5] ?? '', qty: c[6] ?? '', side: m === 'true' ? 'sell' : 'buy', ts_ms: t };
     }
     case 'mtgox': {
-      base = need();
+      base = needPair(exchange, pair);
       if ('kind' in base) return base;
-      const us = int(c[0]);
+      const us = intOf(c[0]);
       if (!Number.isFinite(us)) return { kind: 'bad_trade_id', detail: `id ${JSON.stringify(c[0])}` };
       return { ...base, id: c[0]!, price: c[1] ?? '', qty: c[2] ?? '', side: 'unknown', ts_ms: Math.floor(us / 1000) };
     }
   }
+}
+
+/** tradesTotal by pair for a batch: one increment per pair (the same counts as one per trade). */
+export function countTrades(source: string, trades: readonly Trade[]): void {
+  let pair = '';
+  let n = 0;
+  for (const t of trades) {
+    if (t.pair !== pair) {
+      if (n > 0) tradesTotal().inc({ source, pair }, n);
+      pair = t.pair;
+      n = 0;
+    }
+    n++;
+  }
+  if (n > 0) tradesTotal().inc({ source, pair }, n);
 }
 
 /** Imports a trade CSV as a finite source (file order). */
@@ -220,7 +260,7 @@ export class CsvImportSource implements TradeSource {
       for await (const b of readTradeCsv(this.path, this.opts)) {
         for (const r of b.rejects) rejectInput(sink, this.name, r.raw, r.kind, r.detail);
         if (b.trades.length) {
-          for (const t of b.trades) tradesTotal().inc({ source: this.name, pair: t.pair });
+          countTrades(this.name, b.trades);
           await sink.trades(b.trades);
         }
         if (this.stopped) break;
