@@ -5,7 +5,9 @@
 //   so a row after t would show); rows without book data get NaN, never zeros;
 // - with the book in the store, a volatility run registers a model whose report and meta show
 //   the walk-forward with and without the book columns, and say that so short a book history
-//   cannot judge skill; the predictor's path serves that model with the same book columns;
+//   cannot judge skill; the predictor's path serves that model with the same book columns, and
+//   the predictor service, with it in production, publishes the dataset row's value (the book
+//   row at t, an older one, none);
 // - without book rows for the pair, the columns are those of before.
 // Technical rows: real Coinbase BTC-USD 1-minute candles (data/sample). Book rows: made up
 // here with known times (the real book recordings are of another day and pair).
@@ -29,6 +31,11 @@ import { CONTEXT_FEATURES, CONTEXT_RETURNS, contextFromCloses } from '../../src/
 import { ModelMeta } from '../../src/registry/model-meta.ts';
 import { folderRegistry } from '../../src/registry/folder-registry.ts';
 import { lightgbm, lightgbmUnavailableReason } from '../../src/model/backends.ts';
+import { Bus } from '../../src/bus/bus.ts';
+import { MemoryTransport } from '../../src/bus/memory.ts';
+import { loadConfig } from '../../src/config/config.ts';
+import { predictorService } from '../../src/pipeline/predictor-service.ts';
+import type { Prediction } from '../../src/contracts/messages.ts';
 
 const logger = pino({ level: 'silent' });
 const PAIR = 'BTC/USD';
@@ -37,9 +44,13 @@ const seg = readCandleCsv(FILE, { pair: PAIR }).segments.reduce((a, b) => (b.len
 const tech = technicalRowsFromCandles([seg]);
 const T = tech.rows.map((r) => r.window_end_ms);
 
-/** A made-up book row whose `spread_twa` is its own window_end_ms in seconds (so a joined value names its row). */
-function bookRow(exchange: string, pair: string, endMs: number, messages: number | null = 7): BookFeatures {
-  return { exchange, pair, interval_s: 60, window_end_ms: endMs, features: { spread_twa: endMs / 1000, ofi: (endMs % 7_919) - 3_000, messages } };
+const closeAt = new Map(seg.map((c) => [c.window_end_ms, c.close]));
+/** A value the model can use: the size of the move of the 5 minutes after technical row i (made-up book data may look ahead; the join must not). */
+const signal = (i: number) => Math.abs(Math.log((closeAt.get(T[i]! + 300_000) ?? closeAt.get(T[i]!)!) / closeAt.get(T[i]!)!)) * 1e4;
+
+/** A made-up book row whose `spread_twa` is its own window_end_ms in seconds (so a joined value names its row); `ofi` carries `signal` of the row it is meant for. */
+function bookRow(exchange: string, pair: string, endMs: number, messages: number | null = 7, ofi = (endMs % 7_919) - 3_000): BookFeatures {
+  return { exchange, pair, interval_s: 60, window_end_ms: endMs, features: { spread_twa: endMs / 1000, ofi, messages } };
 }
 
 // Kraken BTC/USD: rows on either side of the technical times of rows 300..900, a hole of
@@ -48,9 +59,9 @@ function bookRow(exchange: string, pair: string, endMs: number, messages: number
 const kraken: BookFeatures[] = [];
 for (let i = 300; i < 900; i++) {
   if (i >= 500 && i < 510) continue;
-  if (i % 3 === 0) kraken.push(bookRow('kraken', PAIR, T[i]! - 20_000, i % 9 === 0 ? null : 3));
-  if (i % 11 === 0) kraken.push(bookRow('kraken', PAIR, T[i]! + 1));
-  if (i % 13 === 0) kraken.push(bookRow('kraken', PAIR, T[i]!));
+  if (i % 3 !== 1) kraken.push(bookRow('kraken', PAIR, T[i]! - 20_000, i % 9 === 0 ? null : 3, signal(i)));
+  if (i % 11 === 0) kraken.push(bookRow('kraken', PAIR, T[i]! + 1, 7, signal(i + 1)));
+  if (i % 13 === 0) kraken.push(bookRow('kraken', PAIR, T[i]!, 7, signal(i)));
 }
 // Noise that must never be joined: another exchange of the same pair whose newest row is older
 // than Kraken's, and another pair of the same exchange.
@@ -158,6 +169,9 @@ test('volatility with the book in the store: the walk-forward report shows it wi
       const stored = (await registry.load(meta.version))!;
       const served = new TargetPredictor(stored.meta, stored.modelText);
       assert.ok(served.usesBook);
+      const imp = res.targetResult!.model.importance();
+      const bookGain = ds.featureNames.map((n, j) => (n.startsWith('book_') ? imp[j] ?? 0 : 0)).reduce((a, b) => a + b, 0);
+      assert.ok(bookGain > 0, 'the model splits on the book columns (so serving them matters)');
       const direct = targetOf('volatility').load(stored.meta.kind, stored.modelText, stored.meta.feature_names);
       const byT = new Map(tech.rows.map((r) => [r.window_end_ms, r]));
       const closes = new Map(seg.map((c) => [c.window_end_ms, c.close]));
@@ -176,6 +190,40 @@ test('volatility with the book in the store: the walk-forward report shows it wi
         if (out.kind === 'ok') assert.deepEqual(out.values, targetOf('volatility').publish(o, ds.closes[i]!));
       }
       assert.ok(withBook > 10, `rows served with a book: ${withBook}`);
+
+      // The predictor service, with this model in production: its message for a row carries the value of the dataset's row (book joined by the service).
+      await registry.promote(meta.version, 'test');
+      const bus = new Bus(new MemoryTransport({ logger }), { logger, retries: 0, retryBaseMs: 1 });
+      await bus.start();
+      const predictions: Prediction[] = [];
+      await bus.consume({ group: 'test-preds', topics: ['predictions'], fromBeginning: true, handler: (p) => void predictions.push(p) });
+      const svc = predictorService({ registry, pollMs: 0 });
+      try {
+        await svc.start({ config: loadConfig({ env: { TICKCAST_DATA_DIR: dir } }), logger, bus, stores: async () => stores, signal: new AbortController().signal });
+        // Rows whose output the book columns change (so a predictor that left them missing would be caught): one joined to an older book row, one to a row at t; and one without book.
+        const out = (x: Float64Array) => direct.predict(x, new Float64Array(targetOf('volatility').outputs.length))[0]!;
+        const bookMatters = (i: number) => {
+          const x = ds.x.slice(i * k, i * k + k);
+          const without = x.slice();
+          for (let j = 0; j < ds.bookNames.length; j++) without[at + j] = Number.NaN;
+          return out(x) !== out(without);
+        };
+        const picks = [ds.times.findIndex((t, i) => expectedAt(t) !== null && expectedAt(t)!.window_end_ms < t && bookMatters(i)), ds.times.findIndex((t, i) => expectedAt(t)?.window_end_ms === t && bookMatters(i)), ds.times.findIndex((t, i) => i > 200 && expectedAt(t) === null)];
+        assert.ok(picks.every((i) => i >= 0), `rows with an older book row, one at t (whose output the book changes), none: ${picks}`);
+        for (const i of picks) {
+          const t = ds.times[i]!;
+          await bus.publish('featuresTechnical', [byT.get(t)!]);
+          await bus.drain();
+          const p = predictions.at(-1)!;
+          assert.equal(p.made_at_ms, t);
+          const want = targetOf('volatility').publish(direct.predict(ds.x.slice(i * k, i * k + k), new Float64Array(targetOf('volatility').outputs.length)), ds.closes[i]!).volatility!;
+          assert.ok(Math.abs(p.volatility!.value / want - 1) < 1e-12, `row at ${new Date(t).toISOString()}: served ${p.volatility!.value}, dataset row ${want}`);
+        }
+        assert.equal(predictions.length, picks.length);
+      } finally {
+        await svc.stop();
+        await bus.close();
+      }
     } finally {
       await registry.close();
     }
