@@ -23,7 +23,6 @@
  */
 import { createReadStream } from 'node:fs';
 import { basename } from 'node:path';
-import { createInterface } from 'node:readline';
 import { createGunzip } from 'node:zlib';
 import type { Trade } from '../contracts/messages.ts';
 import { normalizeBinanceSymbol, normalizeKrakenPair } from './pairs.ts';
@@ -99,7 +98,7 @@ export interface CsvBatch {
 /** Stream a trade CSV (plain or .gz) as batches of validated trades and rejects. */
 export async function* readTradeCsv(path: string, opts: TradeCsvOptions = {}): AsyncGenerator<CsvBatch> {
   const input = createReadStream(path);
-  const rl = createInterface({ input: path.endsWith('.gz') ? input.pipe(createGunzip()) : input, crlfDelay: Infinity });
+  const text = path.endsWith('.gz') ? input.pipe(createGunzip()) : input;
   const named = inferFromFileName(path);
   const fileKey = opts.fileKey ?? basename(path);
   const batchSize = opts.batchSize ?? 1000;
@@ -110,33 +109,58 @@ export async function* readTradeCsv(path: string, opts: TradeCsvOptions = {}): A
   let fmt: TradeCsvFormat | null = opts.format ?? null;
   let first = true;
   let batch: CsvBatch = { trades: [], rejects: [] };
-  for await (const rawLine of rl) {
-    const line = rawLine.endsWith('\r') ? rawLine.slice(0, -1) : rawLine;
-    if (first) {
-      first = false;
-      const d = detectCsvFormat(line);
-      fmt ??= d?.format ?? null;
-      if (fmt === null) throw new Error(`${path}: unknown trade CSV format (first line ${JSON.stringify(line.slice(0, 120))})`);
-      if (d?.header) continue;
-    }
-    if (line.trim() === '') continue;
-    const r = parseRow(fmt!, line.split(','), ctx);
-    if ('kind' in r) {
-      batch.rejects.push({ raw: line, kind: r.kind, detail: r.detail });
-    } else {
-      const n = rowsPerPair.get(r.pair) ?? 0;
-      rowsPerPair.set(r.pair, n + 1);
-      const c = checkTrade({ exchange: r.exchange, pair: r.pair, trade_id: r.id ?? `${fileKey}:${n}`, price: r.price, qty: r.qty, side: r.side, ts_ms: r.ts_ms }, { nowMs: clock(), maxFutureMs });
-      if (c.ok) batch.trades.push(c.value);
-      else batch.rejects.push({ raw: line, kind: c.kind, detail: c.detail });
-    }
-    if (batch.trades.length >= batchSize) {
-      yield batch;
-      batch = { trades: [], rejects: [] };
+  for await (const lines of textLines(text)) {
+    for (const line of lines) {
+      if (first) {
+        first = false;
+        const d = detectCsvFormat(line);
+        fmt ??= d?.format ?? null;
+        if (fmt === null) throw new Error(`${path}: unknown trade CSV format (first line ${JSON.stringify(line.slice(0, 120))})`);
+        if (d?.header) continue;
+      }
+      if (line.trim() === '') continue;
+      const r = parseRow(fmt!, line.split(','), ctx);
+      if ('kind' in r) {
+        batch.rejects.push({ raw: line, kind: r.kind, detail: r.detail });
+      } else {
+        const n = rowsPerPair.get(r.pair) ?? 0;
+        rowsPerPair.set(r.pair, n + 1);
+        const c = checkTrade({ exchange: r.exchange, pair: r.pair, trade_id: r.id ?? `${fileKey}:${n}`, price: r.price, qty: r.qty, side: r.side, ts_ms: r.ts_ms }, { nowMs: clock(), maxFutureMs });
+        if (c.ok) batch.trades.push(c.value);
+        else batch.rejects.push({ raw: line, kind: c.kind, detail: c.detail });
+      }
+      if (batch.trades.length >= batchSize) {
+        yield batch;
+        batch = { trades: [], rejects: [] };
+      }
     }
   }
   if (batch.trades.length || batch.rejects.length) yield batch;
 }
+
+/**
+ * The lines of a text stream, a chunk's worth at a time, split as readline splits them
+ * (crlfDelay Infinity): at \n, \r\n and a lone \r, a \r\n across two chunks being one break;
+ * the last line is given when it is not empty. One array per chunk instead of one promise per
+ * line (a file has millions of lines).
+ */
+export async function* textLines(stream: NodeJS.ReadableStream): AsyncGenerator<string[]> {
+  stream.setEncoding('utf8');
+  let rest = '';
+  let skipLf = false;
+  for await (const chunk of stream as AsyncIterable<string>) {
+    let text = rest + chunk;
+    if (skipLf && text.startsWith('\n')) text = text.slice(1);
+    skipLf = false;
+    const parts = text.includes('\r') ? text.split(CRLF_OR_LF_OR_CR) : text.split('\n');
+    rest = parts.pop() as string;
+    if (text.endsWith('\r')) skipLf = true;
+    if (parts.length > 0) yield parts;
+  }
+  if (rest.length > 0) yield [rest];
+}
+
+const CRLF_OR_LF_OR_CR = /\r\n|\n|\r/;
 
 type Row = { exchange: string; pair: string; id?: string; price: string; qty: string; side: Trade['side']; ts_ms: number } | { kind: RejectKind; detail: string };
 
