@@ -100,7 +100,7 @@ test: setup pyenv typecheck check-generated lint-rust test-rust test-node
 bench: setup pyenv
 	node --import tsx ts/test/fixtures/fetch-test-data.ts --all
 	BENCH_PIPELINE_PARTS=embedded BENCH_LATENCY_PARTS=embedded node --import tsx bench/run.ts
-	BENCH_PIPELINE_PARTS=kafka bash scripts/services/with-services.sh bash -c 'node --import tsx bench/pipeline.ts && node --import tsx bench/restore.ts && node --import tsx bench/latency.ts --parts kafka'
+	BENCH_PIPELINE_PARTS=kafka bash scripts/services/with-services.sh bash -c 'node --import tsx bench/pipeline.ts && node --import tsx bench/restore.ts && node --import tsx bench/latency.ts --parts kafka && node --import tsx bench/scale.ts'
 
 # The scale-out test in its larger shape (issue 19): 20 pairs instead of 12, the same
 # rebalances (candles and features instances added, stopped, killed); not in `make test`.
