@@ -22,7 +22,10 @@
  * minutes, sent at full speed before the clock starts) give the predictor the
  * 240 closes of context the embedded run's range baseline needs (the
  * Gaussian-EWMA bands served when a pair has no production range model, as
- * here: no model is trained) and warm every feature; the live part is
+ * in the embedded part: no model is trained there) and warm every feature.
+ * Production mode serves no baseline, so the Kafka part first trains a range
+ * model per pair on the bundled real Coinbase candles and promotes it in the
+ * Elasticsearch registry (promoteRangeModels). The live part is
  * `--minutes` minutes of the copies that follow, replayed at `--speed`, the
  * live part starting in the minute before the run starts (event time runs
  * behind the wall clock by the warm-up time plus less than a minute).
@@ -69,6 +72,11 @@ import { ReplaySource } from '../ts/src/sources/replay.ts';
 import { TradeOutbox } from '../ts/src/pipeline/trade-outbox.ts';
 import { busSink } from '../ts/src/pipeline/ingest-service.ts';
 import { CONTEXT_RETURNS } from '../ts/src/model/context-features.ts';
+import { families } from '../ts/src/model/targets.ts';
+import { registryOf } from '../ts/src/registry/index.ts';
+import { readCandleCsv } from '../ts/src/training/candle-csv.ts';
+import { buildDataset, technicalRowsFromCandles } from '../ts/src/training/dataset.ts';
+import { trainTarget } from '../ts/src/training/target-trainer.ts';
 import { testData } from '../ts/test/fixtures/test-data.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -254,6 +262,7 @@ async function measure(part: string, config: Config, opts: Options, log: Logger)
 
   const apiPort = await freePort();
   const runConfig: Config = { ...config, apiHost: '127.0.0.1', apiPort, pairs: PAIRS };
+  if (config.mode === 'production') await promoteRangeModels(runConfig);
   const runner = new Runner({ config: runConfig, logger: log, bus, openStores: async () => stores });
   const services = [ingest, ...resolveServices(['candles', 'features', 'predictor', 'api'], undefined, runConfig)];
   let client: ChildProcess | null = null;
@@ -344,6 +353,33 @@ async function measure(part: string, config: Config, opts: Options, log: Logger)
   ];
   if (missing > 0) console.log(`  ${part}: ${missing} stamps missing over ${windows} windows x 5 steps (a window without a trade has no candle; see the counts)`);
   return { part, rows, windows, p99c };
+}
+
+/**
+ * Production mode serves no baseline: a range model per pair (the target the embedded run
+ * serves its baseline for), trained walk-forward on the bundled real Coinbase candles of the
+ * pair's base coin (Apache-2.0, data/sample/candles: BTC-USD for BTC/USDT, ETH-USD for
+ * ETH/USDT; the range target is in log returns) and promoted in the configuration's registry.
+ */
+async function promoteRangeModels(config: Config): Promise<void> {
+  const range = families().find((t) => t.family === 'range');
+  if (!range) throw new Error('no range target family');
+  const registry = registryOf(config);
+  try {
+    for (const pair of PAIRS) {
+      const base = pair.split('/')[0]!;
+      const file = testData(`candles/coinbase_${base}USD_1m_lean.csv`);
+      const { segments } = readCandleCsv(file, { pair });
+      const { names, rows } = technicalRowsFromCandles(segments);
+      const t0 = performance.now();
+      const r = trainTarget({ dataset: buildDataset({ pair, technical: rows, technicalNames: names, horizonS: 300, target: range.name }), folds: 4, source: file });
+      await registry.save(r.meta, r.model.modelText());
+      await registry.promote(r.meta.version, 'bench/latency.ts');
+      console.log(`  ${pair}: range model ${r.meta.version} trained on ${rows.length} real ${base}-USD candle rows in ${((performance.now() - t0) / 1000).toFixed(1)} s, promoted`);
+    }
+  } finally {
+    await registry.close();
+  }
 }
 
 /** Wait until the warm-up is through: the in-process bus drained, or (Kafka) no row stored and no prediction published for 3 s. */
