@@ -27,11 +27,12 @@ const PAIRS = Array.from({ length: NPAIRS }, (_, i) => pairName(i));
 // The refused pair sits inside the second connection's share, in the middle of a batch.
 const ASKED = [...PAIRS.slice(0, 100), REFUSED, ...PAIRS.slice(100)];
 
-async function rejectedMetric(pair: string): Promise<number> {
-  const m = register.getSingleMetric('tickcast_source_subscribe_rejected_total');
-  const v = m ? (await m.get()).values.find((x) => x.labels.pair === pair) : undefined;
+async function metric(name: string, label: string, value: string): Promise<number> {
+  const m = register.getSingleMetric(name);
+  const v = m ? (await m.get()).values.find((x) => x.labels[label] === value) : undefined;
   return v?.value ?? 0;
 }
+const rejectedMetric = (pair: string) => metric('tickcast_source_subscribe_rejected_total', 'pair', pair);
 
 /** Sizes of consecutive slices of n items in batches of b. */
 function batches(n: number, b: number): number[] {
@@ -99,4 +100,24 @@ test('every pair refused, over several connections: the source fails with the ex
     await src.stop();
     await fake.close();
   }
+});
+
+test('a failed subscribe ack that names no symbol (a rate limit) is not a refused pair: the source reconnects and subscribes again', async () => {
+  const few = tape.filter((t) => t.pair === pairName(0) || t.pair === pairName(1));
+  const fake = await KrakenFake.start({ tape: few, failSubscribes: 1 });
+  const src = new KrakenWsSource({ pairs: [pairName(0), pairName(1)], url: fake.wsUrl, restBaseUrl: fake.restUrl, logger: silentLogger, deadAfterMs: 2000, backoff: { baseMs: 5, maxMs: 20 } });
+  const before = await metric('tickcast_source_reconnects_total', 'cause', 'subscribe_failed');
+  const sink = new WaitingSink();
+  const running = src.run(sink);
+  try {
+    await sink.until(() => sink.received.length === few.length, 'every trade of both pairs');
+  } finally {
+    await src.stop();
+    await running;
+    await fake.close();
+  }
+  assert.equal(fake.stats.connections, 2, 'one reconnect');
+  assert.deepEqual([...src.refused()], [], 'no pair refused');
+  assert.equal((await metric('tickcast_source_reconnects_total', 'cause', 'subscribe_failed')) - before, 1);
+  for (const p of [pairName(0), pairName(1)]) assert.deepEqual(byPair(sink.received, p), byPair(few.map(expectedTrade), p), p);
 });
