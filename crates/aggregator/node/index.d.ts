@@ -202,8 +202,20 @@ export interface TradeBatch {
   pairs: Array<string>
   /** Per row: index into `pairs`. */
   pairIdx: Uint32Array
-  /** Per row: trade id (BigInt64Array and Float64Array: whole numbers ≥ 0; strings: as for `push`). */
+  /**
+   * Per row: trade id (BigInt64Array and Float64Array: whole numbers ≥ 0; strings: as for `push`).
+   * Ignored when `tradeIdsText` and `tradeIdEnds` are given.
+   */
   tradeIds: BigInt64Array | Float64Array | Array<string>
+  /**
+   * String ids concatenated into one string (one conversion instead of one per row), with
+   * `tradeIdEnds`: row i's id is the UTF-8 bytes `tradeIdEnds[i - 1]..tradeIdEnds[i]` of it
+   * (from 0 for the first row); read as the strings of `tradeIds` are. A range out of
+   * bounds or not on character boundaries is an empty id (rejected as a bad trade id).
+   */
+  tradeIdsText?: string
+  /** Per row: the end (UTF-8 byte offset) of its id in `tradeIdsText`. */
+  tradeIdEnds?: Uint32Array
   /** Per row: price. */
   prices: Float64Array
   /** Per row: quantity. */

@@ -286,6 +286,7 @@ impl Aggregator {
             TradeIdColumn::I64(v) => v.len(),
             TradeIdColumn::F64(v) => v.len(),
             TradeIdColumn::Str(v) => v.len(),
+            TradeIdColumn::Joined { ends, .. } => ends.len(),
         };
         if [id_len, cols.prices.len(), cols.qtys.len(), cols.sides.len(), cols.ts_ms.len()].iter().any(|&l| l != n) {
             return Err(BatchError::LengthMismatch);
@@ -327,6 +328,14 @@ impl Aggregator {
             TradeIdColumn::I64(v) => TradeIdIn::I64(v.get(row).copied().unwrap_or(-1)),
             TradeIdColumn::F64(v) => TradeIdIn::F64(v.get(row).copied().unwrap_or(f64::NAN)),
             TradeIdColumn::Str(v) => TradeIdIn::Str(v.get(row).map(String::as_str).unwrap_or("")),
+            TradeIdColumn::Joined { text, ends } => {
+                let start = if row == 0 { Some(0) } else { ends.get(row - 1).copied() };
+                let end = ends.get(row).copied();
+                TradeIdIn::Str(match (start, end) {
+                    (Some(a), Some(b)) => text.get(a as usize..b as usize).unwrap_or(""),
+                    _ => "",
+                })
+            }
         };
         let price = cols.prices.get(row).copied().unwrap_or(f64::NAN);
         let qty = cols.qtys.get(row).copied().unwrap_or(f64::NAN);

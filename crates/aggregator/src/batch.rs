@@ -15,6 +15,15 @@ pub enum TradeIdColumn<'a> {
     F64(&'a [f64]),
     /// String ids (canonical decimals share keys with numeric ids; see [`crate::TradeIdIn`]).
     Str(&'a [String]),
+    /// String ids concatenated: row i is `text[ends[i - 1]..ends[i]]` (byte offsets, the
+    /// first from 0), read as [`TradeIdColumn::Str`] reads it. A range out of bounds, not on
+    /// character boundaries or decreasing gives an empty id (rejected as a bad trade id).
+    Joined {
+        /// The ids, one after the other.
+        text: &'a str,
+        /// Per row: the end of its id in `text` (UTF-8 byte offset).
+        ends: &'a [u32],
+    },
 }
 
 /// A batch of trades as parallel columns (all of one length).

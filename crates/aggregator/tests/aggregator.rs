@@ -751,3 +751,60 @@ fn restore_pair_rejects_other_settings_and_garbage_changing_nothing() {
     let mut out = Vec::new();
     assert_eq!(push(&mut b, &t("BTC/USD", 1, 100.0, 1.0, "buy", T0 + 1_000), &mut out), Ok(Outcome::Duplicate));
 }
+
+/// Joined string ids (one text, end offsets) give what the same ids as separate strings give,
+/// on the random tape with its ids turned into non-decimal strings (hashed keys), one or
+/// several batches; a range out of bounds, decreasing or inside a character is a bad trade id.
+#[test]
+fn joined_string_ids_equal_separate_strings() {
+    let tp = tape(7, 3000);
+    let strs: Vec<String> = tp.ids.iter().map(|&x| format!("file.csv:{}", x as u64)).collect();
+    let text: String = strs.concat();
+    let ends: Vec<u32> = strs.iter().scan(0u32, |e, s| {
+        *e += s.len() as u32;
+        Some(*e)
+    }).collect();
+    for cuts in [vec![], vec![1, 700, 701, 2999]] {
+        let mut logs = Vec::new();
+        for joined in [false, true] {
+            let mut a = agg(5000);
+            let mut log = Log { candles: Vec::new(), outcomes: Vec::new() };
+            let mut from = 0;
+            for &to in cuts.iter().chain(std::iter::once(&tp.len())) {
+                let mut cols = tp.cols(from..to);
+                // A slice of the ends keeps absolute offsets: the text is cut to start at row `from`.
+                let base = if from == 0 { 0 } else { ends[from - 1] as usize };
+                let rel: Vec<u32> = ends[from..to].iter().map(|e| e - base as u32).collect();
+                cols.trade_ids = if joined { TradeIdColumn::Joined { text: &text[base..], ends: &rel } } else { TradeIdColumn::Str(&strs[from..to]) };
+                let mut out = BatchOutcome::default();
+                a.push_columns(&cols, &mut out).unwrap();
+                log_batch(&mut log, from, &out);
+                from = to;
+            }
+            logs.push(log);
+        }
+        assert_eq!(logs[0].candles, logs[1].candles);
+        assert_eq!(logs[0].outcomes, logs[1].outcomes);
+        assert!(!logs[0].candles.is_empty());
+    }
+
+    // Bad ranges: past the end, decreasing, inside "é" (2 bytes); good rows around them.
+    let text = "aéb";
+    let mut a = agg(5000);
+    let mut out = BatchOutcome::default();
+    let f = [1.0; 5];
+    let pairs = vec!["BTC/USD".to_owned()];
+    let cols = TradeColumns {
+        exchange: None,
+        pairs: &pairs,
+        pair_idx: &[0; 5],
+        trade_ids: TradeIdColumn::Joined { text, ends: &[1, 2, 4, 3, 9] },
+        prices: &f,
+        qtys: &f,
+        sides: &[1; 5],
+        ts_ms: &[T0 as f64; 5],
+    };
+    a.push_columns(&cols, &mut out).unwrap();
+    assert_eq!(out.accepted, 1, "only \"a\" is a whole id");
+    assert_eq!(out.rejected, vec![(1, RejectReason::BadTradeId), (2, RejectReason::BadTradeId), (3, RejectReason::BadTradeId), (4, RejectReason::BadTradeId)]);
+}

@@ -35,6 +35,28 @@ const SIDE_CODE: Record<Trade['side'], number> = { buy: 1, sell: 2, unknown: 0 }
 /** A trade id in canonical decimal form (no sign, no leading zero) within 2^53. */
 const CANONICAL_ID = /^(?:0|[1-9][0-9]{0,15})$/;
 const MAX_F64_ID = 2 ** 53;
+const NON_ASCII = /[^\x00-\x7f]/;
+const NO_IDS = new Float64Array(0);
+
+/**
+ * The id column of a batch: numbers when every id is canonical (null otherwise); else, when
+ * every id is ASCII (UTF-16 lengths are then the UTF-8 byte lengths), one concatenated string
+ * and the end of each id in it (one string crossing N-API instead of one per trade); else the
+ * strings one by one.
+ */
+function tradeIdColumn(numIds: Float64Array | null, ids: string[]): { tradeIds: Float64Array | string[]; tradeIdsText?: string; tradeIdEnds?: Uint32Array } {
+  if (numIds !== null) return { tradeIds: numIds };
+  const text = ids.join('');
+  if (NON_ASCII.test(text) || text.length > 0xffffffff) return { tradeIds: ids };
+  const ends = new Uint32Array(ids.length);
+  let e = 0;
+  for (let i = 0; i < ids.length; i++) {
+    const id = ids[i];
+    if (typeof id !== 'string') return { tradeIds: ids }; // not a string: as before (refused by the binding)
+    ends[i] = e += id.length;
+  }
+  return { tradeIds: NO_IDS, tradeIdsText: text, tradeIdEnds: ends };
+}
 
 export class CandleStage {
   readonly intervalS: number;
@@ -122,7 +144,7 @@ export class CandleStage {
           else numIds = null;
         }
       }
-      const r = this.aggregator(exchange).pushBatch({ exchange, pairs, pairIdx, tradeIds: numIds ?? ids, prices, qtys, sides, tsMs });
+      const r = this.aggregator(exchange).pushBatch({ exchange, pairs, pairIdx, prices, qtys, sides, tsMs, ...tradeIdColumn(numIds, ids) });
       out.duplicates += r.duplicateRows.length;
       for (let k = 0; k < r.lateRows.length; k++) {
         out.late.push({

@@ -172,7 +172,15 @@ pub struct TradeBatch {
     /// Per row: index into `pairs`.
     pub pair_idx: Uint32Array,
     /// Per row: trade id (BigInt64Array and Float64Array: whole numbers ≥ 0; strings: as for `push`).
+    /// Ignored when `tradeIdsText` and `tradeIdEnds` are given.
     pub trade_ids: Either3<BigInt64Array, Float64Array, Vec<String>>,
+    /// String ids concatenated into one string (one conversion instead of one per row), with
+    /// `tradeIdEnds`: row i's id is the UTF-8 bytes `tradeIdEnds[i - 1]..tradeIdEnds[i]` of it
+    /// (from 0 for the first row); read as the strings of `tradeIds` are. A range out of
+    /// bounds or not on character boundaries is an empty id (rejected as a bad trade id).
+    pub trade_ids_text: Option<String>,
+    /// Per row: the end (UTF-8 byte offset) of its id in `tradeIdsText`.
+    pub trade_id_ends: Option<Uint32Array>,
     /// Per row: price.
     pub prices: Float64Array,
     /// Per row: quantity.
@@ -354,10 +362,13 @@ impl Aggregator {
     /// before reading any row if the columns differ in length.
     #[napi]
     pub fn push_batch(&mut self, batch: TradeBatch) -> Result<BatchResult> {
-        let trade_ids = match &batch.trade_ids {
-            Either3::A(v) => core::TradeIdColumn::I64(v),
-            Either3::B(v) => core::TradeIdColumn::F64(v),
-            Either3::C(v) => core::TradeIdColumn::Str(v),
+        let trade_ids = match (&batch.trade_ids_text, &batch.trade_id_ends) {
+            (Some(text), Some(ends)) => core::TradeIdColumn::Joined { text, ends },
+            _ => match &batch.trade_ids {
+                Either3::A(v) => core::TradeIdColumn::I64(v),
+                Either3::B(v) => core::TradeIdColumn::F64(v),
+                Either3::C(v) => core::TradeIdColumn::Str(v),
+            },
         };
         let cols = core::TradeColumns {
             exchange: batch.exchange.as_deref(),
