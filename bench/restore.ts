@@ -19,8 +19,9 @@
  * state is checked equal to the written one.
  *
  * Run: bash scripts/services/with-services.sh node --import tsx bench/restore.ts
- * (`make bench` does).
+ * (`make bench` does; without a broker, as in bench/run.ts's pass, it says it was not measured).
  */
+import { pathToFileURL } from 'node:url';
 import { pino } from 'pino';
 import type { Trade } from '../ts/src/contracts/messages.ts';
 import { KafkaTransport, changelogTopic, type RawDelivery, type RawRecord } from '../ts/src/bus/index.ts';
@@ -48,7 +49,7 @@ async function pairsFrom(file: string, exchange: string): Promise<Trade[]> {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 
-async function main(): Promise<void> {
+export async function run(): Promise<void> {
   const brokers = process.env.TICKCAST_TEST_KAFKA_BROKERS;
   if (!brokers) {
     console.log('restore: not measured (needs TICKCAST_TEST_KAFKA_BROKERS: run under scripts/services/with-services.sh, as `make bench` does)');
@@ -144,4 +145,4 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await run();
