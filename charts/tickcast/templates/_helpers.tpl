@@ -79,6 +79,7 @@ sentiment: {stream: true, internet: true}
 predictor: {stream: true, internet: false}
 api: {stream: true, internet: false}
 monitor: {stream: true, internet: true}
+book: {stream: false, internet: true}
 {{- end -}}
 
 {{/* Checks that fail the render with a message saying what to set ------- */}}

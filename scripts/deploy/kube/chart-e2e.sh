@@ -2,7 +2,7 @@
 # The chart on a real API server (cluster.sh: etcd, kube-apiserver, controller
 # manager, scheduler, kwok for the kubelets), through the whole release life:
 #   1. helm install --wait --wait-for-jobs with ci/production-values.yaml (every
-#      feature on), in a namespace that enforces the "restricted" Pod Security
+#      feature on) and the optional book service, in a namespace that enforces the "restricted" Pod Security
 #      Standard; the pre-install init Job must complete (kwok completes its pod)
 #      and, succeeded, be deleted
 #   2. the server holds what the chart promised: Deployments available,
@@ -71,7 +71,8 @@ inventory() { # every object of every listable namespaced kind, but events
 }
 inventory >"$before"
 
-values=(-f "$CHART/ci/production-values.yaml")
+# The optional order-book Deployment too (off in the values files), so the server sees every template.
+values=(-f "$CHART/ci/production-values.yaml" --set services.book.enabled=true)
 t=$(date +%s)
 log "helm install (production-like values, hooks, --wait --wait-for-jobs)"
 "$HELM" install "$REL" "$CHART" -n "$NS" "${values[@]}" --wait --wait-for-jobs --timeout 3m \

@@ -168,11 +168,29 @@ describe('default values', () => {
     const api = named(defaults(), 'NetworkPolicy', 'tickcast-api');
     assert.equal(api.spec.ingress[0].ports[0].port, 8000);
     const internet = named(defaults(), 'NetworkPolicy', 'tickcast-internet');
-    assert.deepEqual([...internet.spec.podSelector.matchExpressions[0].values].sort(), ['ingest', 'monitor', 'news', 'sentiment']);
+    assert.deepEqual([...internet.spec.podSelector.matchExpressions[0].values].sort(), ['book', 'ingest', 'monitor', 'news', 'sentiment']);
+  });
+
+  test('the order-book service is off by default', () => {
+    assert.ok(!ofKind(defaults(), 'Deployment').some((d) => d.metadata.name === 'tickcast-book'));
   });
 });
 
 describe('a value turns a feature on', () => {
+  test('services.book.enabled runs `tickcast run book` as one replica on Kraken, with internet egress', () => {
+    const objects = render(['--set', 'services.book.enabled=true']);
+    const book = deployment(objects, 'book');
+    assert.equal(book.spec.replicas, 1);
+    const c = mainContainer(book);
+    assert.deepEqual(c.args, ['run', 'book']);
+    assert.equal(envOf(c, 'TICKCAST_BOOK_SOURCE')?.value, 'kraken');
+    assert.equal(envOf(c, 'TICKCAST_KAFKA_CLIENT_ID')?.value, 'tickcast-book');
+    const internet = named(objects, 'NetworkPolicy', 'tickcast-internet');
+    assert.ok(internet.spec.podSelector.matchExpressions[0].values.includes('book'));
+    const other = render(['--set', 'services.book.enabled=true', '--set', 'services.book.env.TICKCAST_BOOK_SOURCE=binance']);
+    assert.equal(envOf(mainContainer(deployment(other, 'book')), 'TICKCAST_BOOK_SOURCE')?.value, 'binance');
+  });
+
   test('api.ingress.enabled renders an Ingress to the API Service', () => {
     const objects = render(['--set', 'api.ingress.enabled=true', '--set', 'api.ingress.hosts[0].host=preds.example.org', '--set', 'api.ingress.hosts[0].paths[0].path=/', '--set', 'api.ingress.hosts[0].paths[0].pathType=Prefix']);
     const [ing, ...more] = ofKind(objects, 'Ingress');
