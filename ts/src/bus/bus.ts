@@ -51,6 +51,8 @@ export interface ConsumeOptions<K extends TopicKey> {
   retries?: number;
   /** First retry delay; doubles each time, capped at 5 s (default: the bus's). */
   retryBaseMs?: number;
+  /** Kafka: the partitions assigned at each rebalance, paused until this resolves (see SubscribeOptions.onAssign). */
+  onAssign?: (assigned: Map<string, number[]>) => Promise<void>;
 }
 
 export interface BatchConsumeOptions<K extends TopicKey> {
@@ -245,7 +247,13 @@ export class Bus {
       else await this.reject(rec, `handler: ${err.message} (after ${retries + 1} attempts)`, group, log);
     };
 
-    const sub = await this.transport.subscribe({ group, topics: names, fromBeginning: opts.fromBeginning ?? false, eachRecord });
+    const sub = await this.transport.subscribe({
+      group,
+      topics: names,
+      fromBeginning: opts.fromBeginning ?? false,
+      eachRecord,
+      ...(opts.onAssign ? { onAssign: opts.onAssign } : {}),
+    });
     return this.track(sub);
   }
 

@@ -33,6 +33,7 @@ import type { Service, ServiceContext } from '../services/runner.ts';
 import type { MessageMeta, Subscription } from '../bus/index.ts';
 import { FeatureStage, DEFAULT_FEATURES } from './feature-stage.ts';
 import { duplicateCandles, featureRows, lastFeatureEnd } from './metrics.ts';
+import { STORE_VISIBLE_MS } from './store-visible.ts';
 
 export interface FeaturesServiceOptions {
   intervalS?: number;
@@ -43,7 +44,7 @@ export interface FeaturesServiceOptions {
 }
 
 /** After a group join, how long the assigned partitions wait so the store shows every write acknowledged before it (ES refresh 1 s, with margin). */
-export const STORE_VISIBLE_MS = 1500;
+export { STORE_VISIBLE_MS };
 /** Warm-up reads of the feature store in flight at once (pairs met first in one batch). */
 const WARM_READS = 16;
 

@@ -4,7 +4,7 @@
  * health, alert rules and notifications. The logic lives in ts/src/monitor/
  * (pure functions and small state machines); this file is wiring.
  *
- * Restart-safe: on start it reads the predictions of the look-back window
+ * Restart-safe: on start (on Kafka: at each group join, see start) it reads the predictions of the look-back window
  * from the prediction store, skips those whose error row exists, and
  * resolves the rest against the feature store's candles (or reports them
  * unresolved); redelivered messages of resolved predictions are ignored.
@@ -18,14 +18,16 @@ import { Topics, type TopicKey } from '../contracts/messages.ts';
 import type { Service, ServiceContext } from '../services/runner.ts';
 import type { Subscription } from '../bus/index.ts';
 import type { ForecastError, Stores } from '../stores/types.ts';
-import { ForecastResolver, hasForecast, type ForecastResolution } from '../monitor/forecast-resolution.ts';
+import { BASE_RATE_WINDOW_MS, ForecastResolver, hasForecast, type ForecastResolution } from '../monitor/forecast-resolution.ts';
+import { CONTEXT_RETURNS } from '../model/context-features.ts';
+import { STORE_VISIBLE_MS } from './store-visible.ts';
 import { ForecastAggregates, type ForecastAggregate } from '../monitor/forecast-aggregates.ts';
 import { DriftDetectors, type PageHinkleyOptions } from '../monitor/drift-detector.ts';
 import { forecastSignals } from '../monitor/forecast-signals.ts';
 import { productionAges, type ModelAge } from '../monitor/model-expiry.ts';
 import type { ModelRegistry } from '../registry/model-registry.ts';
 import { registryOf } from '../registry/index.ts';
-import { ErrorResolver, BASELINE_MODEL_VERSION, type Resolution } from '../monitor/error-resolution.ts';
+import { ErrorResolver, BASELINE_MODEL_VERSION, hasPrice, type Resolution } from '../monitor/error-resolution.ts';
 import { RollingAggregates, recordsOf, recordsOfStored, type RollingAggregate } from '../monitor/rolling-aggregates.ts';
 import { AlertEngine, DEFAULT_RULES, type AlertRule, type Signal } from '../monitor/alert-rules.ts';
 import { Notifier, type NotifierOptions } from '../monitor/notifiers.ts';
@@ -94,14 +96,17 @@ export function monitorService(opts: MonitorServiceOptions): MonitorService {
   const intervalS = opts.intervalS ?? 60;
   const lookbackMs = opts.lookbackMs ?? 7 * 86_400_000;
   const group = opts.group ?? 'monitor';
-  const resolver = new ErrorResolver({ intervalS, unresolvedAfterMs: opts.unresolvedAfterMs ?? 120_000, keepMs: lookbackMs });
-  const aggregates = new RollingAggregates();
-  const forecastResolver = new ForecastResolver({ intervalS, keepMs: lookbackMs });
+  // The state rebuilt from the stores (recover): at start, and on Kafka at each group join (resetState first).
+  const newResolver = () => new ErrorResolver({ intervalS, unresolvedAfterMs: opts.unresolvedAfterMs ?? 120_000, keepMs: lookbackMs });
+  const newDrift = () => new DriftDetectors(opts.drift ?? {}, opts.drift?.holdMs ?? 3_600_000);
+  let resolver = newResolver();
+  let aggregates = new RollingAggregates();
+  let forecastResolver = new ForecastResolver({ intervalS, keepMs: lookbackMs });
   /** Forecast baseline rows already written (one per pair, target and target time). */
-  const forecastBaselineDone = new Set<string>();
-  const forecastAggregates = new ForecastAggregates();
+  let forecastBaselineDone = new Set<string>();
+  let forecastAggregates = new ForecastAggregates();
   let forecastCache: ForecastAggregate[] = [];
-  const drift = new DriftDetectors(opts.drift ?? {}, opts.drift?.holdMs ?? 3_600_000);
+  let drift = newDrift();
   let modelAges: ModelAge[] = [];
   let modelAgesAt = -Infinity;
   let registryRef: ModelRegistry | null = null;
@@ -109,7 +114,7 @@ export function monitorService(opts: MonitorServiceOptions): MonitorService {
   const engine = new AlertEngine(opts.rules ?? DEFAULT_RULES);
   const pairs = new Set(opts.pairs);
   /** Baseline rows already written (one per pair + target, whatever the number of models). */
-  const baselineDone = new Set<string>();
+  let baselineDone = new Set<string>();
   const deadLetterTimes: number[] = [];
   const deadByTopic: Record<string, number> = {};
   const llmRate = new RateOf();
@@ -123,6 +128,19 @@ export function monitorService(opts: MonitorServiceOptions): MonitorService {
   let storesRef: Stores | null = null;
   let notifier: Notifier | null = null;
   let aggregateCache: RollingAggregate[] = [];
+
+  /** Forget everything recover() rebuilds from the stores (a group join: see start). */
+  const resetState = (): void => {
+    resolver = newResolver();
+    aggregates = new RollingAggregates();
+    forecastResolver = new ForecastResolver({ intervalS, keepMs: lookbackMs });
+    forecastBaselineDone = new Set();
+    forecastAggregates = new ForecastAggregates();
+    forecastCache = [];
+    drift = newDrift();
+    baselineDone = new Set();
+    aggregateCache = [];
+  };
 
   /** Run state changes one at a time (candles and predictions arrive on two topics). */
   const serial = <T>(fn: () => Promise<T>): Promise<T> => {
@@ -268,7 +286,7 @@ export function monitorService(opts: MonitorServiceOptions): MonitorService {
   };
 
   /** Restart: resolve what came due while down (once), rebuild the rolling windows from the stores. */
-  const recover = async (stores: Stores) => {
+  const recover = async (stores: Stores, trigger: 'start' | 'group join') => {
     const now = clock();
     const from = now - lookbackMs;
     for (const p of await stores.predictions.predictions.latestAll()) pairs.add(p.pair);
@@ -293,12 +311,13 @@ export function monitorService(opts: MonitorServiceOptions): MonitorService {
           alreadyDone++;
         } else open.push(p);
       }
-      if (open.length === 0) continue;
-      const lo = Math.min(...open.map((p) => p.target_ms));
-      const hi = Math.max(...open.map((p) => p.target_ms));
-      const candles = await stores.features.candles.range({ pair, interval_s: intervalS }, { from_ms: lo, to_ms: hi });
-      const newest = await stores.features.candles.latest({ pair, interval_s: intervalS });
-      if (newest && newest.window_end_ms > hi) candles.push(newest);
+      // Every stored candle from the oldest open target (or the newest stored prediction) on: also those past the
+      // newest open target, which resolve predictions still to arrive (after a rebalance the previous owner may have
+      // consumed them already).
+      const newestMade = preds.filter(hasPrice).reduce((m, p) => Math.max(m, p.made_at_ms), -Infinity);
+      const lo = Math.min(...open.map((p) => p.target_ms), newestMade === -Infinity ? Infinity : newestMade);
+      if (!Number.isFinite(lo)) continue;
+      const candles = await stores.features.candles.range({ pair, interval_s: intervalS }, { from_ms: lo });
       // A stored candle arrived (live) about when its window ended.
       for (const c of candles) reportUnresolved(resolver.addCandle(c, Math.min(now, c.window_end_ms)).unresolved);
       for (const p of open) {
@@ -312,7 +331,7 @@ export function monitorService(opts: MonitorServiceOptions): MonitorService {
     refreshAggregates();
     (ctxRef as ServiceContext).logger.info(
       { already_resolved: alreadyDone, resolved_now: resumed, unresolved: resolver.unresolved().length, pending: resolver.pendingCount(), forecasts },
-      'monitor recovered from the stores',
+      `monitor recovered from the stores (${trigger})`,
     );
   };
 
@@ -339,11 +358,14 @@ export function monitorService(opts: MonitorServiceOptions): MonitorService {
           done++;
         } else open.push(p);
       }
+      // The candles behind them and behind the predictions still to come: the context (240 min) and the base rate
+      // (a day) before the oldest open one (or the newest stored candle), up to the newest stored candle.
+      const newest = await stores.features.candles.latest({ pair, interval_s: intervalS });
+      if (open.length === 0 && !newest) continue;
+      const oldest = Math.min(...open.map((p) => p.made_at_ms), newest?.window_end_ms ?? Infinity);
+      const lo = oldest - BASE_RATE_WINDOW_MS - (CONTEXT_RETURNS + 10) * intervalS * 1000;
+      for (const c of await stores.features.candles.range({ pair, interval_s: intervalS }, { from_ms: lo })) forecastResolver.addCandle(c);
       if (open.length === 0) continue;
-      // The candles behind them: the context (240 min) and the base rate (a day) before the oldest, up to the newest target.
-      const lo = Math.min(...open.map((p) => p.made_at_ms)) - 86_400_000 - 250 * intervalS * 1000;
-      const hi = Math.max(...open.map((p) => p.target_ms));
-      for (const c of await stores.features.candles.range({ pair, interval_s: intervalS }, { from_ms: lo, to_ms: hi })) forecastResolver.addCandle(c);
       // One write and one refresh of the windows for all of them.
       const out = open.flatMap((p) => forecastResolver.addPrediction(p));
       resolvedNow += out.length;
@@ -449,13 +471,36 @@ export function monitorService(opts: MonitorServiceOptions): MonitorService {
       ctxRef = ctx;
       storesRef = await ctx.stores();
       notifier = new Notifier({ ...(opts.notify ?? {}), logger: ctx.logger });
-      await serial(() => recover(storesRef as Stores));
+      /**
+       * Rebalances (Kafka, issue 19): the stores are this service's changelog
+       * (predictions are stored before they are published; candles by the
+       * features service as they are published; error rows before their
+       * offsets commit). At each group join, in turn with the messages, it
+       * forgets its state and runs recover() again after STORE_VISIBLE_MS: a
+       * partition it kept may have been another member's meanwhile, whose
+       * unresolved predictions and candles it then holds again; what the
+       * previous owner resolved is marked done by its stored error rows. A
+       * prediction resolved twice (the owner's write not yet visible) gives
+       * the same row under the same natural key: harmless; none is missed.
+       */
+      const onAssign = (assigned: Map<string, number[]>): Promise<void> =>
+        serial(async () => {
+          const joinedAt = Date.now();
+          resetState();
+          ctx.logger.info({ assigned: assigned.get(Topics.predictions.name) ?? [] }, 'monitor partitions assigned: state rebuilt from the stores');
+          const wait = STORE_VISIBLE_MS - (Date.now() - joinedAt);
+          if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+          await recover(storesRef as Stores, 'group join');
+        });
+      // On Kafka the first group join recovers (below); elsewhere the start does.
+      if (ctx.bus.kind !== 'kafka') await serial(() => recover(storesRef as Stores, 'start'));
       subs.push(
         await ctx.bus.consume({
           group,
           topics: ['candles', 'predictions'],
           fromBeginning: true,
           handler: (m, meta) => serial(() => (meta.topic === 'candles' ? onCandle(m as Candle) : onPrediction(m as Prediction))),
+          ...(ctx.bus.kind === 'kafka' ? { onAssign } : {}),
         }),
       );
       subs.push(

@@ -63,6 +63,7 @@ import type { BookFeatures } from '../contracts/messages.ts';
 import { bookAsOfAge } from '../model/feature-row.ts';
 import { RANGE_LEVELS } from '../model/targets/range.ts';
 import { VOL_FLOOR, normalQuantile } from '../model/targets/common.ts';
+import { STORE_VISIBLE_MS } from './store-visible.ts';
 
 /** The forecasts of the other targets for one row, and the models that made them. */
 interface OtherForecasts {
@@ -493,7 +494,42 @@ export function predictorService(opts: PredictorServiceOptions = {}): Service {
         return { value: price, meta: m.meta };
       };
 
-      sub = await ctx.bus.consume({ group: opts.group ?? 'predictor', topics: ['featuresTechnical'], fromBeginning: false, handler: onRow });
+      // Rows and group joins one at a time: a join's reset never lands in the middle of a row.
+      let chain: Promise<unknown> = Promise.resolve();
+      const serial = <T>(fn: () => Promise<T>): Promise<T> => {
+        const p = chain.then(fn);
+        chain = p.catch(() => undefined);
+        return p;
+      };
+      /**
+       * Rebalances (Kafka, issue 19): the prediction store is this service's
+       * changelog (a prediction is stored before it is published and before
+       * its row's offset commits; the closes are the stored feature rows). At
+       * each group join every pair's calibration and close history is
+       * forgotten (a partition kept may have been another member's while this
+       * one was out of the group), and the assigned partitions wait
+       * STORE_VISIBLE_MS so the previous owner's last writes are visible; at
+       * the pair's next row, calibrationOf restores the calibration from the
+       * stored predictions and contextFor refills the closes from the store.
+       */
+      const onAssign = (assigned: Map<string, number[]>): Promise<void> =>
+        serial(async () => {
+          const joinedAt = Date.now();
+          const pairs = calibrations.size;
+          calibrations.clear();
+          histories.clear();
+          filledAt.clear();
+          log.info({ assigned: assigned.get(Topics.featuresTechnical.name) ?? [], forgotten_pairs: pairs }, 'predictor partitions assigned: calibrations and closes restored from the stores at each pair\'s next row');
+          const wait = STORE_VISIBLE_MS - (Date.now() - joinedAt);
+          if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+        });
+      sub = await ctx.bus.consume({
+        group: opts.group ?? 'predictor',
+        topics: ['featuresTechnical'],
+        fromBeginning: false,
+        handler: (row) => serial(() => onRow(row)),
+        ...(ctx.bus.kind === 'kafka' ? { onAssign } : {}),
+      });
       log.info({ registry: registry.kind, poll_ms: opts.pollMs ?? 10_000 }, 'predictor consuming features.technical');
     },
     async stop() {

@@ -1,0 +1,303 @@
+/**
+ * The predictor and the monitor scaled out under rebalances (issue 19), as
+ * processes on the real Kafka broker and Elasticsearch node: 8 pairs made of
+ * the real Coinbase BTC-USD minute candles (each pair its own stretch of the
+ * file, moved to the same recent minutes), topics of 6 partitions. Each pair
+ * has a range model and a price model trained on its own earlier candles and
+ * promoted in the Elasticsearch registry; its 260 minutes before the test are
+ * in the feature store (the predictor's context and the monitor's baselines),
+ * then its live minutes are stored and produced onto `candles` and
+ * `features.technical` in chunks, as the candles and features services would.
+ *
+ * Two `tickcast run predictor` and two `tickcast run monitor` processes at a
+ * time, added, killed with SIGKILL and stopped with SIGTERM right after a
+ * chunk is produced (rows in flight), against a reference: one predictor and
+ * one monitor process on their own topic and index prefix, fed the same rows,
+ * never rebalanced after their start. A pair that leaves an instance and
+ * comes back (added then killed member) is the case that needs the join-time
+ * reset: without it the predictor serves stale range calibrations and the
+ * monitor never resolves predictions whose partition was away meanwhile.
+ *
+ * Compared by natural key: the stored predictions (calibrated range intervals
+ * and multipliers included), prediction errors and forecast errors. Numbers
+ * equal to 1e-9 relative (a restored calibration keeps ln m, the store keeps
+ * m: the last bits may differ; calibration-restart.test.ts), everything else
+ * exactly; the count of bit-equal rows is reported too.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Candle, Prediction, PredictionError, TechnicalFeatures } from '../../src/contracts/messages.ts';
+import { Topics } from '../../src/contracts/messages.ts';
+import { Bus, KafkaTransport } from '../../src/bus/index.ts';
+import { openStores } from '../../src/stores/index.ts';
+import type { ForecastError, Stores } from '../../src/stores/types.ts';
+import { loadConfig } from '../../src/config/config.ts';
+import { registryOf } from '../../src/registry/index.ts';
+import { readCandleCsv } from '../../src/training/candle-csv.ts';
+import { buildDataset, technicalRowsFromCandles } from '../../src/training/dataset.ts';
+import { trainTarget } from '../../src/training/target-trainer.ts';
+import { silentLogger } from '../sources/helpers.ts';
+import { esUrl, deleteIndices } from '../stores/es-test-env.ts';
+import { REPO_ROOT } from '../fixtures/paths.ts';
+import { cleanEnv } from '../fixtures/env.ts';
+
+const HOW = 'start the test servers: bash scripts/services/with-services.sh node --import tsx --test ts/test/pipeline/rebalance-predictor.test.ts';
+const BIN = join(REPO_ROOT, 'bin/tickcast.js');
+const PARTITIONS = 6;
+const NPAIRS = 8;
+const TRAIN = 1500;
+const HISTORY = 260;
+const CHUNK_MIN = 6;
+const CHUNKS = 5;
+const MIN = 60_000;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+async function until<T>(f: () => T | Promise<T>, what: () => string, timeoutMs: number, everyMs = 250): Promise<NonNullable<T>> {
+  const t0 = Date.now();
+  for (;;) {
+    const v = await f();
+    if (v) return v as NonNullable<T>;
+    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what()}`);
+    await sleep(everyMs);
+  }
+}
+
+interface Proc {
+  name: string;
+  child: ChildProcess;
+  logs: Record<string, unknown>[];
+  text: () => string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+function spawnTickcast(name: string, args: string[], env: Record<string, string>): Proc {
+  const child = spawn(process.execPath, [BIN, ...args], { cwd: REPO_ROOT, env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+  const logs: Record<string, unknown>[] = [];
+  let text = '';
+  let partial = '';
+  child.stdout?.on('data', (d: Buffer) => {
+    const lines = (partial + d.toString()).split('\n');
+    partial = lines.pop() ?? '';
+    for (const l of lines) {
+      text = (text + l + '\n').slice(-100_000);
+      try {
+        const j = JSON.parse(l) as Record<string, unknown>;
+        if (typeof j.msg === 'string' && (j.msg.includes('partitions assigned') || j.msg.includes(' consuming ') || j.msg.startsWith('range calibration'))) logs.push(j);
+      } catch {
+        // not JSON
+      }
+    }
+  });
+  child.stderr?.on('data', (d: Buffer) => (text = (text + d.toString()).slice(-100_000)));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  return { name, child, logs, text: () => text.slice(-3000), exited };
+}
+
+const pairName = (i: number) => `Q${i}/USD`;
+
+/** Equal as stored: same keys, numbers to 1e-9 relative, the rest exactly. */
+function close(a: unknown, b: unknown): boolean {
+  if (typeof a === 'number' && typeof b === 'number') return a === b || Math.abs(a - b) <= 1e-9 * Math.max(Math.abs(a), Math.abs(b));
+  if (a === null || b === null || typeof a !== 'object' || typeof b !== 'object') return a === b;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  const ka = Object.keys(a as object).sort();
+  const kb = Object.keys(b as object).sort();
+  if (ka.join() !== kb.join()) return false;
+  return ka.every((k) => close((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
+}
+
+test(`predictor and monitor scaled out on ${PARTITIONS} partitions, ${NPAIRS} pairs, instances added, killed and stopped: stored predictions (calibrated ranges) and errors equal a single-instance run`, { timeout: 600_000 }, async () => {
+  const brokers = process.env.TICKCAST_TEST_KAFKA_BROKERS;
+  if (!brokers) throw new Error(`TICKCAST_TEST_KAFKA_BROKERS is not set: ${HOW}`);
+  const es = esUrl();
+  const tStart = Date.now();
+
+  // Real minute candles: the longest contiguous stretch of the Coinbase BTC-USD file; pair i takes it from minute 40 i.
+  const segs = readCandleCsv(join(REPO_ROOT, 'data', 'sample', 'candles', 'coinbase_BTCUSD_1m_lean.csv'), { pair: pairName(0) }).segments;
+  const seg = segs.reduce((a, b) => (b.length > a.length ? b : a));
+  const LIVE = CHUNK_MIN * CHUNKS;
+  const need = 40 * (NPAIRS - 1) + TRAIN + HISTORY + LIVE;
+  assert.ok(seg.length >= need, `a stretch of ${need} minutes (have ${seg.length})`);
+  // The live minutes end two minutes before now (the monitor looks back 7 days of wall time).
+  const liveStart = Math.floor(Date.now() / MIN) * MIN - (LIVE + 2) * MIN;
+  const data = Array.from({ length: NPAIRS }, (_, i) => {
+    const pair = pairName(i);
+    const part = seg.slice(40 * i, 40 * i + TRAIN + HISTORY + LIVE);
+    const shift = liveStart - (part[TRAIN + HISTORY] as Candle).window_end_ms;
+    const candles = part.map((c) => ({ ...c, pair, window_start_ms: c.window_start_ms + shift, window_end_ms: c.window_end_ms + shift }));
+    const { names, rows } = technicalRowsFromCandles([candles]);
+    assert.equal(rows.length, candles.length);
+    return { pair, names, candles, rows };
+  });
+
+  const runId = `t-rebpred-${Date.now()}`;
+  const prefixes = { ref: `${runId}-ref-`, run: `${runId}-run-` };
+  const dirs: string[] = [];
+  const baseEnv = (prefix: string) => ({
+    TICKCAST_MODE: 'production',
+    TICKCAST_KAFKA_BROKERS: brokers,
+    TICKCAST_KAFKA_TOPIC_PREFIX: prefix,
+    TICKCAST_KAFKA_PARTITIONS: String(PARTITIONS),
+    TICKCAST_KAFKA_REPLICATION_FACTOR: '1',
+    TICKCAST_KAFKA_SESSION_TIMEOUT_MS: '6000',
+    TICKCAST_ES_URL: es,
+    TICKCAST_ES_INDEX_PREFIX: prefix,
+    TICKCAST_HTTP_HOST: '127.0.0.1',
+    TICKCAST_HTTP_PORT: '0',
+    TICKCAST_PAIRS: data.map((d) => d.pair).join(','),
+  });
+
+  const procs: Proc[] = [];
+  let serial = 0;
+  const start = (which: 'ref' | 'run', what: 'predictor' | 'monitor'): Proc => {
+    const d = mkdtempSync(join(tmpdir(), 'tickcast-rebpred-'));
+    dirs.push(d);
+    const p = spawnTickcast(`${which}-${what}-${++serial}`, ['run', what], { ...baseEnv(prefixes[which]), TICKCAST_DATA_DIR: d });
+    procs.push(p);
+    return p;
+  };
+  const live = (prefix: string) => procs.filter((p) => p.name.startsWith(prefix) && p.child.exitCode === null && p.child.signalCode === null);
+  const events: string[] = [];
+  const kill = async (p: Proc, signal: NodeJS.Signals) => {
+    events.push(`${signal} ${p.name}`);
+    p.child.kill(signal);
+    const r = await p.exited;
+    if (signal === 'SIGTERM') assert.equal(r.code, 0, `${p.name} stops cleanly: ${p.text()}`);
+  };
+
+  const buses = {
+    ref: new Bus(new KafkaTransport({ logger: silentLogger, brokers: brokers.split(','), clientId: 'tickcast-rebpred-ref', partitions: PARTITIONS, replicationFactor: 1, topicPrefix: prefixes.ref, sessionTimeoutMs: 6000 }), { logger: silentLogger }),
+    run: new Bus(new KafkaTransport({ logger: silentLogger, brokers: brokers.split(','), clientId: 'tickcast-rebpred-run', partitions: PARTITIONS, replicationFactor: 1, topicPrefix: prefixes.run, sessionTimeoutMs: 6000 }), { logger: silentLogger }),
+  };
+  const stores: Partial<Record<'ref' | 'run', Stores>> = {};
+  try {
+    for (const which of ['ref', 'run'] as const) {
+      await buses[which].start();
+      const s = await openStores({ kind: 'elasticsearch', node: es, indexPrefix: prefixes[which] }, silentLogger);
+      stores[which] = s;
+      // The history the services have behind them: the stored candles and feature rows before the live minutes.
+      for (const d of data) {
+        assert.equal((await s.features.candles.write(d.candles.slice(TRAIN, TRAIN + HISTORY))).rejected.length, 0);
+        assert.equal((await s.features.technical.write(d.rows.slice(TRAIN, TRAIN + HISTORY))).rejected.length, 0);
+      }
+    }
+    // A range and a price model per pair, trained on its earlier minutes, promoted in both registries.
+    const registries = (['ref', 'run'] as const).map((w) => registryOf(loadConfig({ env: { ...baseEnv(prefixes[w]), TICKCAST_DATA_DIR: tmpdir() } })));
+    try {
+      for (const d of data) {
+        for (const target of ['range', 'log_return']) {
+          const r = trainTarget({ dataset: buildDataset({ pair: d.pair, technical: d.rows.slice(0, TRAIN), technicalNames: d.names, horizonS: 300, target }), folds: 2, source: 'coinbase_BTCUSD_1m_lean.csv' });
+          for (const reg of registries) {
+            await reg.save(r.meta, r.model.modelText());
+            await reg.promote(r.meta.version, 'rebalance-predictor.test.ts');
+          }
+        }
+      }
+    } finally {
+      for (const reg of registries) await reg.close();
+    }
+
+    start('ref', 'predictor');
+    start('ref', 'monitor');
+    start('run', 'predictor');
+    start('run', 'monitor');
+    // Every instance subscribed before the first rows (the predictor's group starts at the end of its topic as of its subscription).
+    await until(() => procs.every((p) => p.logs.some((l) => typeof l.msg === 'string' && l.msg.includes(' consuming '))), () => `subscriptions: ${procs.map((p) => `${p.name}: ${p.text().slice(-500)}`).join('\n')}`, 90_000);
+
+    const caughtUp = async (which: 'ref' | 'run') => {
+      const t = buses[which].transport as KafkaTransport;
+      const p = await t.lag('predictor', [Topics.featuresTechnical.name]);
+      const m = await t.lag('monitor', [Topics.candles.name, Topics.predictions.name]);
+      return (p.get(Topics.featuresTechnical.name) ?? 1) === 0 && (m.get(Topics.candles.name) ?? 1) === 0 && (m.get(Topics.predictions.name) ?? 1) === 0;
+    };
+
+    for (let k = 0; k < CHUNKS; k++) {
+      const from = TRAIN + HISTORY + k * CHUNK_MIN;
+      const candles = data.flatMap((d) => d.candles.slice(from, from + CHUNK_MIN)).sort((a, b) => a.window_end_ms - b.window_end_ms);
+      const rows = data.flatMap((d) => d.rows.slice(from, from + CHUNK_MIN)).sort((a, b) => a.window_end_ms - b.window_end_ms);
+      for (const which of ['ref', 'run'] as const) {
+        // As the features service: stored, then published (a candle before its row).
+        const s = stores[which] as Stores;
+        assert.equal((await s.features.candles.write(candles)).rejected.length, 0);
+        assert.equal((await s.features.technical.write(rows)).rejected.length, 0);
+        await buses[which].publish('candles', candles);
+        await buses[which].publish('featuresTechnical', rows);
+      }
+      // Membership changes of the scaled-out run, with this chunk's rows in flight.
+      if (k === 0) (start('run', 'predictor'), start('run', 'monitor'), events.push('add run-predictor, add run-monitor'));
+      if (k === 1) {
+        // The instances added after chunk 0 own some pairs now; their removal hands them back to the first ones, whose state for them is stale.
+        await kill(live('run-predictor').at(-1) as Proc, 'SIGKILL');
+        await kill(live('run-monitor').at(-1) as Proc, 'SIGKILL');
+      }
+      if (k === 2) (start('run', 'predictor'), start('run', 'monitor'), events.push('add run-predictor, add run-monitor'));
+      if (k === 3) {
+        await kill(live('run-predictor')[0] as Proc, 'SIGTERM');
+        await kill(live('run-monitor')[0] as Proc, 'SIGTERM');
+      }
+      await until(async () => (await caughtUp('ref')) && (await caughtUp('run')), () => `chunk ${k} processed (${live('run-').map((p) => `${p.name}: ${p.text().slice(-600)}`).join('\n')})`, 120_000, 500);
+    }
+
+    // Everything stored (the monitor writes its rows before its offsets commit; ES shows them after its refresh).
+    await sleep(1500);
+    const readAll = async (s: Stores) => {
+      const got = { predictions: new Map<string, Prediction>(), errors: new Map<string, PredictionError>(), forecastErrors: new Map<string, ForecastError>() };
+      for (const d of data) {
+        for (const p of await s.predictions.predictions.range({ pair: d.pair })) got.predictions.set(Topics.predictions.naturalKey(p), p);
+        for (const e of await s.predictions.errors.range({ pair: d.pair })) got.errors.set(Topics.predictionErrors.naturalKey(e), e);
+        for (const f of await s.predictions.forecastErrors.range({ pair: d.pair })) got.forecastErrors.set(`${f.pair}|${f.target}|${f.model_version}|${f.made_at_ms}`, f);
+      }
+      return got;
+    };
+    const want = await readAll(stores.ref as Stores);
+    const got = await readAll(stores.run as Stores);
+    const diff = (a: Map<string, unknown>, b: Map<string, unknown>) => {
+      const out: string[] = [];
+      let exact = 0;
+      for (const k of b.keys()) if (!a.has(k)) out.push(`missing ${k}`);
+      for (const [k, v] of a) {
+        if (!b.has(k)) out.push(`extra ${k}`);
+        else if (!close(v, b.get(k))) out.push(`differs ${k}: ${JSON.stringify(v)} vs ${JSON.stringify(b.get(k))}`);
+        else if (JSON.stringify(v) === JSON.stringify(b.get(k))) exact++;
+      }
+      return { out, exact };
+    };
+    const d = { predictions: diff(got.predictions, want.predictions), errors: diff(got.errors, want.errors), forecastErrors: diff(got.forecastErrors, want.forecastErrors) };
+    const joins = (what: string) => procs.filter((p) => p.name.startsWith(`run-${what}`)).flatMap((p) => p.logs.filter((l) => typeof l.msg === 'string' && l.msg.includes('partitions assigned'))).length;
+    const restored = procs.filter((p) => p.name.startsWith('run-predictor')).flatMap((p) => p.logs.filter((l) => l.msg === 'range calibration restored from the stored predictions')).length;
+    const report = {
+      pairs: NPAIRS,
+      live_rows: NPAIRS * LIVE,
+      actions: events,
+      predictor_group_joins: joins('predictor'),
+      monitor_group_joins: joins('monitor'),
+      calibrations_restored: restored,
+      reference: { predictions: want.predictions.size, ranges_calibrated: [...want.predictions.values()].filter((p) => p.range?.calibrated).length, errors: want.errors.size, forecast_errors: want.forecastErrors.size },
+      stored: { predictions: got.predictions.size, errors: got.errors.size, forecast_errors: got.forecastErrors.size },
+      differences: { predictions: d.predictions.out.length, errors: d.errors.out.length, forecast_errors: d.forecastErrors.out.length },
+      bit_equal: { predictions: d.predictions.exact, errors: d.errors.exact, forecast_errors: d.forecastErrors.exact },
+      wall_s: Math.round((Date.now() - tStart) / 1000),
+    };
+    console.log(JSON.stringify(report, null, 1));
+    // The reference made what the comparison needs: calibrated ranges, price errors and range forecast errors of every pair.
+    assert.ok(want.predictions.size >= NPAIRS * (LIVE - 1), `reference predictions: ${want.predictions.size}`);
+    assert.ok(report.reference.ranges_calibrated >= NPAIRS * (LIVE - 10), `calibrated ranges: ${report.reference.ranges_calibrated}`);
+    assert.ok(want.errors.size >= NPAIRS * (LIVE - 6), `reference price errors: ${want.errors.size}`);
+    assert.ok([...want.forecastErrors.values()].filter((f) => f.target === 'range' && !f.baseline).length >= NPAIRS * (LIVE - 6), 'reference range forecast errors');
+    assert.deepEqual(d.predictions.out.slice(0, 5), [], 'stored predictions equal the single-instance run');
+    assert.deepEqual(d.errors.out.slice(0, 5), [], 'stored prediction errors equal the single-instance run');
+    assert.deepEqual(d.forecastErrors.out.slice(0, 5), [], 'stored forecast errors equal the single-instance run');
+    assert.ok([...want.forecastErrors.values()].filter((f) => f.baseline).length > 0, 'reference forecast baselines (the monitor loads the stored history)');
+    assert.ok(report.predictor_group_joins >= 4 && report.monitor_group_joins >= 4, 'the scaled-out instances rejoined at the membership changes');
+  } finally {
+    for (const p of procs) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
+    for (const b of Object.values(buses)) await b.close().catch(() => undefined);
+    for (const s of Object.values(stores)) await s?.close().catch(() => undefined);
+    await deleteIndices(es, runId).catch(() => undefined);
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  }
+});
