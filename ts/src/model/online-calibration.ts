@@ -36,7 +36,8 @@
  * `maxPending`, oldest dropped and counted), `observe(ts, close)` resolves
  * every open interval whose target time is ts. Time is an input; nothing here
  * reads a clock. A miss is judged against the interval actually served (the
- * multipliers at issue time). The whole state is a plain object (`toJSON` /
+ * multipliers at issue time, the intervals nested: a 90% interval always
+ * contains the 80% one, see `served`). The whole state is a plain object (`toJSON` /
  * `fromState`).
  */
 
@@ -105,10 +106,13 @@ export class OnlineCalibration {
   private dropped = 0;
   private readonly maxPending: number;
   private pending: Pending[] = [];
+  /** Level indices by ascending level (the nesting order of the served intervals). */
+  private readonly byLevel: number[];
 
   constructor(opts: CalibrationOptions = {}) {
     this.levels = [...(opts.levels ?? CALIBRATION_LEVELS)];
     for (const l of this.levels) if (!(l > 0 && l < 1)) throw new RangeError(`calibration level ${l} is not in (0, 1)`);
+    this.byLevel = this.levels.map((_, i) => i).sort((a, b) => (this.levels[a] as number) - (this.levels[b] as number));
     this.step = opts.step ?? DEFAULT_STEP;
     if (!(this.step >= 0 && Number.isFinite(this.step))) throw new RangeError(`calibration step ${this.step} must be a finite number >= 0`);
     this.logM = this.levels.map((_, i) => Math.log(clamp(opts.initial?.[i] ?? 1)));
@@ -163,7 +167,28 @@ export class OnlineCalibration {
 
   /** The calibrated intervals (one per level) of the base intervals `bands` around `center`. */
   calibrate(center: number, bands: readonly Band[]): Band[] {
-    return bands.map((b, i) => stretch(center, b, Math.exp(this.logM[i] as number)));
+    return this.served(center, bands, this.multipliers());
+  }
+
+  /**
+   * The intervals served with multipliers `m`: each base band stretched by its
+   * level's multiplier, then nested, so a higher level's interval contains every
+   * lower level's (the two trackers move independently; early in a run or after
+   * a break the 90% stretch can fall inside the 80% one). Per side, a level's
+   * bound is the widest of its own and the lower levels' bounds.
+   */
+  private served(center: number, bands: readonly Band[], m: readonly number[]): Band[] {
+    const out = bands.map((b, i) => stretch(center, b, m[i] as number));
+    for (const i of this.byLevel) {
+      for (const j of this.byLevel) {
+        if ((this.levels[j] as number) >= (this.levels[i] as number)) break;
+        const o = out[i] as Band;
+        const lower = out[j] as Band;
+        if (lower.lo < o.lo) o.lo = lower.lo;
+        if (lower.hi > o.hi) o.hi = lower.hi;
+      }
+    }
+    return out;
   }
 
   /**
@@ -206,9 +231,10 @@ export class OnlineCalibration {
    */
   update(center: number, bands: readonly Band[], y: number, served: readonly number[] = this.multipliers()): void {
     this.resolved++;
+    const out = this.served(center, bands, served);
     for (let i = 0; i < this.levels.length; i++) {
-      const m = served[i] as number;
-      const miss = stretchScore(y, center, bands[i] as Band) > m ? 1 : 0;
+      const b = out[i] as Band;
+      const miss = y < b.lo || y > b.hi ? 1 : 0;
       this.misses[i] = (this.misses[i] as number) + miss;
       const alpha = 1 - (this.levels[i] as number);
       this.logM[i] = Math.log(clamp(Math.exp((this.logM[i] as number) + this.step * (miss - alpha))));

@@ -143,6 +143,27 @@ test('the tracker state is bounded and round-trips through JSON', () => {
   assert.ok(Math.abs(Math.log(b.multipliers()[0]!) - (0.15 * 0.8 - 0.15 * 0.2)) < 1e-12);
 });
 
+test('served intervals are nested: a 90% stretch that fell inside the 80% one is widened to it, and judged as served', () => {
+  // m80 = 2, m90 = 0.5 on the bands ±1 / ±1.5: the raw 90% stretch ±0.75 lies inside the 80% one ±2.
+  const cal = new OnlineCalibration({ levels: [0.8, 0.9], step: 0.1, initial: [2, 0.5] });
+  const bands = [{ lo: -1, hi: 1 }, { lo: -1.5, hi: 1.5 }];
+  const out = cal.issue(1000, 0, bands);
+  assert.deepEqual(out[0], { lo: -2, hi: 2 });
+  assert.deepEqual(out[1], { lo: -2, hi: 2 }, 'the 90% interval contains the 80% one');
+  // y = 1 is inside the served 90% interval (a miss of the raw 0.75 stretch): a hit, so ln m90 moves by -0.1 · 0.1.
+  const before = cal.multipliers();
+  cal.observe(1000, 1);
+  const after = cal.multipliers();
+  assert.ok(Math.abs(Math.log(after[1]! / before[1]!) - -0.1 * 0.1) < 1e-12, `m90 ${before[1]} -> ${after[1]}`);
+  assert.deepEqual(cal.coverage(), [1, 1]);
+  // Levels given in any order nest the same way.
+  const rev = new OnlineCalibration({ levels: [0.9, 0.8], step: 0.1, initial: [0.5, 2] });
+  assert.deepEqual(rev.issue(1000, 0, [bands[1]!, bands[0]!]), [{ lo: -2, hi: 2 }, { lo: -2, hi: 2 }]);
+  // Uncrossed multipliers serve the plain stretches.
+  const plain = new OnlineCalibration({ levels: [0.8, 0.9], initial: [1, 1.2] });
+  assert.deepEqual(plain.issue(1000, 0, bands), [{ lo: -1, hi: 1 }, stretch(0, bands[1]!, 1.2)]);
+});
+
 test('regime break on real BTC returns (x3): adaptive intervals recover coverage, static ones do not', () => {
   const s = series(3);
   const adapted = run(s, 'adaptive');
