@@ -78,6 +78,8 @@ async function retrying<T>(f: () => Promise<T>, attempts = 5): Promise<T> {
 
 /** A send still unanswered after this long: the broker is away (not ready). */
 const SLOW_SEND_MS = 5000;
+/** Fetch wait of a consumer whose partitions pause at each join (onAssign): the longest a resume waits for the next fetch. */
+const PAUSED_FETCH_WAIT_MS = 500;
 
 export class KafkaTransport implements Transport {
   readonly kind = 'kafka' as const;
@@ -342,6 +344,11 @@ export class KafkaTransport implements Transport {
         allowAutoTopicCreation: false,
         sessionTimeout,
         heartbeatInterval: Math.min(3000, Math.floor(sessionTimeout / 3)),
+        // With onAssign the partitions are paused at each join: kafkajs then finds nothing to fetch and sleeps its
+        // fetch wait (5 s by default) before it looks again, so the resume after the restore waited up to 5 s more
+        // (monitor-kafka-es.test.ts: +5 s per monitor start). A short wait bounds that; the broker still answers a
+        // fetch as soon as data arrives, an idle consumer just asks more often.
+        ...(opts.onAssign ? { maxWaitTimeInMs: PAUSED_FETCH_WAIT_MS } : {}),
       });
       consumer = c;
       const alive = () => {
