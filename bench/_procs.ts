@@ -1,60 +1,11 @@
 /**
  * `tickcast run <service>` as child processes, for the benchmarks that need
- * several instances on the real broker (bench/scale.ts). The same way of
- * spawning and watching as ts/test/pipeline/rebalance.test.ts (copied, as that
- * test keeps its helpers to itself): JSON log lines parsed and kept (except the
- * per-candle ones), the tail of the output kept for error messages.
+ * several instances on the real broker (bench/scale.ts): the rebalance tests'
+ * helpers (ts/test/fixtures/service-procs.ts) and CPU readings from /proc.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { REPO_ROOT } from '../ts/test/fixtures/paths.ts';
-import { cleanEnv } from '../ts/test/fixtures/env.ts';
 
-const BIN = join(REPO_ROOT, 'bin/tickcast.js');
-
-export interface Proc {
-  name: string;
-  child: ChildProcess;
-  logs: Record<string, unknown>[];
-  text: () => string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-export async function until<T>(f: () => T | Promise<T>, what: () => string, timeoutMs: number, everyMs = 200): Promise<NonNullable<T>> {
-  const t0 = Date.now();
-  for (;;) {
-    const v = await f();
-    if (v) return v as NonNullable<T>;
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what()}`);
-    await sleep(everyMs);
-  }
-}
-
-export function spawnTickcast(name: string, args: string[], env: Record<string, string>): Proc {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd: REPO_ROOT, env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
-  const logs: Record<string, unknown>[] = [];
-  let text = '';
-  let partial = '';
-  child.stdout?.on('data', (d: Buffer) => {
-    const lines = (partial + d.toString()).split('\n');
-    partial = lines.pop() ?? '';
-    for (const l of lines) {
-      text = (text + l + '\n').slice(-100_000);
-      try {
-        const j = JSON.parse(l) as Record<string, unknown>;
-        if (typeof j.msg === 'string' && !j.msg.startsWith('candle closed') && !j.msg.startsWith('features stored')) logs.push(j);
-      } catch {
-        // not JSON
-      }
-    }
-  });
-  child.stderr?.on('data', (d: Buffer) => (text = (text + d.toString()).slice(-100_000)));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
-  return { name, child, logs, text: () => text.slice(-3000), exited };
-}
+export { sleep, spawnTickcast, until, type Proc } from '../ts/test/fixtures/service-procs.ts';
 
 /** CPU time (user + system) of a process so far, in seconds, from /proc (Linux); null when unreadable. */
 export function cpuSeconds(pid: number | undefined): number | null {

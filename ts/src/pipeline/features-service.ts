@@ -33,7 +33,7 @@ import type { Service, ServiceContext } from '../services/runner.ts';
 import type { MessageMeta, Subscription } from '../bus/index.ts';
 import { FeatureStage, DEFAULT_FEATURES } from './feature-stage.ts';
 import { duplicateCandles, featureRows, lastFeatureEnd } from './metrics.ts';
-import { STORE_VISIBLE_MS } from './store-visible.ts';
+import { waitStoreVisible } from './store-visible.ts';
 
 export interface FeaturesServiceOptions {
   intervalS?: number;
@@ -43,8 +43,6 @@ export interface FeaturesServiceOptions {
   maxBatch?: number;
 }
 
-/** After a group join, how long the assigned partitions wait so the store shows every write acknowledged before it (ES refresh 1 s, with margin). */
-export { STORE_VISIBLE_MS };
 /** Warm-up reads of the feature store in flight at once (pairs met first in one batch). */
 const WARM_READS = 16;
 
@@ -148,8 +146,7 @@ export function featuresService(opts: FeaturesServiceOptions = {}): Service {
         stage = new FeatureStage(opts.intervalS ?? 60, opts.features ?? DEFAULT_FEATURES);
         lastBatch = '';
         ctx.logger.info({ assigned: assigned.get(Topics.candles.name) ?? [] }, 'features partitions assigned: pairs re-warm from the feature store at their next candle');
-        const wait = STORE_VISIBLE_MS - (Date.now() - joinedAt);
-        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+        await waitStoreVisible(joinedAt);
       };
       sub = await ctx.bus.consumeBatch({
         group: opts.group ?? 'features',

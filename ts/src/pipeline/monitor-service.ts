@@ -20,7 +20,7 @@ import type { Subscription } from '../bus/index.ts';
 import type { ForecastError, Stores } from '../stores/types.ts';
 import { BASE_RATE_WINDOW_MS, ForecastResolver, hasForecast, type ForecastResolution } from '../monitor/forecast-resolution.ts';
 import { CONTEXT_RETURNS } from '../model/context-features.ts';
-import { STORE_VISIBLE_MS } from './store-visible.ts';
+import { waitStoreVisible } from './store-visible.ts';
 import { ForecastAggregates, type ForecastAggregate } from '../monitor/forecast-aggregates.ts';
 import { DriftDetectors, type PageHinkleyOptions } from '../monitor/drift-detector.ts';
 import { forecastSignals } from '../monitor/forecast-signals.ts';
@@ -488,8 +488,7 @@ export function monitorService(opts: MonitorServiceOptions): MonitorService {
           const joinedAt = Date.now();
           resetState();
           ctx.logger.info({ assigned: assigned.get(Topics.predictions.name) ?? [] }, 'monitor partitions assigned: state rebuilt from the stores');
-          const wait = STORE_VISIBLE_MS - (Date.now() - joinedAt);
-          if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+          await waitStoreVisible(joinedAt);
           await recover(storesRef as Stores, 'group join');
         });
       // On Kafka the first group join recovers (below); elsewhere the start does.

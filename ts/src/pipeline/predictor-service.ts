@@ -63,7 +63,7 @@ import type { BookFeatures } from '../contracts/messages.ts';
 import { bookAsOfAge } from '../model/feature-row.ts';
 import { RANGE_LEVELS } from '../model/targets/range.ts';
 import { VOL_FLOOR, normalQuantile } from '../model/targets/common.ts';
-import { STORE_VISIBLE_MS } from './store-visible.ts';
+import { waitStoreVisible } from './store-visible.ts';
 
 /** The forecasts of the other targets for one row, and the models that made them. */
 interface OtherForecasts {
@@ -520,8 +520,7 @@ export function predictorService(opts: PredictorServiceOptions = {}): Service {
           histories.clear();
           filledAt.clear();
           log.info({ assigned: assigned.get(Topics.featuresTechnical.name) ?? [], forgotten_pairs: pairs }, 'predictor partitions assigned: calibrations and closes restored from the stores at each pair\'s next row');
-          const wait = STORE_VISIBLE_MS - (Date.now() - joinedAt);
-          if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+          await waitStoreVisible(joinedAt);
         });
       sub = await ctx.bus.consume({
         group: opts.group ?? 'predictor',

@@ -5,3 +5,9 @@
  * owner's last acknowledged writes are readable (features, predictor, monitor).
  */
 export const STORE_VISIBLE_MS = 1500;
+
+/** Resolves STORE_VISIBLE_MS after `since` (a Date.now() taken at the group join); at once if that is past. */
+export async function waitStoreVisible(since: number): Promise<void> {
+  const wait = STORE_VISIBLE_MS - (Date.now() - since);
+  if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+}

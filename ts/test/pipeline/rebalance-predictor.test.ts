@@ -26,7 +26,6 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -45,10 +44,9 @@ import { versionOf } from '../../src/training/trainer.ts';
 import { silentLogger } from '../sources/helpers.ts';
 import { esUrl, deleteIndices } from '../stores/es-test-env.ts';
 import { REPO_ROOT } from '../fixtures/paths.ts';
-import { cleanEnv } from '../fixtures/env.ts';
+import { sleep, spawnTickcast, until, type Proc } from '../fixtures/service-procs.ts';
 
 const HOW = 'start the test servers: bash scripts/services/with-services.sh node --import tsx --test ts/test/pipeline/rebalance-predictor.test.ts';
-const BIN = join(REPO_ROOT, 'bin/tickcast.js');
 const PARTITIONS = 6;
 const NPAIRS = 8;
 const TRAIN = 1500;
@@ -68,47 +66,8 @@ const CHUNKS: { from: number; to: number; action: 'none' | 'add' | 'SIGKILL' | '
 ];
 const MIN = 60_000;
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until<T>(f: () => T | Promise<T>, what: () => string, timeoutMs: number, everyMs = 250): Promise<NonNullable<T>> {
-  const t0 = Date.now();
-  for (;;) {
-    const v = await f();
-    if (v) return v as NonNullable<T>;
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what()}`);
-    await sleep(everyMs);
-  }
-}
-
-interface Proc {
-  name: string;
-  child: ChildProcess;
-  logs: Record<string, unknown>[];
-  text: () => string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-function spawnTickcast(name: string, args: string[], env: Record<string, string>): Proc {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd: REPO_ROOT, env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
-  const logs: Record<string, unknown>[] = [];
-  let text = '';
-  let partial = '';
-  child.stdout?.on('data', (d: Buffer) => {
-    const lines = (partial + d.toString()).split('\n');
-    partial = lines.pop() ?? '';
-    for (const l of lines) {
-      text = (text + l + '\n').slice(-100_000);
-      try {
-        const j = JSON.parse(l) as Record<string, unknown>;
-        if (typeof j.msg === 'string' && (j.msg.includes('partitions assigned') || j.msg.includes(' consuming ') || j.msg.startsWith('range calibration'))) logs.push(j);
-      } catch {
-        // not JSON
-      }
-    }
-  });
-  child.stderr?.on('data', (d: Buffer) => (text = (text + d.toString()).slice(-100_000)));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
-  return { name, child, logs, text: () => text.slice(-3000), exited };
-}
+/** The log lines the test reads: joins, subscriptions, calibration restores. */
+const KEPT = (msg: string) => msg.includes('partitions assigned') || msg.includes(' consuming ') || msg.startsWith('range calibration');
 
 const pairName = (i: number) => `Q${i}/USD`;
 
@@ -177,7 +136,7 @@ test(`predictor and monitor scaled out on ${PARTITIONS} partitions, ${NPAIRS} pa
   const start = (which: 'ref' | 'run', what: 'predictor' | 'monitor'): Proc => {
     const d = mkdtempSync(join(tmpdir(), 'tickcast-rebpred-'));
     dirs.push(d);
-    const p = spawnTickcast(`${which}-${what}-${++serial}`, ['run', what], { ...baseEnv(prefixes[which]), TICKCAST_DATA_DIR: d });
+    const p = spawnTickcast(`${which}-${what}-${++serial}`, ['run', what], { ...baseEnv(prefixes[which]), TICKCAST_DATA_DIR: d }, KEPT);
     procs.push(p);
     return p;
   };
@@ -239,7 +198,7 @@ test(`predictor and monitor scaled out on ${PARTITIONS} partitions, ${NPAIRS} pa
     start('run', 'predictor');
     start('run', 'monitor');
     // Every instance subscribed before the first rows (the predictor's group starts at the end of its topic as of its subscription).
-    await until(() => procs.every((p) => p.logs.some((l) => typeof l.msg === 'string' && l.msg.includes(' consuming '))), () => `subscriptions: ${procs.map((p) => `${p.name}: ${p.text().slice(-500)}`).join('\n')}`, 90_000);
+    await until(() => procs.every((p) => p.logs.some((l) => typeof l.msg === 'string' && l.msg.includes(' consuming '))), () => `subscriptions: ${procs.map((p) => `${p.name}: ${p.text().slice(-500)}`).join('\n')}`, 90_000, 250);
 
     phase('spawn_subscribe');
     /** Members of the scaled-out run's group once it is stable (0 while it rebalances). */

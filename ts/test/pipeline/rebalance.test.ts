@@ -22,7 +22,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -35,12 +35,10 @@ import { openStores } from '../../src/stores/index.ts';
 import type { Stores } from '../../src/stores/types.ts';
 import { silentLogger } from '../sources/helpers.ts';
 import { esUrl, deleteIndices } from '../stores/es-test-env.ts';
-import { REPO_ROOT } from '../fixtures/paths.ts';
 import { testData } from '../fixtures/test-data.ts';
-import { cleanEnv } from '../fixtures/env.ts';
+import { sleep, spawnTickcast, until, type Proc } from '../fixtures/service-procs.ts';
 
 const HOW = 'start the test servers: bash scripts/services/with-services.sh node --import tsx --test ts/test/pipeline/rebalance.test.ts';
-const BIN = join(REPO_ROOT, 'bin/tickcast.js');
 const GRACE_MS = 5000;
 const PARTITIONS = 6;
 const NPAIRS = Number(process.env.TICKCAST_TEST_REBALANCE_PAIRS ?? 12);
@@ -49,47 +47,6 @@ const CHUNKS = 8;
 const BROKER_KILL = process.env.TICKCAST_TEST_REBALANCE_BROKER_KILL === '1';
 const MIN = 60_000;
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until<T>(f: () => T | Promise<T>, what: () => string, timeoutMs: number, everyMs = 200): Promise<NonNullable<T>> {
-  const t0 = Date.now();
-  for (;;) {
-    const v = await f();
-    if (v) return v as NonNullable<T>;
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what()}`);
-    await sleep(everyMs);
-  }
-}
-
-interface Proc {
-  name: string;
-  child: ChildProcess;
-  logs: Record<string, unknown>[];
-  text: () => string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-function spawnTickcast(name: string, args: string[], env: Record<string, string>): Proc {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd: REPO_ROOT, env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
-  const logs: Record<string, unknown>[] = [];
-  let text = '';
-  let partial = '';
-  child.stdout?.on('data', (d: Buffer) => {
-    const lines = (partial + d.toString()).split('\n');
-    partial = lines.pop() ?? '';
-    for (const l of lines) {
-      text = (text + l + '\n').slice(-100_000);
-      try {
-        const j = JSON.parse(l) as Record<string, unknown>;
-        if (typeof j.msg === 'string' && !j.msg.startsWith('candle closed') && !j.msg.startsWith('features stored')) logs.push(j);
-      } catch {
-        // not JSON
-      }
-    }
-  });
-  child.stderr?.on('data', (d: Buffer) => (text = (text + d.toString()).slice(-100_000)));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
-  return { name, child, logs, text: () => text.slice(-3000), exited };
-}
 
 const pairName = (i: number) => `K${String(i).padStart(2, '0')}/USD`;
 const key = (x: { pair: string; window_end_ms: number }) => `${x.pair}|${x.window_end_ms}`;
