@@ -142,30 +142,17 @@ impl DirectionalIndex {
         if n == 0 {
             return true;
         }
+        // Sliced to n: the compiler sees every index below is in bounds.
+        let (high, low, close, out) = (&high[..n], &low[..n], &close[..n], &mut out[..n]);
         let plus = self.side == DirectionalSide::Plus;
-        let mut ok = high[0].is_finite() & low[0].is_finite() & close[0].is_finite();
-        // This side's directional movement and the true range from row i-1 to i.
-        let movement = |i: usize| {
-            let diff_p = high[i] - high[i - 1];
-            let diff_m = low[i - 1] - low[i];
-            let dm = if plus {
-                if diff_p > 0.0 && diff_p > diff_m {
-                    diff_p
-                } else {
-                    0.0
-                }
-            } else if diff_m > 0.0 && diff_p < diff_m {
-                diff_m
-            } else {
-                0.0
-            };
-            (dm, true_range(high[i], low[i], close[i - 1]))
-        };
+        let finite = |i: usize| high[i].is_finite() & low[i].is_finite() & close[i].is_finite();
+        let mut ok = finite(0);
         out[0] = f64::NAN;
         if self.period == 1 {
             for i in 1..n {
-                ok &= high[i].is_finite() & low[i].is_finite() & close[i].is_finite();
-                let (dm, tr) = movement(i);
+                ok &= finite(i);
+                let dm = side_movement(plus, high[i], low[i], high[i - 1], low[i - 1]);
+                let tr = true_range(high[i], low[i], close[i - 1]);
                 out[i] = if dm == 0.0 || is_zero(tr) { 0.0 } else { 100.0 * (dm / tr) };
             }
             return ok;
@@ -174,23 +161,46 @@ impl DirectionalIndex {
         let warm = p.min(n);
         let (mut dm_sum, mut tr_sum) = (0.0f64, 0.0f64);
         for i in 1..warm {
-            ok &= high[i].is_finite() & low[i].is_finite() & close[i].is_finite();
-            let (dm, tr) = movement(i);
+            ok &= finite(i);
+            let dm = side_movement(plus, high[i], low[i], high[i - 1], low[i - 1]);
             if dm > 0.0 {
                 dm_sum += dm;
             }
-            tr_sum += tr;
+            tr_sum += true_range(high[i], low[i], close[i - 1]);
             out[i] = f64::NAN;
         }
         let nf = p as f64;
+        // The loop the time goes into: the two smoothed sums stay in
+        // registers (everything it calls is inlined), each row's only
+        // dependency on the last is `s - s / n + m`.
         for i in warm..n {
-            ok &= high[i].is_finite() & low[i].is_finite() & close[i].is_finite();
-            let (dm, tr) = movement(i);
+            ok &= finite(i);
+            let dm = side_movement(plus, high[i], low[i], high[i - 1], low[i - 1]);
+            let tr = true_range(high[i], low[i], close[i - 1]);
             dm_sum = dm_sum - (dm_sum / nf) + dm;
             tr_sum = tr_sum - (tr_sum / nf) + tr;
             out[i] = if is_zero(tr_sum) { 0.0 } else { 100.0 * (dm_sum / tr_sum) };
         }
         ok
+    }
+}
+
+/// One side's directional movement from the previous bar's high and low
+/// (`ph`, `pl`) to this one's, as [`MovementTracker::next`] classifies it.
+#[inline(always)]
+fn side_movement(plus: bool, high: f64, low: f64, ph: f64, pl: f64) -> f64 {
+    let diff_p = high - ph;
+    let diff_m = pl - low;
+    if plus {
+        if diff_p > 0.0 && diff_p > diff_m {
+            diff_p
+        } else {
+            0.0
+        }
+    } else if diff_m > 0.0 && diff_p < diff_m {
+        diff_m
+    } else {
+        0.0
     }
 }
 

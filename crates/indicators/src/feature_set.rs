@@ -350,7 +350,9 @@ enum Kernel {
     None,
     /// Reads the close and the other columns marked (high, low, volume) and
     /// flags any non-finite value of them while it runs (a flag may also be
-    /// a finite overflow: the caller then checks the columns exactly).
+    /// a finite overflow: the caller then checks the columns exactly and,
+    /// when they pass, recomputes the rows with the fold, so a kernel need
+    /// only match the fold on rows whose intermediate values are finite).
     Checked { high_low: bool, volume: bool },
 }
 
@@ -681,12 +683,13 @@ impl FeatureSet {
             check_rows(columns)?;
         }
         if let (Kernel::Checked { .. }, [node]) = (kernel, &nodes[..]) {
-            if !Kernel::run(node, columns, out) {
-                // A bad value (the first one's error), or a finite overflow
-                // in the kernel's check (no error: the rows stand).
-                check_rows(columns)?;
+            if Kernel::run(node, columns, out) {
+                return Ok(());
             }
-            return Ok(());
+            // A bad value (the first one's error), or a finite overflow in
+            // the kernel's check: no error, and the fold below recomputes
+            // the rows (the kernel's may differ where a value overflowed).
+            check_rows(columns)?;
         }
         // Indicators are independent, so the fold runs indicator by indicator
         // (same update calls, same order per indicator, better locality).

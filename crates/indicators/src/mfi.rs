@@ -38,8 +38,9 @@ impl Mfi {
     /// Batch kernel: a fresh instance's `update` over the columns into `out`
     /// (same length; NaN for the warm-up), same arithmetic
     /// (tests/batch_kernels.rs). The branches on the typical price's move
-    /// become selects: adding -0.0 leaves any sum as it is, and the ring
-    /// holds the same +0.0 / flow values streaming pushes.
+    /// become products (see [`flow_if`]): the sums get the same additions
+    /// and subtractions of the same flows, and zeros that leave them as
+    /// they are.
     ///
     /// Returns false when some flow (or the first bar's typical price or
     /// volume) is not finite, which every non-finite high, low, close or
@@ -51,42 +52,78 @@ impl Mfi {
         if n == 0 {
             return true;
         }
-        let typical = |i: usize| (high[i] + low[i] + close[i]) / 3.0;
-        let mut ring = vec![(0.0f64, 0.0f64); p];
-        let mut slot = 0;
+        // Sliced to n: the compiler sees every index below is in bounds.
+        let (high, low, close, volume, out) = (&high[..n], &low[..n], &close[..n], &volume[..n], &mut out[..n]);
+        // The rings of streaming's positive and negative flows, one slot per
+        // row (row r in slot (r - 1) mod p).
+        let (mut ring_pos, mut ring_neg) = (vec![0.0f64; p], vec![0.0f64; p]);
         let (mut pos_sum, mut neg_sum) = (0.0f64, 0.0f64);
-        let mut prev = typical(0);
+        let mut prev = (high[0] + low[0] + close[0]) / 3.0;
         let mut ok = prev.is_finite() & volume[0].is_finite();
         out[0] = f64::NAN;
-        for i in 1..n {
-            let t = typical(i);
-            if i > p {
-                let (op, on) = ring[slot];
-                pos_sum -= op;
-                neg_sum -= on;
-            }
-            let change = t - prev;
-            prev = t;
-            let flow = t * volume[i];
-            ok &= flow.is_finite();
-            let (falling, rising) = (change < 0.0, change > 0.0);
-            neg_sum += if falling { flow } else { -0.0 };
-            pos_sum += if rising { flow } else { -0.0 };
-            ring[slot] = (if rising { flow } else { 0.0 }, if falling { flow } else { 0.0 });
-            slot = if slot + 1 == p { 0 } else { slot + 1 };
-            out[i] = if i < p {
-                f64::NAN
+        let value = |pos_sum: f64, neg_sum: f64| {
+            let total = pos_sum + neg_sum;
+            if total < 1.0 {
+                0.0
             } else {
-                let total = pos_sum + neg_sum;
-                if total < 1.0 {
-                    0.0
-                } else {
-                    100.0 * (pos_sum / total)
-                }
-            };
+                100.0 * (pos_sum / total)
+            }
+        };
+        // Rows 1..=p fill the rings (p - 1 rows of warm-up, then row p).
+        for i in 1..n.min(p + 1) {
+            let (pos, neg, flow) = flows(high[i], low[i], close[i], volume[i], &mut prev);
+            ok &= flow.is_finite();
+            neg_sum += neg;
+            pos_sum += pos;
+            (ring_pos[i - 1], ring_neg[i - 1]) = (pos, neg);
+            out[i] = if i < p { f64::NAN } else { value(pos_sum, neg_sum) };
+        }
+        // Then every row first drops the flow leaving the window, as
+        // streaming does (subtracting a 0.0 slot leaves a sum as it is).
+        let mut slot = 0;
+        for i in p + 1..n {
+            pos_sum -= ring_pos[slot];
+            neg_sum -= ring_neg[slot];
+            let (pos, neg, flow) = flows(high[i], low[i], close[i], volume[i], &mut prev);
+            ok &= flow.is_finite();
+            neg_sum += neg;
+            pos_sum += pos;
+            (ring_pos[slot], ring_neg[slot]) = (pos, neg);
+            out[i] = value(pos_sum, neg_sum);
+            slot = if slot + 1 == p { 0 } else { slot + 1 };
         }
         ok
     }
+}
+
+/// One row's money flow split by the typical price's move from `prev` (which
+/// becomes this row's typical price): (positive flow, negative flow, flow).
+/// No branch (the move's sign is a coin flip on real prices, and the
+/// compiler turns a plain select into a mispredicted branch here); inlined
+/// so that the kernel's sums stay in registers.
+#[inline(always)]
+fn flows(high: f64, low: f64, close: f64, volume: f64, prev: &mut f64) -> (f64, f64, f64) {
+    let t = (high + low + close) / 3.0;
+    let change = t - *prev;
+    *prev = t;
+    let flow = t * volume;
+    (flow_if(flow, change > 0.0), flow_if(flow, change < 0.0), flow)
+}
+
+/// `flow` when `selected`, else a zero (of either sign): `flow` times 1.0 or
+/// 0.0, a multiplication the compiler keeps (it may not fold it into a
+/// select: `x * 0.0` is not 0.0 for every x), so no branch is emitted.
+///
+/// Which zero does not matter: the flows only ever reach the two sums, by
+/// one addition and, `period` rows later, one subtraction, and adding or
+/// subtracting a zero of either sign leaves a sum as it is unless the sum is
+/// -0.0, which neither ever is: both start at +0.0, and in round-to-nearest
+/// an addition gives -0.0 only from -0.0 plus -0.0 (or -0.0 minus +0.0); an
+/// exact cancellation gives +0.0, and gradual underflow makes every nonzero
+/// sum of two doubles nonzero.
+#[inline(always)]
+fn flow_if(flow: f64, selected: bool) -> f64 {
+    flow * if selected { 1.0 } else { 0.0 }
 }
 
 impl Indicator for Mfi {

@@ -22,31 +22,57 @@ impl Obv {
 
 impl Obv {
     /// Batch kernel: a fresh instance's `update` over the closes and volumes
-    /// into `out` (same length), same arithmetic (tests/batch_kernels.rs):
-    /// `value - v` is `value + (-v)` in IEEE 754, and adding -0.0 leaves any
-    /// value as it is, so the branches become one addition.
-    /// Returns whether every close and volume is finite (checked in the loop).
+    /// into `out` (same length), same arithmetic (tests/batch_kernels.rs),
+    /// without a branch on the close's direction (a coin flip on real
+    /// prices): `value - v` is `value + (-v)` in IEEE 754, so every row adds
+    /// `v` times 1.0, -1.0 or 0.0. The zero's sign follows `v`'s, and adding
+    /// a zero of either sign leaves every value as it is except -0.0. The
+    /// value can be -0.0 only in a leading run (from a -0.0 first volume,
+    /// every later step a -0.0): an addition gives -0.0 only from -0.0 and
+    /// -0.0 (an exact cancellation gives +0.0, and gradual underflow makes
+    /// every nonzero sum of two doubles nonzero). That run, if any, goes
+    /// through streaming's branches.
+    ///
+    /// Returns whether every close and volume is finite, checked in the loop
+    /// by a sum of `c * 0.0 * v`: a zero for finite values, NaN from any other.
     pub(crate) fn fill(close: &[f64], volume: &[f64], out: &mut [f64]) -> bool {
-        let (Some(&c0), Some(&v0)) = (close.first(), volume.first()) else { return true };
-        let mut value = v0;
-        let mut prev = c0;
-        let mut ok = c0.is_finite() & v0.is_finite();
+        let n = close.len().min(volume.len()).min(out.len());
+        if n == 0 {
+            return true;
+        }
+        // Sliced to n: the compiler sees every index below is in bounds.
+        let (close, volume, out) = (&close[..n], &volume[..n], &mut out[..n]);
+        let mut value = volume[0];
+        let mut prev = close[0];
+        let mut check = prev * 0.0 * value;
         out[0] = value;
-        for ((o, &c), &v) in out[1..].iter_mut().zip(&close[1..]).zip(&volume[1..]) {
-            ok &= c.is_finite() & v.is_finite();
-            let step = if c > prev {
-                v
+        let mut i = 1;
+        while i < n && value.to_bits() == (-0.0f64).to_bits() {
+            let (c, v) = (close[i], volume[i]);
+            check += c * 0.0 * v;
+            if c > prev {
+                value += v;
             } else if c < prev {
-                -v
-            } else {
-                -0.0
-            };
-            value += step;
+                value -= v;
+            }
+            prev = c;
+            out[i] = value;
+            i += 1;
+        }
+        for ((o, &c), &v) in out[i..].iter_mut().zip(&close[i..]).zip(&volume[i..]) {
+            check += c * 0.0 * v;
+            value += v * direction(c, prev);
             prev = c;
             *o = value;
         }
-        ok
+        check == 0.0
     }
+}
+
+/// 1.0 when the close rose, -1.0 when it fell, 0.0 when unchanged.
+#[inline(always)]
+fn direction(close: f64, prev: f64) -> f64 {
+    f64::from(u8::from(close > prev)) - f64::from(u8::from(close < prev))
 }
 
 impl Indicator for Obv {

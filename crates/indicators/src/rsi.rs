@@ -76,14 +76,27 @@ impl Rsi {
         gain /= n;
         out[p] = value(gain, loss);
         let m = n - 1.0;
+        // [gain, loss] side by side: the same operations on both, so the
+        // compiler keeps them in one register (no shuffle on the chain).
+        let mut sums = [gain, loss];
         for ((o, &v), &prev) in out[p + 1..].iter_mut().zip(&x[p + 1..]).zip(&x[p..]) {
             ok &= v.is_finite();
-            loss *= m;
-            gain *= m;
-            accumulate(&mut gain, &mut loss, v - prev);
-            loss /= n;
-            gain /= n;
-            *o = value(gain, loss);
+            let change = v - prev;
+            // accumulate's two arms as products (computed off the sums'
+            // chains; a select there becomes a blend on the chain): the
+            // gain's is `change` or, for a fall, `change * 0.0` = -0.0; the
+            // loss's is `change` or, otherwise, a zero (+0.0, or -0.0 for a
+            // -0.0 change), which subtracted leaves the loss as it is since
+            // the loss is never -0.0 (it starts at +0.0; products and
+            // quotients of it by positive numbers keep its sign, and an
+            // addition gives -0.0 only from -0.0 and -0.0). `loss - step` is
+            // `loss + (-step)` in IEEE 754.
+            let falling = change < 0.0;
+            let steps = [change * if falling { 0.0 } else { 1.0 }, -(change * if falling { 1.0 } else { 0.0 })];
+            for (sum, step) in sums.iter_mut().zip(steps) {
+                *sum = (*sum * m + step) / n;
+            }
+            *o = value(sums[0], sums[1]);
         }
         ok
     }

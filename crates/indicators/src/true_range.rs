@@ -20,7 +20,7 @@ impl TrueRange {
 }
 
 /// TA-Lib's `TRUE_RANGE(high, low, prev_close)` macro.
-#[inline]
+#[inline(always)]
 pub(crate) fn true_range(high: f64, low: f64, prev_close: f64) -> f64 {
     let mut greatest = high - low;
     let up = (prev_close - high).abs();
