@@ -59,7 +59,9 @@ impl Mfi {
         let (mut ring_pos, mut ring_neg) = (vec![0.0f64; p], vec![0.0f64; p]);
         let (mut pos_sum, mut neg_sum) = (0.0f64, 0.0f64);
         let mut prev = (high[0] + low[0] + close[0]) / 3.0;
-        let mut ok = prev.is_finite() & volume[0].is_finite();
+        // A zero while every flow is finite, NaN after any other (cheaper
+        // in the loop than a test of the bits).
+        let mut check = prev * 0.0 * volume[0];
         out[0] = f64::NAN;
         let value = |pos_sum: f64, neg_sum: f64| {
             let total = pos_sum + neg_sum;
@@ -72,7 +74,7 @@ impl Mfi {
         // Rows 1..=p fill the rings (p - 1 rows of warm-up, then row p).
         for i in 1..n.min(p + 1) {
             let (pos, neg, flow) = flows(high[i], low[i], close[i], volume[i], &mut prev);
-            ok &= flow.is_finite();
+            check += flow * 0.0;
             neg_sum += neg;
             pos_sum += pos;
             (ring_pos[i - 1], ring_neg[i - 1]) = (pos, neg);
@@ -80,19 +82,26 @@ impl Mfi {
         }
         // Then every row first drops the flow leaving the window, as
         // streaming does (subtracting a 0.0 slot leaves a sum as it is).
-        let mut slot = 0;
-        for i in p + 1..n {
-            pos_sum -= ring_pos[slot];
-            neg_sum -= ring_neg[slot];
-            let (pos, neg, flow) = flows(high[i], low[i], close[i], volume[i], &mut prev);
-            ok &= flow.is_finite();
-            neg_sum += neg;
-            pos_sum += pos;
-            (ring_pos[slot], ring_neg[slot]) = (pos, neg);
-            out[i] = value(pos_sum, neg_sum);
-            slot = if slot + 1 == p { 0 } else { slot + 1 };
+        // In blocks of p rows, row i of a block in slot i: no slot counter
+        // to wrap and no index check on the rings.
+        let mut start = p + 1;
+        while start < n {
+            let end = (start + p).min(n);
+            let rows = high[start..end].iter().zip(&low[start..end]).zip(&close[start..end]).zip(&volume[start..end]);
+            let slots = ring_pos.iter_mut().zip(ring_neg.iter_mut());
+            for ((((&h, &l), &c), &v), (o, (rp, rn))) in rows.zip(out[start..end].iter_mut().zip(slots)) {
+                pos_sum -= *rp;
+                neg_sum -= *rn;
+                let (pos, neg, flow) = flows(h, l, c, v, &mut prev);
+                check += flow * 0.0;
+                neg_sum += neg;
+                pos_sum += pos;
+                (*rp, *rn) = (pos, neg);
+                *o = value(pos_sum, neg_sum);
+            }
+            start = end;
         }
-        ok
+        check == 0.0
     }
 }
 
