@@ -30,13 +30,18 @@ impl Cci {
     /// Batch kernel: a fresh instance's `update` over the columns into `out`
     /// (same length; NaN for the warm-up), same arithmetic
     /// (tests/batch_kernels.rs). Each row sums its window in the ring's
-    /// physical slot order, as streaming does; four rows run side by side
-    /// (four independent chains of additions instead of one at a time).
+    /// physical slot order, as streaming does. Streaming's ring writes row r
+    /// to slot r mod p, so row i's window `w = t[i + 1 - p ..= i]` in slot
+    /// order is `w[m..]` then `w[..m]` with `m = p - 1 - i mod p`: rows p
+    /// apart share that order, so ROWS of them run side by side (as many
+    /// independent chains of additions), their windows one contiguous run
+    /// of the typical prices.
     ///
     /// Returns false when some typical price is not finite, which every
     /// non-finite high, low or close makes it (a finite overflow too: the
     /// caller then checks the columns exactly).
     pub(crate) fn fill(&self, high: &[f64], low: &[f64], close: &[f64], out: &mut [f64]) -> bool {
+        const ROWS: usize = 8;
         let p = self.period;
         let n = close.len().min(high.len()).min(low.len()).min(out.len());
         let t: Vec<f64> = (0..n).map(|i| (high[i] + low[i] + close[i]) / 3.0).collect();
@@ -44,52 +49,59 @@ impl Cci {
         let warm = (p - 1).min(n);
         out[..warm].iter_mut().for_each(|o| *o = f64::NAN);
         let pf = p as f64;
-        // Row i's window in slot order: streaming's ring writes row r to
-        // slot r mod p, so with s = i mod p, slot j holds row i - s + j for
-        // j <= s and row i - s - p + j after.
-        let at = |base: usize, s: usize, j: usize| if j <= s { base + j } else { base + j - p };
-        let value = |i: usize, average: f64, deviation: f64| {
-            let centred = t[i] - average;
+        let value = |last: f64, average: f64, deviation: f64| {
+            let centred = last - average;
             if centred != 0.0 && deviation != 0.0 {
                 centred / (0.015 * (deviation / pf))
             } else {
                 0.0
             }
         };
-        let mut i = warm;
-        while i + 4 <= n {
-            let s: [usize; 4] = std::array::from_fn(|r| (i + r) % p);
-            let base: [usize; 4] = std::array::from_fn(|r| i + r - s[r]);
-            let mut avg = [0.0f64; 4];
-            for j in 0..p {
-                for (r, a) in avg.iter_mut().enumerate() {
-                    *a += t[at(base[r], s[r], j)];
-                }
-            }
-            avg.iter_mut().for_each(|a| *a /= pf);
-            let mut dev = [0.0f64; 4];
-            for j in 0..p {
-                for (r, d) in dev.iter_mut().enumerate() {
-                    *d += (t[at(base[r], s[r], j)] - avg[r]).abs();
-                }
-            }
-            for r in 0..4 {
-                out[i + r] = value(i + r, avg[r], dev[r]);
-            }
-            i += 4;
+        // One row at a time (the first output row and the tail).
+        let single = |i: usize| {
+            let w = &t[i + 1 - p..=i];
+            let m = p - 1 - i % p;
+            let order = w[m..].iter().chain(&w[..m]);
+            let average = order.clone().fold(0.0, |a, &v| a + v) / pf;
+            let deviation = order.fold(0.0, |d, &v| d + (v - average).abs());
+            value(t[i], average, deviation)
+        };
+        if warm < n {
+            out[warm] = single(warm);
         }
-        for (i, o) in out.iter_mut().enumerate().take(n).skip(i) {
-            let (s, base) = (i % p, i - i % p);
-            let mut average = 0.0;
-            for j in 0..p {
-                average += t[at(base, s, j)];
+        // Then super-blocks of ROWS * p rows from row p: for each g of the
+        // first p rows, the rows g, g + p, ... (same slot order) together.
+        let mut start = p;
+        while start + ROWS * p <= n {
+            for g in start..start + p {
+                let m = p - 1 - g % p;
+                let run = &t[g + 1 - p..g + 1 + (ROWS - 1) * p];
+                let w: [&[f64]; ROWS] = std::array::from_fn(|r| &run[r * p..(r + 1) * p]);
+                let mut average = [0.0f64; ROWS];
+                let mut add = |k: usize| {
+                    for (a, w) in average.iter_mut().zip(&w) {
+                        *a += w[k];
+                    }
+                };
+                (m..p).for_each(&mut add);
+                (0..m).for_each(add);
+                average.iter_mut().for_each(|a| *a /= pf);
+                let mut deviation = [0.0f64; ROWS];
+                let mut add = |k: usize| {
+                    for ((d, w), &a) in deviation.iter_mut().zip(&w).zip(&average) {
+                        *d += (w[k] - a).abs();
+                    }
+                };
+                (m..p).for_each(&mut add);
+                (0..m).for_each(add);
+                for r in 0..ROWS {
+                    out[g + r * p] = value(t[g + r * p], average[r], deviation[r]);
+                }
             }
-            average /= pf;
-            let mut deviation = 0.0;
-            for j in 0..p {
-                deviation += (t[at(base, s, j)] - average).abs();
-            }
-            *o = value(i, average, deviation);
+            start += ROWS * p;
+        }
+        for (i, o) in out.iter_mut().enumerate().take(n).skip(start.max(warm + 1)) {
+            *o = single(i);
         }
         ok
     }
