@@ -341,7 +341,7 @@ fn fold_bars<I, const W: usize>(
 
 /// A specialised batch kernel for `node`, when it has one and its output is
 /// the whole matrix (a set of one single-output feature: SMA, EMA, WMA, RSI,
-/// ROC, OBV, MFI, CCI, PLUS_DI, MINUS_DI): it writes every row itself, bit-identical to [`fold`]
+/// ROC, OBV, MFI, CCI, PLUS_DI, MINUS_DI, WILLR): it writes every row itself, bit-identical to [`fold`]
 /// over `update` (each kernel's doc; tests/batch_kernels.rs compares them on
 /// random inputs and periods).
 #[derive(Clone, Copy, PartialEq)]
@@ -364,7 +364,9 @@ impl Kernel {
             }
             [Node::Obv(_)] if width == 1 => Self::Checked { high_low: false, volume: true },
             [Node::Mfi(_)] if width == 1 => Self::Checked { high_low: true, volume: true },
-            [Node::Cci(_) | Node::Di(_)] if width == 1 => Self::Checked { high_low: true, volume: false },
+            [Node::Cci(_) | Node::Di(_) | Node::WillR(_)] if width == 1 => {
+                Self::Checked { high_low: true, volume: false }
+            }
             _ => Self::None,
         }
     }
@@ -383,6 +385,7 @@ impl Kernel {
             Node::Mfi(i) => i.fill(columns.high, columns.low, x, columns.volume, out),
             Node::Cci(i) => i.fill(columns.high, columns.low, x, out),
             Node::Di(i) => i.fill(columns.high, columns.low, x, out),
+            Node::WillR(i) => i.fill(columns.high, columns.low, x, out),
             _ => true,
         }
     }

@@ -9,9 +9,9 @@
 /// pass of `period` steps, so O(1) amortised). A full window is the tail of
 /// the previous block plus the head of the current one, so its extreme is
 /// `extreme(suffix[k + 1], prefix)`. The result is the exact max/min, the
-/// same value TA-Lib's rescanning finds. (NaN: `f64::max` / `f64::min`
-/// ignore a NaN operand, so a NaN input is mostly skipped rather than
-/// propagated; the feature set rejects NaN before it gets here.)
+/// same value TA-Lib's rescanning finds. (NaN: a comparison with NaN is
+/// false, so a NaN input is kept or dropped depending on its position
+/// rather than propagated; the feature set rejects NaN before it gets here.)
 #[derive(Debug, Clone)]
 pub(crate) struct RollingExtreme<const MAX: bool> {
     /// The current block's values so far (slots `0..offset`).
@@ -32,16 +32,24 @@ impl<const MAX: bool> RollingExtreme<MAX> {
         Self { block: vec![0.0; period], suffix: vec![0.0; period], offset: 0, prefix: f64::NAN, full: false }
     }
 
-    /// The extreme of two values: `f64::max` / `f64::min`, which compile to
-    /// `maxsd` / `minsd` without a branch (a data-dependent branch here
-    /// mispredicts on real prices). Equal values are the same number, so
-    /// which one is kept does not matter (short of the sign of a zero).
+    /// The extreme of two values: `a` if it is greater (less) than `b`, else
+    /// `b`, which compiles to one `maxsd` / `minsd`, without a branch (a
+    /// data-dependent branch here mispredicts on real prices) and without
+    /// the NaN handling `f64::max` adds around it. Equal values are the same
+    /// number, so which one is kept does not matter (short of the sign of a
+    /// zero).
     #[inline(always)]
-    fn pick(a: f64, b: f64) -> f64 {
+    pub(crate) fn pick(a: f64, b: f64) -> f64 {
         if MAX {
-            a.max(b)
+            if a > b {
+                a
+            } else {
+                b
+            }
+        } else if a < b {
+            a
         } else {
-            a.min(b)
+            b
         }
     }
 
@@ -86,5 +94,44 @@ impl<const MAX: bool> RollingExtreme<MAX> {
         self.offset = 0;
         self.prefix = f64::NAN;
         self.full = false;
+    }
+}
+
+/// The batch form of [`RollingExtreme::push`] for the kernels: the same
+/// blocks (of `period` rows from row 0), the same `pick`s in the same order,
+/// so the same values. Feed a block's rows with [`Self::next`] (row `k` of
+/// the block), then [`Self::end_block`] with the block's values.
+#[derive(Debug, Clone)]
+pub(crate) struct BlockExtreme<const MAX: bool> {
+    /// Suffix extremes of the previous complete block (once there is one).
+    suffix: Vec<f64>,
+    full: bool,
+    prefix: f64,
+}
+
+impl<const MAX: bool> BlockExtreme<MAX> {
+    pub(crate) fn new(period: usize) -> Self {
+        Self { suffix: vec![0.0; period.max(1)], full: false, prefix: f64::NAN }
+    }
+
+    /// Row `k` of the current block, value `x`: what `push` returns.
+    #[inline(always)]
+    pub(crate) fn next(&mut self, k: usize, x: f64) -> f64 {
+        self.prefix = if k == 0 { x } else { RollingExtreme::<MAX>::pick(self.prefix, x) };
+        match self.suffix.get(k + 1) {
+            Some(&tail) if self.full => RollingExtreme::<MAX>::pick(tail, self.prefix),
+            _ => self.prefix,
+        }
+    }
+
+    /// The block of `period` values just fed is complete.
+    #[inline(always)]
+    pub(crate) fn end_block(&mut self, block: &[f64]) {
+        let mut acc = f64::NAN;
+        for (i, (s, &v)) in self.suffix.iter_mut().zip(block).enumerate().rev() {
+            acc = if i + 1 == block.len() { v } else { RollingExtreme::<MAX>::pick(v, acc) };
+            *s = acc;
+        }
+        self.full = true;
     }
 }

@@ -1,5 +1,5 @@
 //! The specialised batch kernels (a set of one single-output feature: SMA,
-//! EMA, WMA, RSI, ROC, OBV, MFI, CCI, PLUS_DI, MINUS_DI) against the streaming fold: on seeded random
+//! EMA, WMA, RSI, ROC, OBV, MFI, CCI, PLUS_DI, MINUS_DI, WILLR) against the streaming fold: on seeded random
 //! series of random lengths (shorter and longer than the warm-up), with
 //! random periods, flat runs (unchanged closes), zeros, negative and signed
 //! zero values, every cell must have the same bits as `update` gives one bar
@@ -96,6 +96,7 @@ fn kernels_match_the_streaming_fold_bit_for_bit() {
             format!("cci_{p2}"),
             format!("plus_di_{p}"),
             format!("minus_di_{p}"),
+            format!("willr_{p2}"),
         ] {
             let want = streamed(&name, [&high, &low, &close, &volume]);
             // The open is the close slice (read by none of these).
@@ -106,12 +107,13 @@ fn kernels_match_the_streaming_fold_bit_for_bit() {
                 assert!(same_bits(*a, *b), "{name}, n={n}, row {i}: streamed {a:?} vs batch {b:?}");
             }
             // Inside a wider set the same feature goes through the generic fold.
-            let wide = FeatureSet::new(&[name.as_str(), "willr_3"]).unwrap().batch(&cols).unwrap();
+            let other = if name.starts_with("willr") { "sma_3" } else { "willr_3" };
+            let wide = FeatureSet::new(&[name.as_str(), other]).unwrap().batch(&cols).unwrap();
             assert!(wide.chunks(2).zip(&got).all(|(row, v)| same_bits(row[0], *v)), "{name}: kernel vs fold");
             cases += 1;
         }
     }
-    assert_eq!(cases, 6000);
+    assert_eq!(cases, 6600);
 }
 
 #[test]
@@ -173,7 +175,7 @@ fn kernels_that_read_several_columns_find_every_bad_value() {
     // the first bad bar's error, the same as streaming's. A finite overflow
     // of the typical price (huge finite values) is no error.
     let n = 30;
-    for name in ["obv", "mfi_5", "cci_5", "mfi_40", "cci_40", "plus_di_1", "minus_di_5", "plus_di_40"] {
+    for name in ["obv", "mfi_5", "cci_5", "mfi_40", "cci_40", "plus_di_1", "minus_di_5", "plus_di_40", "willr_2", "willr_14"] {
         let set = FeatureSet::new(&[name]).unwrap();
         for field in 0..4 {
             for at in [0, 1, 4, 5, 29] {
