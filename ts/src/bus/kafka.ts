@@ -80,6 +80,8 @@ async function retrying<T>(f: () => Promise<T>, attempts = 5): Promise<T> {
 const SLOW_SEND_MS = 5000;
 /** Fetch wait of a consumer whose partitions pause at each join (onAssign): the longest a resume waits for the next fetch. */
 const PAUSED_FETCH_WAIT_MS = 500;
+/** The longest close() waits for each client without state to hand over (changelog readers, producer, admin). */
+const CLOSE_STEP_MS = 5000;
 
 export class KafkaTransport implements Transport {
   readonly kind = 'kafka' as const;
@@ -557,13 +559,31 @@ export class KafkaTransport implements Transport {
 
   async close(): Promise<void> {
     await Promise.all([...this.subs].map((s) => s.stop()));
-    await Promise.all([...this.readers.values()].map((r) => r.close()));
+    // The changelog readers, the producer and the admin hold nothing to hand over once the subscriptions stopped (their
+    // offsets committed, every send awaited), so each gets a bounded time: after a broker restart a kafkajs client can
+    // sit in its reconnect backoff for tens of seconds, and a SIGTERM must still exit 0 within the shutdown timeout.
+    await Promise.all([...this.readers.entries()].map(([topic, r]) => this.bounded(`changelog reader of ${topic}`, r.close())));
     this.readers.clear();
     this.isConnected = false;
-    await this.producer?.disconnect();
-    await this.admin?.disconnect();
+    await this.bounded('producer', this.producer?.disconnect());
+    await this.bounded('admin client', this.admin?.disconnect());
     this.producer = null;
     this.admin = null;
+  }
+
+  /** Waits for a client's disconnect at most CLOSE_STEP_MS; then logs and goes on (the process is about to exit). */
+  private async bounded(what: string, p: Promise<void> | undefined): Promise<void> {
+    if (!p) return;
+    let timer: NodeJS.Timeout | undefined;
+    const late = await Promise.race([
+      p.then(
+        () => false,
+        (err: unknown) => (this.log.warn({ err: errorSummary(err) }, `kafka ${what}: disconnect failed`), false),
+      ),
+      new Promise<boolean>((r) => (timer = setTimeout(() => r(true), CLOSE_STEP_MS))),
+    ]);
+    clearTimeout(timer);
+    if (late) this.log.warn({ ms: CLOSE_STEP_MS }, `kafka ${what}: disconnect did not finish in time; closing without it`);
   }
 }
 
