@@ -9,9 +9,9 @@
 /// pass of `period` steps, so O(1) amortised). A full window is the tail of
 /// the previous block plus the head of the current one, so its extreme is
 /// `extreme(suffix[k + 1], prefix)`. The result is the exact max/min, the
-/// same value TA-Lib's rescanning finds. (NaN: a comparison with NaN is
-/// false, so a NaN input is kept or dropped depending on its position
-/// rather than propagated; the feature set rejects NaN before it gets here.)
+/// same value TA-Lib's rescanning finds. (NaN: `f64::max` / `f64::min`
+/// ignore a NaN operand, so a NaN input is mostly skipped rather than
+/// propagated; the feature set rejects NaN before it gets here.)
 #[derive(Debug, Clone)]
 pub(crate) struct RollingExtreme<const MAX: bool> {
     /// The current block's values so far (slots `0..offset`).
@@ -32,24 +32,16 @@ impl<const MAX: bool> RollingExtreme<MAX> {
         Self { block: vec![0.0; period], suffix: vec![0.0; period], offset: 0, prefix: f64::NAN, full: false }
     }
 
-    /// The extreme of two values: `a` if it is greater (less) than `b`, else
-    /// `b`, which compiles to one `maxsd` / `minsd`, without a branch (a
-    /// data-dependent branch here mispredicts on real prices) and without
-    /// the NaN handling `f64::max` adds around it. Equal values are the same
-    /// number, so which one is kept does not matter (short of the sign of a
-    /// zero).
+    /// The extreme of two values: `f64::max` / `f64::min`, which compile to
+    /// `maxsd` / `minsd` without a branch (a data-dependent branch here
+    /// mispredicts on real prices). Equal values are the same number, so
+    /// which one is kept does not matter (short of the sign of a zero).
     #[inline(always)]
     pub(crate) fn pick(a: f64, b: f64) -> f64 {
         if MAX {
-            if a > b {
-                a
-            } else {
-                b
-            }
-        } else if a < b {
-            a
+            a.max(b)
         } else {
-            b
+            a.min(b)
         }
     }
 
