@@ -341,7 +341,7 @@ fn fold_bars<I, const W: usize>(
 
 /// A specialised batch kernel for `node`, when it has one and its output is
 /// the whole matrix (a set of one single-output feature: SMA, EMA, WMA, RSI,
-/// ROC, OBV, MFI, CCI, PLUS_DI, MINUS_DI, WILLR): it writes every row itself, bit-identical to [`fold`]
+/// ROC, OBV, MFI, CCI, PLUS_DI, MINUS_DI, WILLR; and a set of STOCH outputs alone): it writes every row itself, bit-identical to [`fold`]
 /// over `update` (each kernel's doc; tests/batch_kernels.rs compares them on
 /// random inputs and periods).
 #[derive(Clone, Copy, PartialEq)]
@@ -367,15 +367,19 @@ impl Kernel {
             [Node::Cci(_) | Node::Di(_) | Node::WillR(_)] if width == 1 => {
                 Self::Checked { high_low: true, volume: false }
             }
+            [Node::Stoch(_)] => Self::Checked { high_low: true, volume: false },
             _ => Self::None,
         }
     }
 
-    /// Runs the kernel of `node` into `out` (rows long); false when it saw a
-    /// value that may be non-finite.
-    fn run(node: &Node, columns: &Columns<'_>, out: &mut [f64]) -> bool {
+    /// Runs the kernel of `node` (the set's only indicator) into `out`, a
+    /// row-major matrix whose column `c` is the node's output `picks[c]`
+    /// (one column for all but STOCH); false when it saw a value that may be
+    /// non-finite.
+    fn run(node: &Node, columns: &Columns<'_>, picks: &[usize], out: &mut [f64]) -> bool {
         let x = columns.close;
         match node {
+            Node::Stoch(i) => i.fill(columns.high, columns.low, x, picks, out),
             Node::Sma(i) => i.fill(x, out),
             Node::Ema(i) => i.fill(x, out),
             Node::Wma(i) => i.fill(x, out),
@@ -686,7 +690,7 @@ impl FeatureSet {
             check_rows(columns)?;
         }
         if let (Kernel::Checked { .. }, [node]) = (kernel, &nodes[..]) {
-            if Kernel::run(node, columns, out) {
+            if Kernel::run(node, columns, &picks, out) {
                 return Ok(());
             }
             // A bad value (the first one's error), or a finite overflow in

@@ -24,6 +24,11 @@ impl Sma {
 }
 
 impl Sma {
+    /// The period.
+    pub(crate) fn period(&self) -> usize {
+        self.period
+    }
+
     /// Batch kernel: what a fresh instance's `update` gives over `x`, written
     /// to `out` (same length; NaN for the warm-up), with the same operations
     /// in the same order (bit-identical; tests/batch_kernels.rs).
@@ -76,5 +81,41 @@ impl Indicator for Sma {
     fn reset(&mut self) {
         self.window.clear();
         self.sum = 0.0;
+    }
+}
+
+/// A fresh [`Sma`]'s `update` for the batch kernels that feed an SMA one
+/// value per row (the slow %K and %D of STOCH): the same sum, additions,
+/// division and subtraction, with the window in a plain ring.
+#[derive(Debug, Clone)]
+pub(crate) struct RunningSma {
+    window: Vec<f64>,
+    slot: usize,
+    filled: usize,
+    sum: f64,
+}
+
+impl RunningSma {
+    pub(crate) fn new(period: usize) -> Self {
+        Self { window: vec![0.0; period.max(1)], slot: 0, filled: 0, sum: 0.0 }
+    }
+
+    /// What `Sma::update(x)` returns.
+    #[inline(always)]
+    pub(crate) fn next(&mut self, x: f64) -> Option<f64> {
+        let p = self.window.len();
+        self.sum += x;
+        if let Some(s) = self.window.get_mut(self.slot) {
+            *s = x;
+        }
+        self.slot = if self.slot + 1 == p { 0 } else { self.slot + 1 };
+        if self.filled + 1 < p {
+            self.filled += 1;
+            return None;
+        }
+        let out = self.sum / p as f64;
+        // The oldest value, in the slot written next, leaves after the output.
+        self.sum -= self.window.get(self.slot).copied().unwrap_or(0.0);
+        Some(out)
     }
 }

@@ -1,6 +1,7 @@
 //! Stochastic oscillator.
 
-use crate::rolling_extreme::RollingExtreme;
+use crate::rolling_extreme::{BlockExtreme, RollingExtreme};
+use crate::sma::RunningSma;
 use crate::{check_period, Bar, Indicator, IndicatorError, Sma};
 
 /// One stochastic output.
@@ -53,6 +54,54 @@ impl Stochastic {
             slow_k: Sma::new(slow_k)?,
             slow_d: Sma::new(slow_d)?,
         })
+    }
+}
+
+impl Stochastic {
+    /// Batch kernel: a fresh instance's `update` over the columns, its
+    /// outputs `[k, d]` spread into `out`, a row-major `rows x picks.len()`
+    /// matrix whose column `c` gets output `picks[c]` (NaN for the warm-up),
+    /// same arithmetic (tests/batch_kernels.rs): the highest high and lowest
+    /// low from [`BlockExtreme`] (the streaming [`RollingExtreme`]'s blocks
+    /// and comparisons), the slowings from [`RunningSma`], all in one loop.
+    ///
+    /// Returns false when some `high + low + close` is not finite, which
+    /// every non-finite high, low or close makes it (a finite overflow too:
+    /// the caller then checks the columns exactly).
+    pub(crate) fn fill(&self, high: &[f64], low: &[f64], close: &[f64], picks: &[usize], out: &mut [f64]) -> bool {
+        let (p, width) = (self.fast_k, picks.len());
+        let n = close.len().min(high.len()).min(low.len()).min(out.len() / width.max(1));
+        let (high, low, close) = (&high[..n], &low[..n], &close[..n]);
+        let (mut highest, mut lowest) = (BlockExtreme::<true>::new(p), BlockExtreme::<false>::new(p));
+        let (mut slow_k, mut slow_d) = (RunningSma::new(self.slow_k.period()), RunningSma::new(self.slow_d.period()));
+        // A zero while every sum is finite, NaN after any other.
+        let mut check = 0.0;
+        let mut rows_out = out.chunks_exact_mut(width.max(1));
+        let mut start = 0;
+        while start < n {
+            let end = (start + p).min(n);
+            let rows = high[start..end].iter().zip(&low[start..end]).zip(&close[start..end]);
+            // (rows first: zip then stops without taking an output row.)
+            for (k, (((&h, &l), &c), row_out)) in rows.zip(rows_out.by_ref()).enumerate() {
+                check += (h + l + c) * 0.0;
+                let (hi, lo) = (highest.next(k, h), lowest.next(k, l));
+                let kd = if start + k + 1 < p {
+                    None
+                } else {
+                    slow_k.next(raw_k(c, hi, lo)).and_then(|k| slow_d.next(k).map(|d| [k, d]))
+                };
+                let values = kd.unwrap_or([f64::NAN; 2]);
+                for (o, &slot) in row_out.iter_mut().zip(picks) {
+                    *o = values[slot.min(1)];
+                }
+            }
+            if end - start == p {
+                highest.end_block(&high[start..end]);
+                lowest.end_block(&low[start..end]);
+            }
+            start = end;
+        }
+        check == 0.0
     }
 }
 

@@ -117,6 +117,38 @@ fn kernels_match_the_streaming_fold_bit_for_bit() {
 }
 
 #[test]
+fn stoch_kernel_matches_the_streaming_fold_bit_for_bit() {
+    // STOCH's kernel writes one or both outputs, in the order the names ask.
+    let mut rng = Rng::new(0x57_0c4);
+    for round in 0..300 {
+        let n = if round % 3 == 0 { (rng.next_f64() * 40.0) as usize } else { 50 + (rng.next_f64() * 600.0) as usize };
+        let (close, volume) = series(&mut rng, n);
+        let (high, low) = high_low(&mut rng, &close);
+        let mut param = |max: f64| 1 + (rng.next_f64() * max) as usize;
+        let (fast, slow_k, slow_d) = (param(30.0), param(6.0), param(6.0));
+        let k = format!("stoch_{fast}_{slow_k}_{slow_d}_k");
+        let d = format!("stoch_{fast}_{slow_k}_{slow_d}_d");
+        let cols = Columns { open: &close, high: &high, low: &low, close: &close, volume: &volume, vwap: None };
+        for names in [vec![k.clone(), d.clone()], vec![d.clone(), k.clone()], vec![k.clone()], vec![d.clone()]] {
+            let mut streaming = FeatureSet::new(&names).unwrap();
+            let mut row = vec![0.0; names.len()];
+            let want: Vec<f64> = (0..n)
+                .flat_map(|i| {
+                    let bar = Bar::new(close[i], high[i], low[i], close[i], volume[i]);
+                    streaming.update(&bar, &mut row);
+                    row.clone()
+                })
+                .collect();
+            let got = FeatureSet::new(&names).unwrap().batch(&cols).unwrap();
+            assert_eq!(got.len(), want.len());
+            for (i, (a, b)) in want.iter().zip(&got).enumerate() {
+                assert!(same_bits(*a, *b), "{names:?}, n={n}, cell {i}: streamed {a:?} vs batch {b:?}");
+            }
+        }
+    }
+}
+
+#[test]
 fn batch_into_checks_and_leaves_out_untouched_on_error() {
     let set = FeatureSet::new(&["sma_3", "obv"]).unwrap();
     let c = [1.0, 2.0, 3.0, 4.0];
@@ -175,7 +207,7 @@ fn kernels_that_read_several_columns_find_every_bad_value() {
     // the first bad bar's error, the same as streaming's. A finite overflow
     // of the typical price (huge finite values) is no error.
     let n = 30;
-    for name in ["obv", "mfi_5", "cci_5", "mfi_40", "cci_40", "plus_di_1", "minus_di_5", "plus_di_40", "willr_2", "willr_14"] {
+    for name in ["obv", "mfi_5", "cci_5", "mfi_40", "cci_40", "plus_di_1", "minus_di_5", "plus_di_40", "willr_2", "willr_14", "stoch_5_3_3_d"] {
         let set = FeatureSet::new(&[name]).unwrap();
         for field in 0..4 {
             for at in [0, 1, 4, 5, 29] {
