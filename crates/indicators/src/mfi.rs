@@ -82,24 +82,53 @@ impl Mfi {
         }
         // Then every row first drops the flow leaving the window, as
         // streaming does (subtracting a 0.0 slot leaves a sum as it is).
-        // In blocks of p rows, row i of a block in slot i: no slot counter
-        // to wrap and no index check on the rings.
-        let mut start = p + 1;
-        while start < n {
-            let end = (start + p).min(n);
-            let rows = high[start..end].iter().zip(&low[start..end]).zip(&close[start..end]).zip(&volume[start..end]);
-            let slots = ring_pos.iter_mut().zip(ring_neg.iter_mut());
-            for ((((&h, &l), &c), &v), (o, (rp, rn))) in rows.zip(out[start..end].iter_mut().zip(slots)) {
-                pos_sum -= *rp;
-                neg_sum -= *rn;
-                let (pos, neg, flow) = flows(h, l, c, v, &mut prev);
+        // Two rows at a time: the row's two divisions (the typical price,
+        // the index) are what bounds this loop, and two rows' indexes are
+        // independent, so the compiler divides them in one two-lane
+        // division (the same correctly rounded quotient per lane).
+        let mut slot = 0;
+        let next_slot = |slot: &mut usize| {
+            let s = *slot;
+            *slot = if s + 1 == p { 0 } else { s + 1 };
+            s
+        };
+        let first = (p + 1).min(n);
+        let pairs = high[first..]
+            .chunks_exact(2)
+            .zip(low[first..].chunks_exact(2))
+            .zip(close[first..].chunks_exact(2))
+            .zip(volume[first..].chunks_exact(2))
+            .zip(out[first..].chunks_exact_mut(2));
+        let mut i = first;
+        for ((((h, l), c), v), o) in pairs {
+            let t = [(h[0] + l[0] + c[0]) / 3.0, (h[1] + l[1] + c[1]) / 3.0];
+            let mut pos_total = [[0.0f64; 2]; 2];
+            for ((&t, &v), pt) in t.iter().zip(v).zip(&mut pos_total) {
+                let s = next_slot(&mut slot);
+                pos_sum -= ring_pos[s];
+                neg_sum -= ring_neg[s];
+                let (pos, neg, flow) = split(t, v, &mut prev);
                 check += flow * 0.0;
                 neg_sum += neg;
                 pos_sum += pos;
-                (*rp, *rn) = (pos, neg);
-                *o = value(pos_sum, neg_sum);
+                (ring_pos[s], ring_neg[s]) = (pos, neg);
+                *pt = [pos_sum, pos_sum + neg_sum];
             }
-            start = end;
+            let ratio = [pos_total[0][0] / pos_total[0][1], pos_total[1][0] / pos_total[1][1]];
+            for ((o, &[_, total]), ratio) in o.iter_mut().zip(&pos_total).zip(ratio) {
+                *o = if total < 1.0 { 0.0 } else { 100.0 * ratio };
+            }
+            i += 2;
+        }
+        if i < n {
+            let s = next_slot(&mut slot);
+            pos_sum -= ring_pos[s];
+            neg_sum -= ring_neg[s];
+            let (pos, neg, flow) = flows(high[i], low[i], close[i], volume[i], &mut prev);
+            check += flow * 0.0;
+            neg_sum += neg;
+            pos_sum += pos;
+            out[i] = value(pos_sum, neg_sum);
         }
         check == 0.0
     }
@@ -112,7 +141,12 @@ impl Mfi {
 /// so that the kernel's sums stay in registers.
 #[inline(always)]
 fn flows(high: f64, low: f64, close: f64, volume: f64, prev: &mut f64) -> (f64, f64, f64) {
-    let t = (high + low + close) / 3.0;
+    split((high + low + close) / 3.0, volume, prev)
+}
+
+/// [`flows`] from the typical price `t`.
+#[inline(always)]
+fn split(t: f64, volume: f64, prev: &mut f64) -> (f64, f64, f64) {
     let change = t - *prev;
     *prev = t;
     let flow = t * volume;
