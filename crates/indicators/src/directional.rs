@@ -136,7 +136,8 @@ impl DirectionalIndex {
     /// (same length; NaN for the warm-up), same arithmetic
     /// (tests/batch_kernels.rs). Only this side's movement is smoothed (the
     /// other side's never reaches the output). Returns whether every high,
-    /// low and close is finite (checked in the loop).
+    /// low and close is finite, checked in the loop (a finite overflow of
+    /// their sum flags too: the caller then checks the columns exactly).
     pub(crate) fn fill(&self, high: &[f64], low: &[f64], close: &[f64], out: &mut [f64]) -> bool {
         let n = close.len().min(high.len()).min(low.len()).min(out.len());
         if n == 0 {
@@ -173,15 +174,18 @@ impl DirectionalIndex {
         // The loop the time goes into: the two smoothed sums stay in
         // registers (everything it calls is inlined), each row's only
         // dependency on the last is `s - s / n + m`.
+        // A zero while every value is finite, NaN after any other (cheaper
+        // in this loop than testing the bits).
+        let mut check = 0.0;
         for i in warm..n {
-            ok &= finite(i);
+            check += (high[i] + low[i] + close[i]) * 0.0;
             let dm = side_movement(plus, high[i], low[i], high[i - 1], low[i - 1]);
             let tr = true_range(high[i], low[i], close[i - 1]);
             dm_sum = dm_sum - (dm_sum / nf) + dm;
             tr_sum = tr_sum - (tr_sum / nf) + tr;
             out[i] = if is_zero(tr_sum) { 0.0 } else { 100.0 * (dm_sum / tr_sum) };
         }
-        ok
+        ok && check == 0.0
     }
 }
 
