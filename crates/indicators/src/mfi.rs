@@ -54,9 +54,9 @@ impl Mfi {
         }
         // Sliced to n: the compiler sees every index below is in bounds.
         let (high, low, close, volume, out) = (&high[..n], &low[..n], &close[..n], &volume[..n], &mut out[..n]);
-        // The rings of streaming's positive and negative flows, one slot per
+        // The ring of streaming's (positive, negative) flows, one slot per
         // row (row r in slot (r - 1) mod p).
-        let (mut ring_pos, mut ring_neg) = (vec![0.0f64; p], vec![0.0f64; p]);
+        let mut ring = vec![[0.0f64; 2]; p];
         let (mut pos_sum, mut neg_sum) = (0.0f64, 0.0f64);
         let mut prev = (high[0] + low[0] + close[0]) / 3.0;
         // A zero while every flow is finite, NaN after any other (cheaper
@@ -77,7 +77,7 @@ impl Mfi {
             check += flow * 0.0;
             neg_sum += neg;
             pos_sum += pos;
-            (ring_pos[i - 1], ring_neg[i - 1]) = (pos, neg);
+            ring[i - 1] = [pos, neg];
             out[i] = if i < p { f64::NAN } else { value(pos_sum, neg_sum) };
         }
         // Then every row first drops the flow leaving the window, as
@@ -105,13 +105,14 @@ impl Mfi {
             let mut pos_total = [[0.0f64; 2]; 2];
             for ((&t, &v), pt) in t.iter().zip(v).zip(&mut pos_total) {
                 let s = next_slot(&mut slot);
-                pos_sum -= ring_pos[s];
-                neg_sum -= ring_neg[s];
+                let [old_pos, old_neg] = ring[s];
+                pos_sum -= old_pos;
+                neg_sum -= old_neg;
                 let (pos, neg, flow) = split(t, v, &mut prev);
                 check += flow * 0.0;
                 neg_sum += neg;
                 pos_sum += pos;
-                (ring_pos[s], ring_neg[s]) = (pos, neg);
+                ring[s] = [pos, neg];
                 *pt = [pos_sum, pos_sum + neg_sum];
             }
             let ratio = [pos_total[0][0] / pos_total[0][1], pos_total[1][0] / pos_total[1][1]];
@@ -122,8 +123,9 @@ impl Mfi {
         }
         if i < n {
             let s = next_slot(&mut slot);
-            pos_sum -= ring_pos[s];
-            neg_sum -= ring_neg[s];
+            let [old_pos, old_neg] = ring[s];
+            pos_sum -= old_pos;
+            neg_sum -= old_neg;
             let (pos, neg, flow) = flows(high[i], low[i], close[i], volume[i], &mut prev);
             check += flow * 0.0;
             neg_sum += neg;
