@@ -69,6 +69,8 @@ export class ForecastAggregates {
   /** pair -> target -> model -> target_ms -> row. */
   private readonly series = new Map<string, Map<ForecastTarget, Map<string, Map<number, ForecastError>>>>();
   private newest = -Infinity;
+  /** `newest` at the last prune (the 7-day bound moves only when it does). */
+  private prunedAt = -Infinity;
 
   add(rows: readonly ForecastError[]): void {
     for (const r of rows) {
@@ -81,6 +83,8 @@ export class ForecastAggregates {
       byT.set(r.target_ms, r);
       if (r.target_ms > this.newest) this.newest = r.target_ms;
     }
+    if (this.newest === this.prunedAt) return;
+    this.prunedAt = this.newest;
     const oldest = this.newest - WINDOWS['7d'];
     for (const byTarget of this.series.values())
       for (const byModel of byTarget.values()) for (const byT of byModel.values()) for (const t of byT.keys()) if (t <= oldest) byT.delete(t);
@@ -90,10 +94,10 @@ export class ForecastAggregates {
     return this.newest === -Infinity ? null : this.newest;
   }
 
-  /** Every pair, target, model (baselines included) and window; sorted by pair, target, model, window. */
-  compute(nowMs: number = this.newest): ForecastAggregate[] {
+  /** Every pair (or those in `only`), target, model (baselines included) and window; sorted by pair, target, model, window. */
+  compute(nowMs: number = this.newest, only?: ReadonlySet<string>): ForecastAggregate[] {
     const out: ForecastAggregate[] = [];
-    for (const pair of [...this.series.keys()].sort()) {
+    for (const pair of [...this.series.keys()].filter((p) => !only || only.has(p)).sort()) {
       const byTarget = this.series.get(pair)!;
       for (const target of [...byTarget.keys()].sort()) {
         const byModel = byTarget.get(target)!;

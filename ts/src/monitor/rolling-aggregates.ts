@@ -77,6 +77,8 @@ export class RollingAggregates {
   /** pair -> model -> target_ms -> record. */
   private readonly series = new Map<string, Map<string, Map<number, ErrorRecord>>>();
   private newest = -Infinity;
+  /** `newest` at the last prune: the 7-day bound moves only when it does (a prune per add walked every pair's rows). */
+  private prunedAt = -Infinity;
 
   add(records: readonly ErrorRecord[]): void {
     for (const r of records) {
@@ -87,7 +89,7 @@ export class RollingAggregates {
       byT.set(r.target_ms, r);
       if (r.target_ms > this.newest) this.newest = r.target_ms;
     }
-    this.prune();
+    if (this.newest !== this.prunedAt) this.prune();
   }
 
   /** The newest target seen (the default `now`), or null. */
@@ -96,15 +98,16 @@ export class RollingAggregates {
   }
 
   private prune(): void {
+    this.prunedAt = this.newest;
     const oldest = this.newest - WINDOWS['7d'];
     for (const byModel of this.series.values())
       for (const byT of byModel.values()) for (const t of byT.keys()) if (t <= oldest) byT.delete(t);
   }
 
-  /** Aggregates of every pair and model (baseline included), per window, sorted by pair, model, window. */
-  compute(nowMs: number = this.newest): RollingAggregate[] {
+  /** Aggregates of every pair (or of `only`) and model (baseline included), per window, sorted by pair, model, window. */
+  compute(nowMs: number = this.newest, only?: ReadonlySet<string>): RollingAggregate[] {
     const out: RollingAggregate[] = [];
-    for (const pair of [...this.series.keys()].sort()) {
+    for (const pair of [...this.series.keys()].filter((p) => !only || only.has(p)).sort()) {
       const byModel = this.series.get(pair) as Map<string, Map<number, ErrorRecord>>;
       const base = byModel.get(BASELINE_MODEL_VERSION);
       for (const model of [...byModel.keys()].sort()) {
@@ -153,4 +156,12 @@ export class RollingAggregates {
     }
     return out;
   }
+}
+
+/**
+ * `cache` with the rows of the pairs in `only` replaced by `fresh` (both sorted by pair, the order within a pair
+ * kept): the monitor recomputes only the pairs whose rows changed while the windows' end stays where it was.
+ */
+export function mergeByPair<T extends { pair: string }>(cache: readonly T[], fresh: readonly T[], only: ReadonlySet<string>): T[] {
+  return [...cache.filter((r) => !only.has(r.pair)), ...fresh].sort((a, b) => (a.pair < b.pair ? -1 : a.pair > b.pair ? 1 : 0));
 }
