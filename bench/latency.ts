@@ -37,8 +37,10 @@
  * machine-wide monotonic clock (process.hrtime), in both processes. The
  * window closes when the first trade or heartbeat of the pair at or after
  * E + grace reaches the candles service: with Binance's density that is
- * usually within milliseconds, but a quiet pair waits for its next heartbeat
- * (at most 1 s of wall time apart), which is part of what a user waits for.
+ * usually within milliseconds; a quiet pair's window is closed by the
+ * heartbeat the replay sends every pair as its event clock reaches E + grace
+ * (ReplaySource closeTicks, as the ingest service's replay does; before them
+ * a quiet pair waited up to a second for its next regular heartbeat).
  * Instrumentation (wrappers, not changes of the services): the feature
  * store's write (stamped when it resolves), the bus's publish of
  * `predictions` (stamped when it resolves), consumers of `candles` in a group
@@ -256,7 +258,7 @@ async function measure(part: string, config: Config, opts: Options, log: Logger)
     const direct = busSink(ctx, () => 'replay');
     const box = new TradeOutbox({ publish: (events) => ctx.bus.publish('trades', events), reject: (raw, reason) => direct.reject(raw, reason), logger: ctx.logger, source: 'replay' });
     t0 = live[0]!.ts_ms;
-    replay = new ReplaySource(() => live, { speed: opts.speed, clock: replayClock, sourceName: 'replay' });
+    replay = new ReplaySource(() => live, { speed: opts.speed, clock: replayClock, sourceName: 'replay', closeTicks: { intervalMs: config.candleIntervalS * 1000, graceMs: grace } });
     replaying = replay.run(box).then(() => box.idle()).then(() => box.close());
   };
 

@@ -49,6 +49,8 @@ export interface IngestOptions {
   replayLoop?: boolean;
   /** Trades and heartbeats the outbox holds while the broker is away (default 100 000). */
   outboxCapacity?: number;
+  /** The candles' window and grace: a replay sends every pair's heartbeat as each window's grace ends (ReplaySource closeTicks). */
+  closeTicks?: { intervalMs: number; graceMs: number };
 }
 
 /**
@@ -131,7 +133,9 @@ async function chooseSource(opts: IngestOptions, log: Logger): Promise<TradeSour
     const speed = opts.replaySpeed ?? 60;
     const loop = opts.replayLoop === true;
     const sources = files.map((f) =>
-      loop ? new ReplaySource(loopingFileInput(f), { speed, sourceName: 'replay' }) : ReplaySource.fromFile(f, { speed, sourceName: 'replay' }),
+      loop
+        ? new ReplaySource(loopingFileInput(f), { speed, sourceName: 'replay', ...(opts.closeTicks ? { closeTicks: opts.closeTicks } : {}) })
+        : ReplaySource.fromFile(f, { speed, sourceName: 'replay', ...(opts.closeTicks ? { closeTicks: opts.closeTicks } : {}) }),
     );
     log.info({ files, speed, loop }, loop ? 'replaying trade files in a loop (each pass shifted in time)' : 'replaying trade files');
     return allOf(sources);

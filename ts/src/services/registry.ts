@@ -63,6 +63,7 @@ export const registry: ReadonlyMap<string, ServiceFactory> = new Map<string, Ser
         ...(c.krakenWsUrl ? { krakenWsUrl: c.krakenWsUrl } : {}),
         ...(c.krakenRestUrl ? { krakenRestUrl: c.krakenRestUrl } : {}),
         kraken: { subscribeBatch: c.krakenSubscribeBatch, pairsPerConnection: c.krakenPairsPerConnection, subscribeIntervalMs: c.krakenSubscribeIntervalMs },
+        closeTicks: { intervalMs: c.candleIntervalS * 1000, graceMs: c.candleGraceMs },
       }),
   ],
   [

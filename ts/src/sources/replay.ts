@@ -11,6 +11,13 @@
  * a quiet stretch of the file still closes its minutes on time downstream,
  * and a heartbeat never makes a later trade of the file late. At the end of
  * the input each pair gets a `final` heartbeat at its last trade's time.
+ *
+ * Closing ticks (`closeTicks`): the event times that close a window downstream
+ * (each window end + the candles' grace) also get every pair's heartbeat, as
+ * the replay's event clock reaches them, whatever the heartbeat rate: a quiet
+ * pair's minute then closes when its grace ends, not up to `heartbeatMs` after
+ * (the live latency, issue 21.4). Only while the replay runs: a stopped or
+ * stalled replay sends nothing, so it closes nothing.
  */
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
@@ -38,6 +45,8 @@ export interface ReplayOptions {
   sourceName?: string;
   /** Least wall time between two heartbeats of a pair (ms). Default 1000. */
   heartbeatMs?: number;
+  /** Also every pair's heartbeat at each window end + grace on the event clock (see the header). */
+  closeTicks?: { intervalMs: number; graceMs: number };
 }
 
 export class ReplaySource implements TradeSource {
@@ -88,13 +97,18 @@ export class ReplaySource implements TradeSource {
       for (const t of out) tradesTotal().inc({ source: this.name, pair: t.pair });
       await sink.trades(out);
     };
-    /** Heartbeats at event time `ts` (everything before is delivered: call after flush). */
-    const beat = async (ts: number, final: boolean): Promise<void> => {
+    const ticks = this.opts.closeTicks;
+    /** The first closing tick (window end + grace) after event time `ev`; Infinity without ticks. */
+    const tickAfter = (ev: number): number =>
+      ticks ? Math.floor((ev - ticks.graceMs) / ticks.intervalMs) * ticks.intervalMs + ticks.intervalMs + ticks.graceMs : Infinity;
+    let tick = Infinity;
+    /** Heartbeats at event time `ts` (everything before is delivered: call after flush); `force`: whatever the rate. */
+    const beat = async (ts: number, final: boolean, force = false): Promise<void> => {
       if (!sink.heartbeat) return;
       const now = clock();
       for (const p of pairs.values()) {
         const at = final ? p.maxTs : Math.floor(ts);
-        if (!final && (now - p.hbWall < heartbeatMs || at <= p.hbTs)) continue;
+        if (!final && (at <= p.hbTs || (!force && now - p.hbWall < heartbeatMs))) continue;
         p.hbTs = at;
         p.hbWall = now;
         const hb: TradeHeartbeat = { kind: 'heartbeat', exchange: p.exchange, pair: p.pair, ts_ms: at, final };
@@ -108,13 +122,18 @@ export class ReplaySource implements TradeSource {
         if (t0 === null) {
           t0 = t.ts_ms;
           w0 = clock();
+          tick = tickAfter(t0);
         }
         let wait = w0 + (t.ts_ms - t0) / speed - clock();
         if (wait > 0) await flush();
         while (wait > 0) {
           // The event clock now, never past this (next) trade: it must not become late.
-          await beat(Math.min(t.ts_ms, t0 + (clock() - w0) * speed), false);
-          await sleep(Math.min(wait, heartbeatMs), this.abort.signal);
+          const ev = Math.min(t.ts_ms, t0 + (clock() - w0) * speed);
+          const due = ev >= tick;
+          await beat(ev, false, due);
+          if (due) tick = tickAfter(ev);
+          const toTick = tick === Infinity ? Infinity : Math.max(0, Math.ceil(w0 + (tick - t0) / speed - clock()));
+          await sleep(Math.min(wait, heartbeatMs, toTick), this.abort.signal);
           if (this.abort.signal.aborted) return;
           wait = w0 + (t.ts_ms - t0) / speed - clock();
         }
