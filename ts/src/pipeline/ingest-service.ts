@@ -151,7 +151,7 @@ async function chooseSource(opts: IngestOptions, log: Logger): Promise<TradeSour
     }
     log.info({ url }, 'Kraken reachable: live trades');
   }
-  return new KrakenWsSource({ pairs: [...opts.pairs], logger: log, url, ...(opts.krakenRestUrl ? { restBaseUrl: opts.krakenRestUrl } : {}), ...opts.kraken });
+  return new KrakenWsSource({ pairs: [...opts.pairs], logger: log, url, ...(opts.krakenRestUrl ? { restBaseUrl: opts.krakenRestUrl } : {}), ...opts.kraken, ...(opts.closeTicks ? { closeTicks: opts.closeTicks } : {}) });
 }
 
 /** Several sources as one (they run concurrently). */

@@ -50,7 +50,7 @@ import { gapTradesTotal, healedTotal, reconnectsTotal, subscribeRejectedTotal, t
 import { normalizeKrakenPair } from './pairs.ts';
 import { rejectInput } from './trade-check.ts';
 import { realSleep, systemClock, type Clock, type Sleep, type TradeSink, type TradeSource } from './types.ts';
-import { WsConnection } from './ws-connection.ts';
+import { WsConnection, type WsEvent } from './ws-connection.ts';
 
 export const KRAKEN_WS_V2_URL = 'wss://ws.kraken.com/v2';
 /** Defaults of the many-pairs options (our choices: Kraken documents no figure). */
@@ -61,6 +61,12 @@ export const KRAKEN_SUBSCRIBE_INTERVAL_MS = 200;
 export interface KrakenWsOptions {
   /** Our pair names, e.g. ['BTC/USD', 'ETH/USD'] (the same as Kraken v2 symbols). */
   pairs: string[];
+  /**
+   * Closing ticks: also every pair's heartbeat when Kraken's estimated clock reaches a window end + the candles'
+   * grace (live only, as the other heartbeats), so a quiet pair's minute closes when its grace ends, not at the
+   * next heartbeat frame (up to a second later).
+   */
+  closeTicks?: { intervalMs: number; graceMs: number };
   logger: Logger;
   /** Default wss://ws.kraken.com/v2. */
   url?: string;
@@ -255,9 +261,36 @@ export class KrakenWsSource implements TradeSource {
     const held: SequencedTrade[] = [];
     let subscribed = false;
     const ackTimer = setTimeout(() => conn.close('dead', 'no subscribe ack'), this.opts.ackTimeoutMs ?? this.opts.deadAfterMs ?? 10_000);
+    const ticks = this.opts.closeTicks;
+    /** The next frame (kept across a closing tick), and the armed closing tick. */
+    let pending: Promise<WsEvent> | null = null;
+    let tick: { timer: NodeJS.Timeout; fired: Promise<'tick'>; offset: number } | null = null;
     try {
       for (;;) {
-        const ev = await conn.next();
+        pending ??= conn.next();
+        let ev: WsEvent;
+        if (ticks && subscribed && this.clockOffsetMs !== null) {
+          if (tick && tick.offset !== this.clockOffsetMs) {
+            // The clock estimate moved (a live trade showed Kraken's clock ahead): aim again.
+            clearTimeout(tick.timer);
+            tick = null;
+          }
+          if (!tick) {
+            const now = this.clock() - this.clockOffsetMs;
+            const at = Math.floor((now - ticks.graceMs) / ticks.intervalMs) * ticks.intervalMs + ticks.intervalMs + ticks.graceMs;
+            let timer!: NodeJS.Timeout;
+            const fired = new Promise<'tick'>((r) => (timer = setTimeout(() => r('tick'), Math.max(0, Math.ceil(at - now)))));
+            tick = { timer, fired, offset: this.clockOffsetMs };
+          }
+          const got = await Promise.race([pending, tick.fired]);
+          if (got === 'tick') {
+            tick = null;
+            await this.beat(sink);
+            continue;
+          }
+          ev = got;
+        } else ev = await pending;
+        pending = null;
         if (ev.type === 'closed') return { cause: ev.cause, detail: ev.detail, subscribed };
         const f = parseKrakenV2Frame(ev.text, { nowMs: this.clock(), maxFutureMs });
         switch (f.kind) {
@@ -313,6 +346,7 @@ export class KrakenWsSource implements TradeSource {
       }
     } finally {
       clearTimeout(ackTimer);
+      if (tick) clearTimeout(tick.timer);
     }
   }
 
