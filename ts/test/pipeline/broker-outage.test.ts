@@ -32,6 +32,7 @@ import { esUrl, deleteIndices } from '../stores/es-test-env.ts';
 import { REPO_ROOT } from '../fixtures/paths.ts';
 import { testData } from '../fixtures/test-data.ts';
 import { cleanEnv } from '../fixtures/env.ts';
+import { sleep, until } from '../fixtures/service-procs.ts';
 
 const HOW = 'start the test servers: bash scripts/services/with-services.sh node --import tsx --test ts/test/pipeline/broker-outage.test.ts';
 const BIN = join(REPO_ROOT, 'bin/tickcast.js');
@@ -41,18 +42,6 @@ const BINANCE = {
 };
 const KRAKEN = { 'BTC/USD': testData('trades/kraken_XBTUSD_trades_20190701T0000-0100.csv') };
 const PAIRS = ['BTC/USDT', 'ETH/USDT', 'BTC/USD'];
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(f: () => T | Promise<T>, what: () => string, timeoutMs: number, everyMs = 200): Promise<NonNullable<T>> {
-  const t0 = Date.now();
-  for (;;) {
-    const v = await f();
-    if (v) return v as NonNullable<T>;
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what()}`);
-    await sleep(everyMs);
-  }
-}
 
 interface Proc {
   name: string;

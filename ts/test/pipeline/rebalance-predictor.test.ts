@@ -44,7 +44,7 @@ import { versionOf } from '../../src/training/trainer.ts';
 import { silentLogger } from '../sources/helpers.ts';
 import { esUrl, deleteIndices } from '../stores/es-test-env.ts';
 import { REPO_ROOT } from '../fixtures/paths.ts';
-import { sleep, spawnTickcast, until, type Proc } from '../fixtures/service-procs.ts';
+import { sameStored, sleep, spawnTickcast, until, type Proc } from '../fixtures/service-procs.ts';
 
 const HOW = 'start the test servers: bash scripts/services/with-services.sh node --import tsx --test ts/test/pipeline/rebalance-predictor.test.ts';
 const PARTITIONS = 6;
@@ -70,17 +70,6 @@ const MIN = 60_000;
 const KEPT = (msg: string) => msg.includes('partitions assigned') || msg.includes(' consuming ') || msg.startsWith('range calibration');
 
 const pairName = (i: number) => `Q${i}/USD`;
-
-/** Equal as stored: same keys, numbers to 1e-9 relative, the rest exactly. */
-function close(a: unknown, b: unknown): boolean {
-  if (typeof a === 'number' && typeof b === 'number') return a === b || Math.abs(a - b) <= 1e-9 * Math.max(Math.abs(a), Math.abs(b));
-  if (a === null || b === null || typeof a !== 'object' || typeof b !== 'object') return a === b;
-  if (Array.isArray(a) !== Array.isArray(b)) return false;
-  const ka = Object.keys(a as object).sort();
-  const kb = Object.keys(b as object).sort();
-  if (ka.join() !== kb.join()) return false;
-  return ka.every((k) => close((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
-}
 
 test(`predictor and monitor scaled out on ${PARTITIONS} partitions, ${NPAIRS} pairs, instances added, killed and stopped: stored predictions (calibrated ranges) and errors equal a single-instance run`, { timeout: 600_000 }, async () => {
   const brokers = process.env.TICKCAST_TEST_KAFKA_BROKERS;
@@ -268,7 +257,7 @@ test(`predictor and monitor scaled out on ${PARTITIONS} partitions, ${NPAIRS} pa
       for (const k of b.keys()) if (!a.has(k)) out.push(`missing ${k}`);
       for (const [k, v] of a) {
         if (!b.has(k)) out.push(`extra ${k}`);
-        else if (!close(v, b.get(k))) out.push(`differs ${k}: ${JSON.stringify(v)} vs ${JSON.stringify(b.get(k))}`);
+        else if (!sameStored(v, b.get(k))) out.push(`differs ${k}: ${JSON.stringify(v)} vs ${JSON.stringify(b.get(k))}`);
         else if (JSON.stringify(v) === JSON.stringify(b.get(k))) exact++;
       }
       return { out, exact };

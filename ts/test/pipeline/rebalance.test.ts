@@ -36,7 +36,7 @@ import type { Stores } from '../../src/stores/types.ts';
 import { silentLogger } from '../sources/helpers.ts';
 import { esUrl, deleteIndices } from '../stores/es-test-env.ts';
 import { testData } from '../fixtures/test-data.ts';
-import { sleep, spawnTickcast, until, type Proc } from '../fixtures/service-procs.ts';
+import { chunkCuts, sleep, spawnTickcast, splitAt, until, type Proc } from '../fixtures/service-procs.ts';
 
 const HOW = 'start the test servers: bash scripts/services/with-services.sh node --import tsx --test ts/test/pipeline/rebalance.test.ts';
 const GRACE_MS = 5000;
@@ -72,17 +72,8 @@ test(`candles and features scaled out on 6 partitions, ${NPAIRS} pairs, instance
   const finals: TradeEvent[] = Array.from({ length: NPAIRS }, (_, i) => ({ kind: 'heartbeat', exchange: 'kraken', pair: pairName(i), ts_ms: finalMs, final: true }));
 
   // Chunk ends: 20 s into a minute of pair 0 (its open minute at the cut holds trades on both sides).
-  const span = tEnd - t0;
-  const cuts: number[] = [];
-  for (let k = 1; k < CHUNKS; k++) cuts.push(Math.floor((t0 + (span * k) / CHUNKS) / MIN) * MIN + 20_000);
-  const chunks: TradeEvent[][] = [];
-  let from = 0;
-  for (const c of cuts) {
-    const to = trades.findIndex((t) => t.ts_ms >= c);
-    chunks.push(trades.slice(from, to));
-    from = to;
-  }
-  chunks.push([...trades.slice(from), ...finals]);
+  const cuts = chunkCuts(t0, tEnd, CHUNKS);
+  const chunks: TradeEvent[][] = splitAt(trades, cuts, finals);
 
   // The reference: one in-process run (the candle stage, then the feature stage on its candles), chunk by chunk
   // (the aggregator gives the same candles however its input is split): what each chunk closes is due after it.

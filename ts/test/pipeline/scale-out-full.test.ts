@@ -49,7 +49,7 @@ import { silentLogger } from '../sources/helpers.ts';
 import { esUrl, deleteIndices } from '../stores/es-test-env.ts';
 import { REPO_ROOT } from '../fixtures/paths.ts';
 import { testData } from '../fixtures/test-data.ts';
-import { sleep, spawnTickcast, until, type Proc } from '../fixtures/service-procs.ts';
+import { chunkCuts, sameStored, sleep, spawnTickcast, splitAt, until, type Proc } from '../fixtures/service-procs.ts';
 
 const HOW = 'start the test servers: bash scripts/services/with-services.sh node --import tsx --test ts/test/pipeline/scale-out-full.test.ts';
 const GRACE_MS = 5000;
@@ -64,17 +64,6 @@ const pairName = (i: number) => `K${String(i).padStart(2, '0')}/USD`;
 const ckey = (x: { pair: string; window_end_ms: number }) => `${x.pair}|${x.window_end_ms}`;
 /** The log lines kept: group joins, subscriptions, restores, exits. */
 const KEPT = (msg: string) => msg.includes('partitions assigned') || msg.includes(' consuming ') || msg.startsWith('range calibration') || msg.includes('stopp') || msg.includes('fatal');
-
-/** Equal as stored: same keys, numbers to 1e-9 relative (exact when `exact`), the rest exactly. */
-function same(a: unknown, b: unknown, exact: boolean): boolean {
-  if (typeof a === 'number' && typeof b === 'number') return a === b || (!exact && Math.abs(a - b) <= 1e-9 * Math.max(Math.abs(a), Math.abs(b)));
-  if (a === null || b === null || typeof a !== 'object' || typeof b !== 'object') return a === b;
-  if (Array.isArray(a) !== Array.isArray(b)) return false;
-  const ka = Object.keys(a as object).sort();
-  const kb = Object.keys(b as object).sort();
-  if (ka.join() !== kb.join()) return false;
-  return ka.every((k) => same((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], exact));
-}
 
 interface Rows {
   candles: Map<string, Candle>;
@@ -102,7 +91,7 @@ function diff(a: Map<string, unknown>, b: Map<string, unknown>, exact: boolean):
   for (const k of b.keys()) if (!a.has(k)) out.push(`missing ${k}`);
   for (const [k, v] of a) {
     if (!b.has(k)) out.push(`extra ${k}`);
-    else if (!same(v, b.get(k), exact)) out.push(`differs ${k}: ${JSON.stringify(v)} vs ${JSON.stringify(b.get(k))}`);
+    else if (!sameStored(v, b.get(k), exact)) out.push(`differs ${k}: ${JSON.stringify(v)} vs ${JSON.stringify(b.get(k))}`);
     else if (JSON.stringify(v) === JSON.stringify(b.get(k))) bitEqual++;
   }
   return { out, bitEqual };
@@ -158,17 +147,8 @@ test(`the whole stream path scaled out (3 candles, 3 features, 2 predictor, 2 mo
 
   // Chunks: ends 20 s into a minute of the stream.
   const t0 = (trades[0] as Trade).ts_ms;
-  const span = (trades.at(-1) as Trade).ts_ms - t0;
-  const cuts: number[] = [];
-  for (let k = 1; k < CHUNKS; k++) cuts.push(Math.floor((t0 + (span * k) / CHUNKS) / MIN) * MIN + 20_000);
-  const chunks: TradeEvent[][] = [];
-  let from = 0;
-  for (const c of cuts) {
-    const to = trades.findIndex((t) => t.ts_ms >= c);
-    chunks.push(trades.slice(from, to));
-    from = to;
-  }
-  chunks.push([...trades.slice(from), ...finals]);
+  const cuts = chunkCuts(t0, (trades.at(-1) as Trade).ts_ms, CHUNKS);
+  const chunks: TradeEvent[][] = splitAt(trades, cuts, finals);
   // The candles each chunk closes (the aggregator, in process), to know when a chunk has been through the candles stage.
   const dueAfter: string[][] = [];
   {
