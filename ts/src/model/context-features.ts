@@ -146,4 +146,14 @@ export class CloseHistory {
     contextFromSquaredReturns(this.r2, t_ms, out, offset);
     return true;
   }
+
+  /** The window ends up to t (oldest first, at most max) whose close or return the context at t lacks: for logs. */
+  missing(t_ms: number, max = 10): number[] {
+    const out: number[] = [];
+    for (let end = t_ms - CONTEXT_RETURNS * this.stepMs; end <= t_ms && out.length < max; end += this.stepMs) {
+      const i = this.slot(end);
+      if (this.ends[i] !== end || (end > t_ms - CONTEXT_RETURNS * this.stepMs && Number.isNaN(this.sq[i]))) out.push(end);
+    }
+    return out;
+  }
 }

@@ -196,6 +196,7 @@ function counter(name: string, help: string, labelNames: string[]): Counter<stri
 }
 const predictionsMade = () => counter('tickcast_predictions_total', 'Predictions written', ['pair']);
 const rowsSkipped = () => counter('tickcast_predictor_rows_skipped_total', 'Feature rows not predicted on, by reason', ['pair', 'reason']);
+const rowsReplayed = () => counter('tickcast_predictor_rows_replayed_total', 'Feature rows delivered again after newer ones of their pair (without a group join): the pair\'s state restored from the stores', ['pair']);
 const modelsLoaded = () => counter('tickcast_predictor_models_loaded_total', 'Production models loaded (start and hot swaps)', ['pair']);
 const forecastValue = () =>
   (register.getSingleMetric('tickcast_forecast_value') as Gauge<string> | undefined) ??
@@ -301,18 +302,22 @@ export function predictorService(opts: PredictorServiceOptions = {}): Service {
       const skip = (pair: string, reason: string) => rowsSkipped().inc({ pair, reason });
       const others = families().filter((t) => t.family !== 'price');
       const histories = new Map<string, CloseHistory>();
-      const filledAt = new Map<string, number>();
+      /** Pairs whose incomplete context was logged (again once it was complete). */
+      const contextLogged = new Set<string>();
 
       /** The context features at row time, from the closes seen (after a gap: filled from the feature store); false if incomplete. */
       const contextFor = async (row: TechnicalFeatures, out: Float64Array): Promise<boolean> => {
         const h = histories.get(row.pair) as CloseHistory;
-        let ok = h.context(row.window_end_ms, out);
-        if (!ok && filledAt.get(row.pair) !== row.window_end_ms) {
-          filledAt.set(row.pair, row.window_end_ms);
-          const from = row.window_end_ms - CONTEXT_RETURNS * row.interval_s * 1000;
-          const past = await (await ctx.stores()).features.technical.range({ pair: row.pair, interval_s: row.interval_s }, { from_ms: from, to_ms: row.window_end_ms });
-          for (const p of past) if (p.window_end_ms >= from && p.window_end_ms <= row.window_end_ms) h.add(p.window_end_ms, p.close);
-          ok = h.context(row.window_end_ms, out);
+        if (h.context(row.window_end_ms, out)) return true;
+        const from = row.window_end_ms - CONTEXT_RETURNS * row.interval_s * 1000;
+        const past = await (await ctx.stores()).features.technical.range({ pair: row.pair, interval_s: row.interval_s }, { from_ms: from, to_ms: row.window_end_ms });
+        for (const p of past) if (p.window_end_ms >= from && p.window_end_ms <= row.window_end_ms) h.add(p.window_end_ms, p.close);
+        const ok = h.context(row.window_end_ms, out);
+        if (ok) contextLogged.delete(row.pair);
+        else if (!contextLogged.has(row.pair)) {
+          contextLogged.add(row.pair);
+          const missing = h.missing(row.window_end_ms).map((t) => new Date(t).toISOString());
+          log.warn({ pair: row.pair, made_at: new Date(row.window_end_ms).toISOString(), read: past.length, missing }, 'context incomplete after reading the feature store: forecasts that need 240 closes skipped until it is');
         }
         return ok;
       };
@@ -449,7 +454,23 @@ export function predictorService(opts: PredictorServiceOptions = {}): Service {
         if (debug) log.debug({ pair: p.pair, made_at: new Date(p.made_at_ms).toISOString(), predicted: p.predicted_price, last: p.last_close, version: p.model_version }, 'prediction');
       };
 
+      /** Per pair: the newest row handled and when (Date.now()), to recognise a row delivered again. */
+      const handled = new Map<string, { end_ms: number; at: number }>();
+
       const onRow = async (row: TechnicalFeatures): Promise<void> => {
+        const last = handled.get(row.pair);
+        if (last !== undefined && row.window_end_ms <= last.end_ms) {
+          // Delivered again without a group join (a handler retried after a store or broker error, kafkajs
+          // restarting from the committed offsets): the pair's closes and calibration are ahead of this row.
+          // Like a pair newly assigned, both are restored from the stores at this row, once this instance's
+          // own last writes are visible there.
+          rowsReplayed().inc({ pair: row.pair });
+          log.info({ pair: row.pair, made_at: new Date(row.window_end_ms).toISOString(), newest: new Date(last.end_ms).toISOString() }, 'feature row delivered again: the pair\'s closes and calibration are restored from the stores at this row');
+          histories.delete(row.pair);
+          calibrations.delete(row.pair);
+          await waitStoreVisible(last.at);
+        }
+        handled.set(row.pair, { end_ms: row.window_end_ms, at: Date.now() });
         const other = await onOtherTargets(row);
         const price = await pricePart(row);
         const p = message(row, price, other);
@@ -518,7 +539,8 @@ export function predictorService(opts: PredictorServiceOptions = {}): Service {
           const pairs = calibrations.size;
           calibrations.clear();
           histories.clear();
-          filledAt.clear();
+          contextLogged.clear();
+          handled.clear();
           log.info({ assigned: assigned.get(Topics.featuresTechnical.name) ?? [], forgotten_pairs: pairs }, 'predictor partitions assigned: calibrations and closes restored from the stores at each pair\'s next row');
           await waitStoreVisible(joinedAt);
         });

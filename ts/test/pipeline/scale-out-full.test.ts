@@ -63,7 +63,7 @@ const HISTORY = 260;
 const pairName = (i: number) => `K${String(i).padStart(2, '0')}/USD`;
 const ckey = (x: { pair: string; window_end_ms: number }) => `${x.pair}|${x.window_end_ms}`;
 /** The log lines kept: group joins, subscriptions, restores, exits. */
-const KEPT = (msg: string) => msg.includes('partitions assigned') || msg.includes(' consuming ') || msg.startsWith('range calibration') || msg.includes('stopp') || msg.includes('fatal');
+const KEPT = (msg: string) => msg.includes('partitions assigned') || msg.includes(' consuming ') || msg.startsWith('range calibration') || msg.includes('stopp') || msg.includes('fatal') || msg.startsWith('context incomplete') || msg.startsWith('feature row delivered again');
 
 interface Rows {
   candles: Map<string, Candle>;
@@ -414,6 +414,8 @@ test(`the whole stream path scaled out (3 candles, 3 features, 2 predictor, 2 mo
       differences: Object.fromEntries(Object.entries(d).map(([k, v]) => [k, v.out.length])),
       bit_equal: Object.fromEntries(Object.entries(d).map(([k, v]) => [k, v.bitEqual])),
       dead_letters: dead.length,
+      context_incomplete: scaled.flatMap((p) => p.logs.filter((l) => typeof l.msg === 'string' && l.msg.startsWith('context incomplete')).map((l) => ({ proc: p.name, pair: l.pair, made_at: l.made_at, missing: l.missing }))).slice(0, 10),
+      rows_again: scaled.flatMap((p) => p.logs.filter((l) => typeof l.msg === 'string' && l.msg.startsWith('feature row delivered again')).map((l) => `${p.name} ${l.time} ${l.pair} ${l.made_at} (newest ${l.newest})`)),
       phases,
       wall_s: Math.round((Date.now() - tStart) / 1000),
     };

@@ -40,7 +40,7 @@ function ewmaVol(end_ms: number): number {
   return Math.sqrt((5 * num) / den);
 }
 
-async function serve(rangeBaseline: boolean, from: number, to: number): Promise<Prediction[]> {
+async function serve(rangeBaseline: boolean, order: readonly number[]): Promise<Prediction[]> {
   const dir = await mkdtemp(join(tmpdir(), 'tickcast-range-baseline-'));
   const registry = folderRegistry(dir);
   const stores = await openStores({ kind: 'sqlite', dataDir: dir }, logger);
@@ -50,10 +50,10 @@ async function serve(rangeBaseline: boolean, from: number, to: number): Promise<
   try {
     await bus.start();
     await bus.consume({ group: 'test-preds', topics: ['predictions'], fromBeginning: true, handler: (p) => void out.push(p) });
-    assert.equal((await stores.features.technical.write(rows.slice(0, to + 1))).rejected.length, 0);
+    assert.equal((await stores.features.technical.write(rows.slice(0, Math.max(...order) + 1))).rejected.length, 0);
     const ctx: ServiceContext = { config: loadConfig({ env: { TICKCAST_DATA_DIR: dir } }), logger, bus, stores: async () => stores, signal: new AbortController().signal };
     await svc.start(ctx);
-    for (let i = from; i <= to; i++) {
+    for (const i of order) {
       await bus.publish('featuresTechnical', [rows[i]!]);
       await bus.drain();
     }
@@ -70,7 +70,8 @@ async function serve(rangeBaseline: boolean, from: number, to: number): Promise<
 test('no range model: the Gaussian-EWMA baseline interval is served when asked, nothing otherwise', async () => {
   const from = 600;
   const to = 610;
-  const got = await serve(true, from, to);
+  const span = Array.from({ length: to - from + 1 }, (_, k) => from + k);
+  const got = await serve(true, span);
   assert.equal(got.length, to - from + 1);
   for (const p of got) {
     const r = p.range!;
@@ -86,5 +87,17 @@ test('no range model: the Gaussian-EWMA baseline interval is served when asked, 
   assert.equal(p0.range!.calibrated, false);
   assert.ok(Math.abs(p0.range!.hi90 / (p0.last_close * Math.exp(Z95 * ewmaVol(p0.made_at_ms))) - 1) < 1e-10);
   assert.equal(got.at(-1)!.range!.calibrated, true);
-  assert.equal((await serve(false, from, to)).length, 0, 'without rangeBaseline: no model, no message');
+  assert.equal((await serve(false, span)).length, 0, 'without rangeBaseline: no model, no message');
+});
+
+test('rows delivered again after newer ones (kafkajs restarting from the committed offsets without a group join) get the same forecasts as the first time', async () => {
+  // 40 rows, then 12 of them again: the close history's ring then holds newer windows in the slots
+  // of the replayed rows' oldest ones, and the calibration has resolved intervals past them.
+  const first = Array.from({ length: 40 }, (_, k) => 600 + k);
+  const again = Array.from({ length: 12 }, (_, k) => 620 + k);
+  const got = await serve(true, [...first, ...again]);
+  assert.equal(got.length, first.length + again.length, 'every row, the replayed ones too, has its message');
+  const byTime = new Map(got.slice(0, first.length).map((p) => [p.made_at_ms, p]));
+  for (const p of got.slice(first.length)) assert.deepEqual(p, byTime.get(p.made_at_ms), `replayed ${new Date(p.made_at_ms).toISOString()}`);
+  assert.ok(got.slice(first.length).some((p) => p.range!.calibrated), 'the replayed intervals were calibrated');
 });

@@ -108,8 +108,12 @@ test('the live close history gives the same context as the batch', () => {
   for (let i = 399; i >= 300; i--) h.add(candles[i]!.window_end_ms, candles[i]!.close);
   const t = candles[399]!.window_end_ms;
   assert.equal(h.context(t, a), false, 'fewer than 240 returns seen');
+  // What the log names: the 141 windows t-240 .. t-100 (no close), and t-99 (a close, but no return without t-100's).
+  const gaps = h.missing(t, 1000);
+  assert.deepEqual(gaps, Array.from({ length: 142 }, (_, k) => t - (240 - k) * 60_000));
   for (let i = 0; i < 300; i++) h.add(candles[i]!.window_end_ms, candles[i]!.close);
   assert.equal(h.context(t, a), true);
+  assert.deepEqual(h.missing(t), []);
   contextFromCloses(candles.slice(399 - 240, 400).map((c) => c.close), t, b);
   assert.deepEqual(a, b, 'bit for bit');
   assert.equal(h.context(t + 60_000, a), false, 'a window not seen yet: no context');
