@@ -14,8 +14,8 @@
  *
  * On the first candle of a pair it warms the pair's feature set with the
  * pair's stored candles before that candle, so features after a restart equal
- * those of an uninterrupted run (the reads of a batch's new pairs run
- * concurrently, WARM_READS at a time).
+ * those of an uninterrupted run (the histories of a batch's new pairs are
+ * read at once: one msearch per 100 pairs on Elasticsearch).
  *
  * Rebalances (Kafka, issue 19): the feature store is this service's
  * changelog. Its state per pair (the indicators) is a function of the pair's
@@ -42,9 +42,6 @@ export interface FeaturesServiceOptions {
   /** Most candles per batch (default 1000). */
   maxBatch?: number;
 }
-
-/** Warm-up reads of the feature store in flight at once (pairs met first in one batch). */
-const WARM_READS = 16;
 
 export function featuresService(opts: FeaturesServiceOptions = {}): Service {
   let stage = new FeatureStage(opts.intervalS ?? 60, opts.features ?? DEFAULT_FEATURES);
@@ -107,19 +104,20 @@ export function featuresService(opts: FeaturesServiceOptions = {}): Service {
     const id = `${first.topicName}/${first.partition}/${first.offset}-${last.offset}/${candles.length}`;
     if (id !== lastBatch) {
       const stores = await ctx.stores();
-      // The stored history of every pair this batch meets first, read concurrently (after a start or a
-      // rebalance that is every pair: one read after another made the first minute's rows seconds late
-      // with 200 pairs). The batch writes nothing before its loop, so these are the reads the loop would make.
+      // The stored history of every pair this batch meets first, read at once (after a start or a rebalance
+      // that is every pair: one read after another made the first minute's rows seconds late with 200 pairs,
+      // 16 at a time still 0.6 s). The batch writes nothing before its loop, so these are the reads the loop
+      // would make.
       const firstOf = new Map<string, Candle>();
       for (const c of candles) if (!stage.knows(c.pair) && !firstOf.has(c.pair)) firstOf.set(c.pair, c);
       const histories = new Map<string, Candle[]>();
-      const todo = [...firstOf.values()];
-      const reader = async (): Promise<void> => {
-        for (let c = todo.shift(); c; c = todo.shift()) {
-          histories.set(c.pair, await stores.features.candles.range({ pair: c.pair, interval_s: c.interval_s }, { to_ms: c.window_end_ms - 1, order: 'asc' }));
-        }
-      };
-      await Promise.all(Array.from({ length: Math.min(WARM_READS, todo.length) }, reader));
+      if (firstOf.size > 0) {
+        const t0 = performance.now();
+        const todo = [...firstOf.values()];
+        const got = await stores.features.candles.rangeMany(todo.map((c) => ({ sel: { pair: c.pair, interval_s: c.interval_s }, q: { to_ms: c.window_end_ms - 1, order: 'asc' as const } })));
+        todo.forEach((c, i) => histories.set(c.pair, got[i] ?? []));
+        ctx.logger.info({ pairs: todo.length, candles: got.reduce((n, h) => n + h.length, 0), ms: Math.round(performance.now() - t0) }, 'stored candles of the pairs first met read back (warm-up)');
+      }
       for (const c of candles) {
         if (!stage.knows(c.pair)) {
           const history = histories.get(c.pair) ?? [];
@@ -140,6 +138,9 @@ export function featuresService(opts: FeaturesServiceOptions = {}): Service {
     name: 'features',
     async start(ctx) {
       ctxRef = ctx;
+      // Open the stores now (connection, index checks) rather than at the first candle, whose row would wait
+      // for it; a failure here is met again, and reported, by the first batch that needs them.
+      ctx.stores().catch(() => undefined);
       const onAssign = async (assigned: Map<string, number[]>): Promise<void> => {
         const joinedAt = Date.now();
         // Rows computed but not stored stay in the outbox (they are correct: computed from the state then).

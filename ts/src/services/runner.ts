@@ -94,10 +94,17 @@ export class Runner {
     return this.running && !this.failed && this.bus.isReady() && this.started.every((s) => s.ready?.() ?? true);
   }
 
+  /** Opened once and shared; an open that failed (its retry budget spent) is tried again by the next caller. */
   private stores(): Promise<Stores> {
-    this.storesPromise ??= this.opts.openStores
-      ? this.opts.openStores()
-      : import('../stores/index.ts').then(({ openStores }) => openStores(storesConfigOf(this.opts.config), this.opts.logger));
+    if (!this.storesPromise) {
+      const p = this.opts.openStores
+        ? this.opts.openStores()
+        : import('../stores/index.ts').then(({ openStores }) => openStores(storesConfigOf(this.opts.config), this.opts.logger));
+      this.storesPromise = p;
+      p.catch(() => {
+        if (this.storesPromise === p) this.storesPromise = null;
+      });
+    }
     return this.storesPromise;
   }
 

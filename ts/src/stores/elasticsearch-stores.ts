@@ -19,6 +19,7 @@ import { StoreError } from './store-error.ts';
 import { storeRejectedDocuments, storeWriteRetries, storeWriteSeconds } from './store-metrics.ts';
 import {
   checkRange,
+  type CheckedRange,
   checkTime,
   filtersOf,
   rejectedError,
@@ -343,20 +344,71 @@ class ElasticsearchSeries<T, S extends object> implements Series<T, S> {
   async range(sel: S, q?: RangeQuery): Promise<T[]> {
     const r = checkRange(q);
     const out: T[] = [];
+    await this.pages(sel, r, out, undefined);
+    return out;
+  }
+
+  /** Reads the range's pages into out, from after (a sort position) on, until its limit or its end. */
+  private async pages(sel: S, r: CheckedRange, out: T[], after: estypes.SortResults | undefined): Promise<void> {
     const want = r.limit ?? Number.POSITIVE_INFINITY;
-    let after: estypes.SortResults | undefined;
     while (out.length < want) {
       const size = Math.min(this.cfg.pageSize, want - out.length);
-      const hits = await this.search({
-        query: { bool: { filter: this.filter(sel, r.from_ms, r.to_ms) } },
-        sort: this.sort(r.order),
-        size,
-        ...(after ? { search_after: after } : {}),
-      });
+      const hits = await this.search(this.rangeRequest(sel, r, size, after));
       for (const h of hits) out.push(stripKeys<T>(h._source));
       const last = hits[hits.length - 1];
       if (hits.length < size || !last?.sort) break;
       after = last.sort;
+    }
+  }
+
+  private rangeRequest(sel: S, r: CheckedRange, size: number, after?: estypes.SortResults): estypes.SearchRequest {
+    return {
+      query: { bool: { filter: this.filter(sel, r.from_ms, r.to_ms) } },
+      sort: this.sort(r.order),
+      size,
+      ...(after ? { search_after: after } : {}),
+    };
+  }
+
+  async rangeMany(reqs: readonly { sel: S; q?: RangeQuery }[]): Promise<T[][]> {
+    const checked = reqs.map((x) => checkRange(x.q));
+    const out: T[][] = reqs.map(() => []);
+    for (let i = 0; i < reqs.length; i += MSEARCH_MAX) {
+      // The first page of every range of this part in one request; a range with more continues on its own.
+      const part: number[] = [];
+      const searches: estypes.MsearchRequestItem[] = [];
+      for (let k = i; k < Math.min(reqs.length, i + MSEARCH_MAX); k++) {
+        const r = checked[k] as CheckedRange;
+        const size = Math.min(this.cfg.pageSize, r.limit ?? Number.POSITIVE_INFINITY);
+        if (size === 0) continue;
+        part.push(k);
+        searches.push({ index: this.index }, { ...this.rangeRequest((reqs[k] as { sel: S }).sel, r, size), track_total_hits: false } as estypes.MsearchMultisearchBody);
+      }
+      if (part.length === 0) continue;
+      this.ensureOpen();
+      let responses: estypes.MsearchResponseItem<unknown>[];
+      try {
+        responses = (await this.client.msearch({ searches }, { maxRetries: 2 })).responses;
+      } catch (e) {
+        const code = isRetryable(e) ? 'STORE_UNAVAILABLE' : 'BACKEND_ERROR';
+        throw new StoreError(code, `msearch in ${this.index} failed: ${(e as Error).message}`, { cause: e });
+      }
+      for (let j = 0; j < part.length; j++) {
+        const k = part[j] as number;
+        const res = responses[j];
+        if (res === undefined || 'error' in res) {
+          const err = res === undefined ? 'no response' : `${res.error.type}: ${res.error.reason ?? ''}`;
+          const code = res !== undefined && (res.status === 429 || (res.status ?? 0) >= 500) ? 'STORE_UNAVAILABLE' : 'BACKEND_ERROR';
+          throw new StoreError(code, `search ${j} of an msearch in ${this.index} failed: ${err}`);
+        }
+        const r = checked[k] as CheckedRange;
+        const rows = out[k] as T[];
+        const hits = res.hits.hits;
+        for (const h of hits) rows.push(stripKeys<T>(h._source));
+        const size = Math.min(this.cfg.pageSize, r.limit ?? Number.POSITIVE_INFINITY);
+        const last = hits[hits.length - 1];
+        if (hits.length === size && last?.sort) await this.pages((reqs[k] as { sel: S }).sel, r, rows, last.sort);
+      }
     }
     return out;
   }
@@ -371,6 +423,9 @@ class ElasticsearchSeries<T, S extends object> implements Series<T, S> {
     return hits[0] ? stripKeys<T>(hits[0]._source) : null;
   }
 }
+
+/** Ranges per msearch request (rangeMany). */
+const MSEARCH_MAX = 100;
 
 /** The index names the stores use with a prefix (for tests and operators). */
 export const indexNames = (prefix = 'tickcast-'): string[] => AllSeries.map((s) => `${prefix}${s.name}`);

@@ -172,6 +172,12 @@ class SqliteSeries<T, S extends object> implements Series<T, S> {
     return this.parse(this.db.prepare(sql).all(...params));
   }
 
+  async rangeMany(reqs: readonly { sel: S; q?: RangeQuery }[]): Promise<T[][]> {
+    const out: T[][] = [];
+    for (const r of reqs) out.push(await this.range(r.sel, r.q));
+    return out;
+  }
+
   async asOf(sel: S, t_ms: number): Promise<T | null> {
     this.ensureOpen();
     checkTime(t_ms);

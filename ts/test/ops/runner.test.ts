@@ -113,6 +113,33 @@ test('graceful stop: upstream first, each stage flushes, downstream still receiv
   assert.deepEqual(stores.state, { opened: 1, closed: 1 });
 });
 
+test('stores whose open failed (the store down past its retry budget) are opened again by the next caller; shared once open', async () => {
+  let attempts = 0;
+  const inner = fakeStores();
+  const open = async (): Promise<Stores> => {
+    if (++attempts === 1) throw new Error('STORE_UNAVAILABLE: node down');
+    return inner.open();
+  };
+  const got: string[] = [];
+  const user: Service = {
+    name: 'user',
+    start: async (ctx: ServiceContext) => {
+      const a = ctx.stores(); // at once (as the features service opens them at start) ...
+      await a.then(() => got.push('open'), (e: Error) => got.push(e.message));
+      const b = await ctx.stores(); // ... and again later, as its first batch does
+      assert.equal(b, await ctx.stores(), 'the same stores for every later caller');
+      got.push('open');
+    },
+    stop: async () => undefined,
+  };
+  const runner = new Runner({ config: config(), logger, openStores: open });
+  await runner.start([user]);
+  await runner.stop();
+  assert.deepEqual(got, ['STORE_UNAVAILABLE: node down', 'open']);
+  assert.equal(attempts, 2);
+  assert.deepEqual(inner.state, { opened: 1, closed: 1 });
+});
+
 test('a service that fails to start: the ones started are stopped, the error surfaces', async () => {
   const events: string[] = [];
   const ok: Service = { name: 'ok', start: async () => void events.push('start ok'), stop: async () => void events.push('stop ok') };

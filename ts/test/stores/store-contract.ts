@@ -348,6 +348,33 @@ export function storeContract(factory: StoreFactory): void {
           await assert.rejects(s.range(sel, { limit: -1 }), (e: unknown) => e instanceof StoreError && e.code === 'INVALID_QUERY');
         });
 
+        test('rangeMany: every range as the reference gives it, in the order asked (over 100 at once, longer than a page)', async () => {
+          const ns = nextNs();
+          const s = fx.get(stores);
+          const ref = new Reference(fx);
+          const rows = [20, 9, 1].flatMap((n, k) => Array.from({ length: n }, (_, i) => fx.make(ns, k, T0 + i * MIN, 100 * k + i)));
+          await s.write(shuffled(rows, 5));
+          ref.add(rows);
+          const t = (i: number) => T0 + i * MIN;
+          const qs: { from_ms?: number; to_ms?: number; order?: 'asc' | 'desc'; limit?: number }[] = [
+            {},
+            { from_ms: t(3), to_ms: t(8) },
+            { order: 'desc', limit: 3 },
+            { to_ms: t(12), order: 'asc' },
+            { limit: 0 },
+            { from_ms: t(9), to_ms: t(2) },
+            { from_ms: t(2), limit: 15 },
+          ];
+          // Series 3 has no rows; 4 series x 7 queries, asked 5 times over in a shuffled order: 140 ranges.
+          const reqs = shuffled(Array.from({ length: 5 }, () => [0, 1, 2, 3].flatMap((k) => qs.map((q) => ({ sel: fx.sel(ns, k), q })))).flat(), 3);
+          const got = await s.rangeMany(reqs);
+          assert.equal(got.length, reqs.length);
+          reqs.forEach((r, i) => assert.deepEqual(got[i], ref.range(r.sel, r.q), `range ${i}: ${JSON.stringify(r.q)}`));
+          assert.ok(got.some((g) => g.length === 20), 'a whole 20-row series came back');
+          assert.deepEqual(await s.rangeMany([]), []);
+          await assert.rejects(s.rangeMany([{ sel: fx.sel(ns, 0), q: { limit: -1 } }]), (e: unknown) => e instanceof StoreError && e.code === 'INVALID_QUERY');
+        });
+
         test('as-of lookup: exact hit, between rows, before the first row -> null', async () => {
           const ns = nextNs();
           const s = fx.get(stores);
