@@ -109,8 +109,22 @@ export async function run(): Promise<void> {
       compacted.push(...compactedMap.values());
       await cl.write(partition + 2, compacted);
 
+      const reader = mk();
+      await reader.start([]);
+      /** Restores one partition with cl into a new stage (timed), and checks every pair's state against the written one. */
+      const restoreChecked = async (cl: Changelog, part: number): Promise<{ ms: number; readMs: number; pairs: number }> => {
+        const t0 = performance.now();
+        const r = await cl.restore([part]);
+        const readMs = performance.now() - t0;
+        const s = new CandleStage();
+        const n = restorePairs(s, r.latest.get(part) ?? new Map<string, RawDelivery>(), label).length;
+        const ms = performance.now() - t0;
+        for (const [p, snap] of written) if (s.snapshotPair(exchange, p) !== snap) throw new Error(`${label}: restored state of ${p} differs from the written one`);
+        return { ms, readMs, pairs: n };
+      };
+      const restoreOnce = (part = partition) => restoreChecked(Changelog.of(reader, topic, log) as Changelog, part);
       /** What the candles service does on a new instance: Changelog.prepare, then its group join; the restore is timed from the assignment. */
-      const newInstance = async (part: number, want: Map<string, string>, ex: string, what: string): Promise<{ ms: number; assignedMs: number }> => {
+      const newInstance = async (): Promise<{ ms: number; assignedMs: number }> => {
         const inst = mk();
         const t0 = performance.now();
         await inst.start([topic, 'trades']);
@@ -120,22 +134,13 @@ export async function run(): Promise<void> {
         let failed!: (e: unknown) => void;
         const result = new Promise<{ ms: number; assignedMs: number }>((res, rej) => ((done = res), (failed = rej)));
         const sub = await inst.subscribe({
-          group: `new-instance-${what}`,
+          group: `new-instance-${label}`,
           topics: ['trades'],
           fromBeginning: true,
           eachBatch: async () => undefined,
           onAssign: async () => {
-            try {
-              const t1 = performance.now();
-              const r = await icl.restore([part]);
-              const s2 = new CandleStage();
-              restorePairs(s2, r.latest.get(part) ?? new Map<string, RawDelivery>(), what);
-              const ms = performance.now() - t1;
-              for (const [p, snap] of want) if (s2.snapshotPair(ex, p) !== snap) throw new Error(`${what}: restored state of ${p} differs from the written one`);
-              done({ ms, assignedMs: t1 - t0 });
-            } catch (e) {
-              failed(e);
-            }
+            const assignedMs = performance.now() - t0;
+            await restoreChecked(icl, partition).then((x) => done({ ms: x.ms, assignedMs }), failed);
           },
         });
         try {
@@ -144,19 +149,6 @@ export async function run(): Promise<void> {
           await sub.stop();
           await inst.close();
         }
-      };
-      const reader = mk();
-      await reader.start([]);
-      const restoreOnce = async (part = partition): Promise<{ ms: number; readMs: number; pairs: number }> => {
-        const rcl = Changelog.of(reader, topic, log) as Changelog;
-        const t0 = performance.now();
-        const r = await rcl.restore([part]);
-        const readMs = performance.now() - t0;
-        const s = new CandleStage();
-        const n = restorePairs(s, r.latest.get(part) ?? new Map<string, RawDelivery>(), label).length;
-        const ms = performance.now() - t0;
-        for (const [p, snap] of written) if (s.snapshotPair(exchange, p) !== snap) throw new Error(`${label}: restored state of ${p} differs from the written one`);
-        return { ms, readMs, pairs: n };
       };
       try {
         const cold = await restoreOnce();
@@ -174,7 +166,7 @@ export async function run(): Promise<void> {
         console.log(
           `  ${label}, compacted (${compacted.length} records, ${(latestBytes / 1e6).toFixed(1)} MB): restore warm ${c.toFixed(0)} ms (read ${median(comp.map((x) => x.readMs)).toFixed(0)} ms); goal < ${GOAL_MS} ms -> ratio ${(c / GOAL_MS).toFixed(2)}`,
         );
-        const fresh = await newInstance(partition, written, exchange, label);
+        const fresh = await newInstance();
         console.log(
           `  ${label}, a new instance as \`tickcast run candles\` starts (its changelog reader joins in the background while its consumer joins the group): ` +
             `restore at the assignment ${fresh.ms.toFixed(0)} ms (uncompacted), assignment ${fresh.assignedMs.toFixed(0)} ms after the start; goal < ${GOAL_MS} ms -> ratio ${(fresh.ms / GOAL_MS).toFixed(2)}`,

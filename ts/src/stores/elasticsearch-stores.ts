@@ -321,9 +321,13 @@ class ElasticsearchSeries<T, S extends object> implements Series<T, S> {
       const res = await this.client.search({ index: this.index, track_total_hits: false, ...req }, { maxRetries: 2 });
       return res.hits.hits;
     } catch (e) {
-      const code = isRetryable(e) ? 'STORE_UNAVAILABLE' : 'BACKEND_ERROR';
-      throw new StoreError(code, `search in ${this.index} failed: ${(e as Error).message}`, { cause: e });
+      throw this.searchError('search', e);
     }
+  }
+
+  private searchError(what: string, e: unknown): StoreError {
+    const code = isRetryable(e) ? 'STORE_UNAVAILABLE' : 'BACKEND_ERROR';
+    return new StoreError(code, `${what} in ${this.index} failed: ${(e as Error).message}`, { cause: e });
   }
 
   async latest(sel: S): Promise<T | null> {
@@ -371,18 +375,18 @@ class ElasticsearchSeries<T, S extends object> implements Series<T, S> {
   }
 
   async rangeMany(reqs: readonly { sel: S; q?: RangeQuery }[]): Promise<T[][]> {
-    const checked = reqs.map((x) => checkRange(x.q));
+    const checked = reqs.map((x) => ({ sel: x.sel, r: checkRange(x.q) }));
     const out: T[][] = reqs.map(() => []);
     for (let i = 0; i < reqs.length; i += MSEARCH_MAX) {
       // The first page of every range of this part in one request; a range with more continues on its own.
-      const part: number[] = [];
+      const part: { k: number; size: number }[] = [];
       const searches: estypes.MsearchRequestItem[] = [];
       for (let k = i; k < Math.min(reqs.length, i + MSEARCH_MAX); k++) {
-        const r = checked[k] as CheckedRange;
+        const { sel, r } = checked[k] as (typeof checked)[number];
         const size = Math.min(this.cfg.pageSize, r.limit ?? Number.POSITIVE_INFINITY);
         if (size === 0) continue;
-        part.push(k);
-        searches.push({ index: this.index }, { ...this.rangeRequest((reqs[k] as { sel: S }).sel, r, size), track_total_hits: false } as estypes.MsearchMultisearchBody);
+        part.push({ k, size });
+        searches.push({ index: this.index }, { ...this.rangeRequest(sel, r, size), track_total_hits: false } as estypes.MsearchMultisearchBody);
       }
       if (part.length === 0) continue;
       this.ensureOpen();
@@ -390,24 +394,22 @@ class ElasticsearchSeries<T, S extends object> implements Series<T, S> {
       try {
         responses = (await this.client.msearch({ searches }, { maxRetries: 2 })).responses;
       } catch (e) {
-        const code = isRetryable(e) ? 'STORE_UNAVAILABLE' : 'BACKEND_ERROR';
-        throw new StoreError(code, `msearch in ${this.index} failed: ${(e as Error).message}`, { cause: e });
+        throw this.searchError('msearch', e);
       }
       for (let j = 0; j < part.length; j++) {
-        const k = part[j] as number;
+        const { k, size } = part[j] as (typeof part)[number];
         const res = responses[j];
         if (res === undefined || 'error' in res) {
           const err = res === undefined ? 'no response' : `${res.error.type}: ${res.error.reason ?? ''}`;
           const code = res !== undefined && (res.status === 429 || (res.status ?? 0) >= 500) ? 'STORE_UNAVAILABLE' : 'BACKEND_ERROR';
           throw new StoreError(code, `search ${j} of an msearch in ${this.index} failed: ${err}`);
         }
-        const r = checked[k] as CheckedRange;
+        const { sel, r } = checked[k] as (typeof checked)[number];
         const rows = out[k] as T[];
         const hits = res.hits.hits;
         for (const h of hits) rows.push(stripKeys<T>(h._source));
-        const size = Math.min(this.cfg.pageSize, r.limit ?? Number.POSITIVE_INFINITY);
         const last = hits[hits.length - 1];
-        if (hits.length === size && last?.sort) await this.pages((reqs[k] as { sel: S }).sel, r, rows, last.sort);
+        if (hits.length === size && last?.sort) await this.pages(sel, r, rows, last.sort);
       }
     }
     return out;
