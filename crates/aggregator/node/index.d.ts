@@ -38,6 +38,12 @@ export declare class Aggregator {
    */
   pushBatch(batch: TradeBatch): BatchResult
   /**
+   * Feeds the rows of `parser`'s last `next()` (no copy through JS). The first `skipRows` rows
+   * and rows with a time outside `[fromMs, toMs)` are left out; row numbers in the result
+   * are rows of the parser's batch.
+   */
+  pushParsed(parser: TradeCsvParser, skipRows: number, fromMs?: number | undefined | null, toMs?: number | undefined | null): ParsedPushResult
+  /**
    * Raises the watermark of `pair` (or of every pair when omitted) to
    * `watermarkMs` and returns the windows that close. The caller picks the
    * value (e.g. wall clock − grace when the market is quiet). Throws
@@ -48,6 +54,33 @@ export declare class Aggregator {
   watermarkMs(pair: string): number | null
   /** Counters since construction or restore. */
   stats(): AggregatorStats
+}
+
+/**
+ * Trade CSV bytes to trade columns: the fast path of a file import (see the crate's csv module).
+ * Plainly valid rows become columns; any other line is returned for the caller's general reader.
+ */
+export declare class TradeCsvParser {
+  /** A parser of one file. */
+  constructor(options: TradeCsvParserOptions)
+  /** Appends bytes of the file. Throws `TICKCAST_AGG_BAD_CSV` after `end()`. */
+  push(chunk: Uint8Array): void
+  /** No more bytes. */
+  end(): void
+  /** The first line once complete (taken from the input), else null. */
+  firstLine(): string | null
+  /** Sets the format (`kraken-history`, `bitcoincharts`, `ccxt`, `kraken-rest`, `kraken-rest-id`, `binance`, `mtgox`). */
+  setFormat(format: string): void
+  /** Reads up to `maxRows` rows (see `CsvNext`); rows after `maxTsMs` go to the caller. */
+  next(maxRows: number, maxTsMs: number): CsvNext
+  /** The synthetic index of the next row of `pair` that the caller read itself; counts it. */
+  syntheticIndex(pair: string): number
+  /** What a ccxt `asset,currency` names (null: rows of it go to the caller). */
+  setCcxtPair(asset: string, currency: string, pair?: string | undefined | null): void
+  /** Rows of the batch per pair (pairs without rows left out). */
+  pairCounts(): Array<PairRows>
+  /** Row `row` of the batch, or null past its end. */
+  tradeAt(row: number): ParsedTrade | null
 }
 
 /** Aggregator options. Every field but `exchange` is optional. */
@@ -178,6 +211,50 @@ export interface CandleColumns {
   filled: Uint8Array
 }
 
+/** What `next` read. */
+export interface CsvNext {
+  /** Why it stopped: the batch is full, `slowLine` is for the caller, more input is needed, or the input is done. */
+  stop: 'full' | 'slow' | 'input' | 'end'
+  /** Rows in the batch (fed with `Aggregator.pushParsed`, read with `tradeAt`). */
+  rows: number
+  /** With stop `slow`: the line (after the batch's rows) the caller's general reader must judge. */
+  slowLine?: string
+}
+
+/** Rows of one pair in a batch. */
+export interface PairRows {
+  /** Pair. */
+  pair: string
+  /** Rows. */
+  rows: number
+}
+
+/** The result of `pushParsed`. */
+export interface ParsedPushResult {
+  /** What the rows did (row numbers are rows of the parser's batch). */
+  result: BatchResult
+  /** Rows given to the aggregator (after `skipRows` and the time range). */
+  pushed: number
+  /** The latest time among them, or null when none. */
+  cursorMs?: number
+}
+
+/** A row of the batch, as the contract's trade fields (exchange left to the caller). */
+export interface ParsedTrade {
+  /** Pair. */
+  pair: string
+  /** Trade id. */
+  trade_id: string
+  /** Price. */
+  price: number
+  /** Quantity. */
+  qty: number
+  /** `buy`, `sell` or `unknown`. */
+  side: 'buy' | 'sell' | 'unknown'
+  /** Event time (ms). */
+  ts_ms: number
+}
+
 /** The result of `push`. */
 export interface PushResult {
   /**
@@ -224,6 +301,14 @@ export interface TradeBatch {
   sides: Uint8Array
   /** Per row: event time, whole ms since the epoch. */
   tsMs: Float64Array
+}
+
+/** Options of a `TradeCsvParser`. */
+export interface TradeCsvParserOptions {
+  /** The pair of every row of a single-pair format (absent or outside the contract: every row goes to the caller). */
+  pair?: string
+  /** Key of synthetic trade ids (`<fileKey>:<n>`). */
+  fileKey: string
 }
 
 /** One trade: the contract's `Trade` message (exchange optional; trade_id may also be a number). */

@@ -14,8 +14,14 @@ import { dirname } from 'node:path';
 import type { Logger } from 'pino';
 import type { Candle, TechnicalFeatures, Trade } from '../contracts/messages.ts';
 import type { Stores } from '../stores/types.ts';
-import { CsvImportSource, KrakenRestBackfillSource, type TradeSink, type TradeSource } from '../sources/index.ts';
-import { CandleStage } from './candle-stage.ts';
+import { KrakenRestBackfillSource } from '../sources/kraken-rest.ts';
+import { countTrades, tradeCsvFastReader } from '../sources/trade-csv.ts';
+import { rejectInput } from '../sources/trade-check.ts';
+import { tradesTotal } from '../sources/metrics.ts';
+import type { TradeSink, TradeSource } from '../sources/types.ts';
+import { performance } from 'node:perf_hooks';
+import type { TradeCsvParser } from '@tickcast/aggregator';
+import { CandleStage, type LateTrade } from './candle-stage.ts';
 import { FeatureStage, DEFAULT_FEATURES } from './feature-stage.ts';
 
 export interface BackfillOptions {
@@ -41,6 +47,10 @@ export interface BackfillOptions {
   signal?: AbortSignal;
   /** Source injection (tests). */
   source?: TradeSource;
+  /** Trades per batch of a file import (default FILE_BATCH; tests use small ones). */
+  fileBatch?: number;
+  /** Least time between two checkpoints (default 1 s; 0: after every batch). */
+  checkpointEveryMs?: number;
 }
 
 export interface BackfillProgress {
@@ -75,6 +85,9 @@ interface Checkpoint {
  */
 const FILE_BATCH = 50_000;
 
+/** Most one checkpoint a second (and one at the end): a kill loses at most about a second of work, redone on resume. */
+const CHECKPOINT_EVERY_MS = 1000;
+
 export function checkpointKey(o: Pick<BackfillOptions, 'exchange' | 'pair' | 'fromMs' | 'toMs' | 'file' | 'intervalS'>): string {
   return JSON.stringify([o.exchange, o.pair, o.fromMs ?? null, o.toMs ?? null, o.file ?? null, o.intervalS ?? 60]);
 }
@@ -107,10 +120,10 @@ export async function runBackfill(o: BackfillOptions): Promise<BackfillProgress 
   let cursorMs = cp?.cursor_ms ?? null;
   if (cp) o.logger.info({ checkpoint: o.checkpointPath, cursor: cursorMs === null ? null : new Date(cursorMs).toISOString(), consumed }, 'resuming backfill');
 
-  const source: TradeSource =
+  const source: TradeSource | null =
     o.source ??
     (o.file
-      ? new CsvImportSource(o.file, { exchange: o.exchange, pair: o.pair, sourceName: 'backfill-file', batchSize: FILE_BATCH })
+      ? null // read below, on the fast path
       : new KrakenRestBackfillSource({
           pairs: [o.pair],
           // Resume a little before the cursor: trades in the same millisecond are re-read and recognised as duplicates.
@@ -141,6 +154,19 @@ export async function runBackfill(o: BackfillOptions): Promise<BackfillProgress 
   };
 
   let skip = o.file && cp ? cp.consumed : 0;
+  let checkpointedAt = 0;
+  /** After a batch is stored: a checkpoint (at most one a second: each costs the aggregator's snapshot) and progress. */
+  const batchDone = (): void => {
+    const now = performance.now();
+    if (now - checkpointedAt >= (o.checkpointEveryMs ?? CHECKPOINT_EVERY_MS)) {
+      writeCheckpoint(o.checkpointPath, { version: 1, key, cursor_ms: cursorMs, consumed, stage: stage.snapshot(), progress });
+      checkpointedAt = now;
+    }
+    o.onProgress?.({ ...progress });
+  };
+  const onLate = (late: readonly LateTrade[]): void => {
+    for (const l of late) o.logger.warn({ trade_id: l.trade.trade_id, ts: new Date(l.trade.ts_ms).toISOString() }, 'late trade in backfill (window already closed): not merged');
+  };
   const sink: TradeSink = {
     trades: async (batch: Trade[]) => {
       if (o.signal?.aborted) throw new Error('backfill aborted');
@@ -158,12 +184,11 @@ export async function runBackfill(o: BackfillOptions): Promise<BackfillProgress 
       progress.late += out.late.length;
       progress.duplicates += out.duplicates;
       progress.rejected += out.rejected.length;
-      for (const l of out.late) o.logger.warn({ trade_id: l.trade.trade_id, ts: new Date(l.trade.ts_ms).toISOString() }, 'late trade in backfill (window already closed): not merged');
+      onLate(out.late);
       for (const t of trades) if (cursorMs === null || t.ts_ms > cursorMs) cursorMs = t.ts_ms;
       progress.cursorMs = cursorMs;
       await storeCandlesAndFeatures(out.candles);
-      writeCheckpoint(o.checkpointPath, { version: 1, key, cursor_ms: cursorMs, consumed, stage: stage.snapshot(), progress });
-      o.onProgress?.({ ...progress });
+      batchDone();
     },
     reject(raw, reason) {
       progress.rejected++;
@@ -171,12 +196,34 @@ export async function runBackfill(o: BackfillOptions): Promise<BackfillProgress 
     },
   };
 
-  const onAbort = () => void source.stop();
-  o.signal?.addEventListener('abort', onAbort, { once: true });
-  try {
-    await source.run(sink);
-  } finally {
-    o.signal?.removeEventListener('abort', onAbort);
+  if (source) {
+    const onAbort = () => void source.stop();
+    o.signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      await source.run(sink);
+    } finally {
+      o.signal?.removeEventListener('abort', onAbort);
+    }
+  } else {
+    await importFile(requireFile(o.file), o, sink, {
+      rows: async (parser, rows) => {
+        if (o.signal?.aborted) throw new Error('backfill aborted');
+        const skipRows = Math.min(skip, rows);
+        skip -= skipRows;
+        consumed += rows; // every row of the batch is now behind us
+        const out = stage.pushParsed(o.exchange, parser, skipRows, o.fromMs, o.toMs);
+        if (out.pushed === 0) return;
+        progress.trades += out.pushed;
+        progress.late += out.late.length;
+        progress.duplicates += out.duplicates;
+        progress.rejected += out.rejected.length;
+        onLate(out.late);
+        if (out.cursorMs !== null && (cursorMs === null || out.cursorMs > cursorMs)) cursorMs = out.cursorMs;
+        progress.cursorMs = cursorMs;
+        await storeCandlesAndFeatures(out.candles);
+        batchDone();
+      },
+    });
   }
   if (o.signal?.aborted) throw new Error('backfill aborted (checkpoint kept; run again to resume)');
 
@@ -186,6 +233,44 @@ export async function runBackfill(o: BackfillOptions): Promise<BackfillProgress 
   writeCheckpoint(o.checkpointPath, { version: 1, key, cursor_ms: cursorMs, consumed, stage: stage.snapshot(), progress });
   o.onProgress?.({ ...progress });
   return { ...progress, done: true };
+}
+
+/**
+ * A trade file through the fast path: plainly valid rows as columns straight from Rust into
+ * the aggregator (`rows`), every other line judged by the general reader and delivered, in file
+ * order, as Trade batches to the same sink the other sources use.
+ */
+async function importFile(path: string, o: BackfillOptions, sink: TradeSink, fast: { rows: (parser: TradeCsvParser, rows: number) => Promise<void> }): Promise<void> {
+  const name = 'backfill-file';
+  const batchSize = o.fileBatch ?? FILE_BATCH;
+  const { parser, steps } = tradeCsvFastReader(path, { exchange: o.exchange, pair: o.pair, batchSize });
+  let pending: Trade[] = [];
+  const flush = async (): Promise<void> => {
+    if (pending.length === 0) return;
+    const batch = pending;
+    pending = [];
+    countTrades(name, batch);
+    await sink.trades(batch);
+  };
+  for await (const step of steps) {
+    if (step.kind === 'rows') {
+      await flush();
+      for (const c of parser.pairCounts()) tradesTotal().inc({ source: name, pair: c.pair }, c.rows);
+      await fast.rows(parser, step.rows);
+    } else if (step.kind === 'trades') {
+      for (const t of step.trades) pending.push(t);
+      if (pending.length >= batchSize) await flush();
+    } else {
+      rejectInput(sink, name, step.raw, step.reject, step.detail);
+    }
+    if (o.signal?.aborted) return; // the caller says so; the checkpoint stays
+  }
+  await flush();
+}
+
+function requireFile(file: string | undefined): string {
+  if (file === undefined) throw new Error('no file to import');
+  return file;
 }
 
 function requireFrom(fromMs: number | undefined): number {

@@ -4,7 +4,7 @@
  * backfill and tests share. Event time decides the window; the stage never
  * reads a clock: the caller advances the watermark.
  */
-import { Aggregator } from '@tickcast/aggregator';
+import { Aggregator, type BatchResult, type TradeCsvParser } from '@tickcast/aggregator';
 import type { Candle, Trade } from '../contracts/messages.ts';
 
 export interface CandleStageOptions {
@@ -56,6 +56,41 @@ function tradeIdColumn(numIds: Float64Array | null, ids: string[]): { tradeIds: 
     ends[i] = e += id.length;
   }
   return { tradeIds: NO_IDS, tradeIdsText: text, tradeIdEnds: ends };
+}
+
+/** A batch result into `out`: duplicates, late and rejected rows (their trades from `tradeOf`), candles. */
+function collect(r: BatchResult, out: StageOutput, tradeOf: (row: number) => Trade): void {
+  out.duplicates += r.duplicateRows.length;
+  for (let k = 0; k < r.lateRows.length; k++) {
+    out.late.push({
+      trade: tradeOf(r.lateRows[k] as number),
+      window_start_ms: r.lateWindowStartMs[k] as number,
+      duplicate: r.lateDuplicate[k] === 1,
+    });
+  }
+  for (let k = 0; k < r.rejectedRows.length; k++) {
+    out.rejected.push({ trade: tradeOf(r.rejectedRows[k] as number), reason: r.rejectedReasons[k] ?? 'rejected' });
+  }
+  const c = r.candles;
+  for (let i = 0; i < c.windowEndMs.length; i++) {
+    out.candles.push({
+      exchange: c.exchange,
+      pair: c.pairs[c.pairIdx[i] as number] as string,
+      interval_s: c.intervalS,
+      window_start_ms: c.windowStartMs[i] as number,
+      window_end_ms: c.windowEndMs[i] as number,
+      open: c.open[i] as number,
+      high: c.high[i] as number,
+      low: c.low[i] as number,
+      close: c.close[i] as number,
+      volume: c.volume[i] as number,
+      buy_volume: c.buyVolume[i] as number,
+      sell_volume: c.sellVolume[i] as number,
+      vwap: c.vwap[i] as number,
+      trade_count: c.tradeCount[i] as number,
+      filled: c.filled[i] === 1,
+    });
+  }
 }
 
 export class CandleStage {
@@ -145,39 +180,21 @@ export class CandleStage {
         }
       }
       const r = this.aggregator(exchange).pushBatch({ exchange, pairs, pairIdx, prices, qtys, sides, tsMs, ...tradeIdColumn(numIds, ids) });
-      out.duplicates += r.duplicateRows.length;
-      for (let k = 0; k < r.lateRows.length; k++) {
-        out.late.push({
-          trade: group[r.lateRows[k] as number] as Trade,
-          window_start_ms: r.lateWindowStartMs[k] as number,
-          duplicate: r.lateDuplicate[k] === 1,
-        });
-      }
-      for (let k = 0; k < r.rejectedRows.length; k++) {
-        out.rejected.push({ trade: group[r.rejectedRows[k] as number] as Trade, reason: r.rejectedReasons[k] ?? 'rejected' });
-      }
-      const c = r.candles;
-      for (let i = 0; i < c.windowEndMs.length; i++) {
-        out.candles.push({
-          exchange: c.exchange,
-          pair: c.pairs[c.pairIdx[i] as number] as string,
-          interval_s: c.intervalS,
-          window_start_ms: c.windowStartMs[i] as number,
-          window_end_ms: c.windowEndMs[i] as number,
-          open: c.open[i] as number,
-          high: c.high[i] as number,
-          low: c.low[i] as number,
-          close: c.close[i] as number,
-          volume: c.volume[i] as number,
-          buy_volume: c.buyVolume[i] as number,
-          sell_volume: c.sellVolume[i] as number,
-          vwap: c.vwap[i] as number,
-          trade_count: c.tradeCount[i] as number,
-          filled: c.filled[i] === 1,
-        });
-      }
+      collect(r, out, (row) => group[row] as Trade);
     }
     return out;
+  }
+
+  /**
+   * The rows of a trade CSV parser's last batch (the fast path of a file import: no Trade
+   * objects), all of `exchange`: the first `skipRows` and those outside [fromMs, toMs) left out.
+   * The same candles as pushMany of the same trades.
+   */
+  pushParsed(exchange: string, parser: TradeCsvParser, skipRows: number, fromMs?: number, toMs?: number): StageOutput & { pushed: number; cursorMs: number | null } {
+    const out: StageOutput = { candles: [], late: [], duplicates: 0, rejected: [] };
+    const r = this.aggregator(exchange).pushParsed(parser, skipRows, fromMs, toMs);
+    collect(r.result, out, (row) => ({ exchange, ...(parser.tradeAt(row) as NonNullable<ReturnType<TradeCsvParser['tradeAt']>>) }));
+    return { ...out, pushed: r.pushed, cursorMs: r.cursorMs ?? null };
   }
 
   /**

@@ -24,7 +24,10 @@
 import { createReadStream } from 'node:fs';
 import { basename } from 'node:path';
 import { createGunzip } from 'node:zlib';
+import { TradeCsvParser } from '@tickcast/aggregator';
 import type { Trade } from '../contracts/messages.ts';
+import { validate } from '../contracts/codec.ts';
+import { Trade as TradeSchema } from '../contracts/messages.ts';
 import { normalizeBinanceSymbol, normalizeKrakenPair } from './pairs.ts';
 import { checkTrade, rejectInput, type RejectKind } from './trade-check.ts';
 import { tradesTotal } from './metrics.ts';
@@ -105,7 +108,7 @@ export async function* readTradeCsv(path: string, opts: TradeCsvOptions = {}): A
   const clock = opts.clock ?? systemClock;
   const maxFutureMs = opts.maxFutureMs ?? Number.MAX_SAFE_INTEGER / 2;
   const rowsPerPair = new Map<string, number>();
-  const ctx: ParseContext = { named, opts, pairs: new Map() };
+  const ctx: ParseContext = { named, opts, pairs: new Map(), fileKey, clock, maxFutureMs };
   let fmt: TradeCsvFormat | null = opts.format ?? null;
   let first = true;
   let batch: CsvBatch = { trades: [], rejects: [] };
@@ -118,17 +121,14 @@ export async function* readTradeCsv(path: string, opts: TradeCsvOptions = {}): A
         if (fmt === null) throw new Error(`${path}: unknown trade CSV format (first line ${JSON.stringify(line.slice(0, 120))})`);
         if (d?.header) continue;
       }
-      if (line.trim() === '') continue;
-      const r = parseRow(fmt!, line.split(','), ctx);
-      if ('kind' in r) {
-        batch.rejects.push({ raw: line, kind: r.kind, detail: r.detail });
-      } else {
-        const n = rowsPerPair.get(r.pair) ?? 0;
-        rowsPerPair.set(r.pair, n + 1);
-        const c = checkTrade({ exchange: r.exchange, pair: r.pair, trade_id: r.id ?? `${fileKey}:${n}`, price: r.price, qty: r.qty, side: r.side, ts_ms: r.ts_ms }, { nowMs: clock(), maxFutureMs });
-        if (c.ok) batch.trades.push(c.value);
-        else batch.rejects.push({ raw: line, kind: c.kind, detail: c.detail });
-      }
+      const j = judgeLine(fmt!, line, ctx, (pair) => {
+        const n = rowsPerPair.get(pair) ?? 0;
+        rowsPerPair.set(pair, n + 1);
+        return n;
+      });
+      if (j === null) continue;
+      if ('trade' in j) batch.trades.push(j.trade);
+      else batch.rejects.push(j);
       if (batch.trades.length >= batchSize) {
         yield batch;
         batch = { trades: [], rejects: [] };
@@ -136,6 +136,89 @@ export async function* readTradeCsv(path: string, opts: TradeCsvOptions = {}): A
     }
   }
   if (batch.trades.length || batch.rejects.length) yield batch;
+}
+
+/** What {@link tradeCsvFastReader} gives, in file order. */
+export type FastCsvStep =
+  /** `rows` rows are in the parser's batch: feed them (`Aggregator.pushParsed`) before the next step. */
+  | { kind: 'rows'; rows: number }
+  /** Trades read by the general reader (a line the fast path left to it, or a whole file it cannot take). */
+  | { kind: 'trades'; trades: Trade[] }
+  | { kind: 'reject'; raw: string; reject: RejectKind; detail: string };
+
+/**
+ * readTradeCsv's trades and rejects, in the same order, but with the plainly valid rows parsed
+ * by Rust straight into columns in `parser` (no Trade object, no string per field): the fast
+ * path of a file import. Every line the Rust parser leaves alone goes through the same code as
+ * in readTradeCsv (judgeLine), with the same synthetic ids. When the exchange is not known from
+ * the options or the file name, or is outside the contract, or a ccxt file does not get it from
+ * the options (its rows name their own), the fast path takes no row and every line is judged
+ * by that code.
+ */
+export function tradeCsvFastReader(path: string, opts: TradeCsvOptions & { highWaterMark?: number } = {}): { parser: TradeCsvParser; steps: AsyncGenerator<FastCsvStep> } {
+  const named = inferFromFileName(path);
+  const exchange = opts.exchange ?? named.exchange;
+  const fast = exchange !== undefined && validate(TradeSchema, { exchange, pair: 'BTC/USD', trade_id: '1', price: 1, qty: 1, side: 'buy', ts_ms: 0 }).ok;
+  const pair = opts.pair ?? named.pair;
+  const fileKey = opts.fileKey ?? basename(path);
+  const parser = new TradeCsvParser({ ...(fast && pair !== undefined ? { pair } : {}), fileKey });
+  return { parser, steps: fastSteps(path, opts, parser, fast) };
+}
+
+/** Bytes per read of the fast path (Node's default is 64 KiB). */
+const READ_CHUNK = 1 << 20;
+
+async function* fastSteps(path: string, opts: TradeCsvOptions & { highWaterMark?: number }, parser: TradeCsvParser, fast: boolean): AsyncGenerator<FastCsvStep> {
+  const named = inferFromFileName(path);
+  const batchSize = opts.batchSize ?? 1000;
+  const clock = opts.clock ?? systemClock;
+  const maxFutureMs = opts.maxFutureMs ?? Number.MAX_SAFE_INTEGER / 2;
+  const ctx: ParseContext = { named, opts, pairs: new Map(), fileKey: opts.fileKey ?? basename(path), clock, maxFutureMs };
+  const input = createReadStream(path, { highWaterMark: opts.highWaterMark ?? READ_CHUNK });
+  const bytes: AsyncIterable<Buffer> = path.endsWith('.gz') ? input.pipe(createGunzip()) : input;
+  let fmt: TradeCsvFormat | null = opts.format ?? null;
+  let started = false;
+  const nextIndex = (pair: string): number => parser.syntheticIndex(pair);
+  function* slow(line: string): Generator<FastCsvStep> {
+    if (fmt === 'ccxt' && fast && opts.exchange !== undefined) {
+      // Name the row's asset/currency for the rows after it, as the general reader reads it.
+      const c = line.split(',');
+      if (c[1] && c[2]) parser.setCcxtPair(c[1], c[2], ccxtPair(ctx, c[1], c[2]));
+    }
+    const j = judgeLine(fmt!, line, ctx, nextIndex);
+    if (j === null) return;
+    if ('trade' in j) yield { kind: 'trades', trades: [j.trade] };
+    else yield { kind: 'reject', raw: j.raw, reject: j.kind, detail: j.detail };
+  }
+  function* drain(): Generator<FastCsvStep> {
+    if (!started) {
+      const first = parser.firstLine();
+      if (first === null) return;
+      started = true;
+      const d = detectCsvFormat(first);
+      fmt ??= d?.format ?? null;
+      if (fmt === null) throw new Error(`${path}: unknown trade CSV format (first line ${JSON.stringify(first.slice(0, 120))})`);
+      parser.setFormat(fmt);
+      if (!d?.header) yield* slow(first);
+    }
+    for (;;) {
+      const r = parser.next(batchSize, clock() + maxFutureMs);
+      // 'input': the batch fills on with the next chunk.
+      if (r.rows > 0 && r.stop !== 'input') yield { kind: 'rows', rows: r.rows };
+      if (r.stop === 'slow') yield* slow(r.slowLine!);
+      else if (r.stop !== 'full') return;
+    }
+  }
+  try {
+    for await (const chunk of bytes) {
+      parser.push(chunk);
+      yield* drain();
+    }
+    parser.end();
+    yield* drain();
+  } finally {
+    input.destroy();
+  }
 }
 
 /**
@@ -169,6 +252,24 @@ interface ParseContext {
   opts: TradeCsvOptions;
   /** normalizeKrakenPair of each `asset/currency` text seen (ccxt rows repeat a few). */
   pairs?: Map<string, string | null>;
+  fileKey: string;
+  clock: Clock;
+  maxFutureMs: number;
+}
+
+type Judged = { trade: Trade } | { raw: string; kind: RejectKind; detail: string };
+
+/**
+ * One data line: a trade, a reject, or null for a blank line. `nextIndex(pair)` gives the
+ * synthetic index of a parsed row of that pair (every parsed row counts, rejected or not).
+ */
+function judgeLine(fmt: TradeCsvFormat, line: string, ctx: ParseContext, nextIndex: (pair: string) => number): Judged | null {
+  if (line.trim() === '') return null;
+  const r = parseRow(fmt, line.split(','), ctx);
+  if ('kind' in r) return { raw: line, kind: r.kind, detail: r.detail };
+  const n = nextIndex(r.pair);
+  const c = checkTrade({ exchange: r.exchange, pair: r.pair, trade_id: r.id ?? `${ctx.fileKey}:${n}`, price: r.price, qty: r.qty, side: r.side, ts_ms: r.ts_ms }, { nowMs: ctx.clock(), maxFutureMs: ctx.maxFutureMs });
+  return c.ok ? { trade: c.value } : { raw: line, kind: c.kind, detail: c.detail };
 }
 
 // The helpers of parseRow live at module level: per-row closures cost an allocation (and,

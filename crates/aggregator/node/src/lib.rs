@@ -22,6 +22,8 @@ pub enum Code {
     BadWatermark,
     /// A snapshot that cannot be restored.
     BadSnapshot,
+    /// A trade CSV parser used out of order (no format, input after its end) or given an unknown format.
+    BadCsv,
 }
 
 impl AsRef<str> for Code {
@@ -32,6 +34,7 @@ impl AsRef<str> for Code {
             Code::BadBatch => "TICKCAST_AGG_BAD_BATCH",
             Code::BadWatermark => "TICKCAST_AGG_BAD_WATERMARK",
             Code::BadSnapshot => "TICKCAST_AGG_BAD_SNAPSHOT",
+            Code::BadCsv => "TICKCAST_AGG_BAD_CSV",
         }
     }
 }
@@ -382,16 +385,63 @@ impl Aggregator {
         };
         let mut out = core::BatchOutcome::default();
         self.inner.push_columns(&cols, &mut out).map_err(|e| err(Code::BadBatch, e))?;
-        Ok(BatchResult {
+        Ok(self.batch_result(out, None))
+    }
+
+    /// Feeds the rows of `parser`'s last `next()` (no copy through JS). The first `skipRows` rows
+    /// and rows with a time outside `[fromMs, toMs)` are left out; row numbers in the result
+    /// are rows of the parser's batch.
+    #[napi]
+    pub fn push_parsed(&mut self, parser: &TradeCsvParser, skip_rows: u32, from_ms: Option<f64>, to_ms: Option<f64>) -> Result<ParsedPushResult> {
+        let batch = parser.inner.batch();
+        let skip = (skip_rows as usize).min(batch.len());
+        let inside = |t: f64| from_ms.is_none_or(|f| t >= f) && to_ms.is_none_or(|e| t < e);
+        let cursor = batch.ts_ms[skip..].iter().copied().filter(|&t| inside(t)).reduce(f64::max);
+        let mut out = core::BatchOutcome::default();
+        let (result, pushed) = if skip == 0 && batch.ts_ms.iter().all(|&t| inside(t)) {
+            self.inner.push_columns(&parser.inner.columns(), &mut out).map_err(|e| err(Code::BadBatch, e))?;
+            (self.batch_result(out, None), batch.len())
+        } else {
+            let keep: Vec<u32> = (skip..batch.len()).filter(|&r| inside(batch.ts_ms[r])).map(|r| r as u32).collect();
+            let pick_f = |col: &[f64]| keep.iter().map(|&r| col[r as usize]).collect::<Vec<f64>>();
+            let mut ids_text = String::new();
+            let mut id_ends = Vec::with_capacity(keep.len());
+            for &r in &keep {
+                ids_text.push_str(batch.id(r as usize));
+                id_ends.push(u32::try_from(ids_text.len()).map_err(|_| err(Code::BadBatch, "trade ids too long"))?);
+            }
+            let (prices, qtys, ts) = (pick_f(&batch.prices), pick_f(&batch.qtys), pick_f(&batch.ts_ms));
+            let pair_idx: Vec<u32> = keep.iter().map(|&r| batch.pair_idx[r as usize]).collect();
+            let sides: Vec<u8> = keep.iter().map(|&r| batch.sides[r as usize]).collect();
+            let cols = core::TradeColumns {
+                exchange: None,
+                pairs: parser.inner.pairs(),
+                pair_idx: &pair_idx,
+                trade_ids: core::TradeIdColumn::Joined { text: &ids_text, ends: &id_ends },
+                prices: &prices,
+                qtys: &qtys,
+                sides: &sides,
+                ts_ms: &ts,
+            };
+            self.inner.push_columns(&cols, &mut out).map_err(|e| err(Code::BadBatch, e))?;
+            (self.batch_result(out, Some(&keep)), keep.len())
+        };
+        Ok(ParsedPushResult { result, pushed: pushed as u32, cursor_ms: cursor })
+    }
+
+    /// A batch outcome for JS; `rows` maps the pushed rows to the caller's rows.
+    fn batch_result(&self, out: core::BatchOutcome, rows: Option<&[u32]>) -> BatchResult {
+        let row = |r: u32| rows.map_or(r, |m| m.get(r as usize).copied().unwrap_or(r));
+        BatchResult {
             candles: self.candle_columns(&out.candles),
             accepted: out.accepted as f64,
-            duplicate_rows: Uint32Array::new(out.duplicate_rows),
-            late_rows: Uint32Array::new(out.late.iter().map(|l| l.row).collect()),
+            duplicate_rows: Uint32Array::new(out.duplicate_rows.iter().map(|&r| row(r)).collect()),
+            late_rows: Uint32Array::new(out.late.iter().map(|l| row(l.row)).collect()),
             late_window_start_ms: Float64Array::new(out.late.iter().map(|l| l.late.window_start_ms as f64).collect()),
             late_duplicate: Uint8Array::new(out.late.iter().map(|l| u8::from(l.late.duplicate)).collect()),
-            rejected_rows: Uint32Array::new(out.rejected.iter().map(|r| r.0).collect()),
+            rejected_rows: Uint32Array::new(out.rejected.iter().map(|r| row(r.0)).collect()),
             rejected_reasons: out.rejected.iter().map(|r| r.1.as_str().to_owned()).collect(),
-        })
+        }
     }
 
     /// Raises the watermark of `pair` (or of every pair when omitted) to
@@ -477,5 +527,177 @@ impl Aggregator {
             trade_count: col(|c| c.trade_count as f64),
             filled: Uint8Array::new(out.iter().map(|c| u8::from(c.filled)).collect()),
         }
+    }
+}
+
+/// The result of `pushParsed`.
+#[napi(object)]
+pub struct ParsedPushResult {
+    /// What the rows did (row numbers are rows of the parser's batch).
+    pub result: BatchResult,
+    /// Rows given to the aggregator (after `skipRows` and the time range).
+    pub pushed: u32,
+    /// The latest time among them, or null when none.
+    pub cursor_ms: Option<f64>,
+}
+
+/// Options of a `TradeCsvParser`.
+#[napi(object)]
+pub struct TradeCsvParserOptions {
+    /// The pair of every row of a single-pair format (absent or outside the contract: every row goes to the caller).
+    pub pair: Option<String>,
+    /// Key of synthetic trade ids (`<fileKey>:<n>`).
+    pub file_key: String,
+}
+
+/// What `next` read.
+#[napi(object)]
+pub struct CsvNext {
+    /// Why it stopped: the batch is full, `slowLine` is for the caller, more input is needed, or the input is done.
+    #[napi(ts_type = "'full' | 'slow' | 'input' | 'end'")]
+    pub stop: String,
+    /// Rows in the batch (fed with `Aggregator.pushParsed`, read with `tradeAt`).
+    pub rows: u32,
+    /// With stop `slow`: the line (after the batch's rows) the caller's general reader must judge.
+    pub slow_line: Option<String>,
+}
+
+/// Rows of one pair in a batch.
+#[napi(object)]
+pub struct PairRows {
+    /// Pair.
+    pub pair: String,
+    /// Rows.
+    pub rows: u32,
+}
+
+/// A row of the batch, as the contract's trade fields (exchange left to the caller).
+#[napi(object)]
+pub struct ParsedTrade {
+    /// Pair.
+    pub pair: String,
+    /// Trade id.
+    #[napi(js_name = "trade_id")]
+    pub trade_id: String,
+    /// Price.
+    pub price: f64,
+    /// Quantity.
+    pub qty: f64,
+    /// `buy`, `sell` or `unknown`.
+    #[napi(ts_type = "'buy' | 'sell' | 'unknown'")]
+    pub side: String,
+    /// Event time (ms).
+    #[napi(js_name = "ts_ms")]
+    pub ts_ms: f64,
+}
+
+/// Trade CSV bytes to trade columns: the fast path of a file import (see the crate's csv module).
+/// Plainly valid rows become columns; any other line is returned for the caller's general reader.
+#[napi]
+pub struct TradeCsvParser {
+    inner: core::TradeCsvParser,
+}
+
+#[napi]
+impl TradeCsvParser {
+    /// A parser of one file.
+    #[napi(constructor)]
+    pub fn new(options: TradeCsvParserOptions) -> Self {
+        Self { inner: core::TradeCsvParser::new(options.pair.as_deref(), &options.file_key) }
+    }
+
+    /// Appends bytes of the file. Throws `TICKCAST_AGG_BAD_CSV` after `end()`.
+    #[napi]
+    pub fn push(&mut self, chunk: Uint8Array) -> Result<()> {
+        self.inner.push(&chunk).map_err(|e| err(Code::BadCsv, e))
+    }
+
+    /// No more bytes.
+    #[napi]
+    pub fn end(&mut self) {
+        self.inner.end();
+    }
+
+    /// The first line once complete (taken from the input), else null.
+    #[napi]
+    pub fn first_line(&mut self) -> Option<String> {
+        self.inner.first_line()
+    }
+
+    /// Sets the format (`kraken-history`, `bitcoincharts`, `ccxt`, `kraken-rest`, `kraken-rest-id`, `binance`, `mtgox`).
+    #[napi]
+    pub fn set_format(&mut self, format: String) -> Result<()> {
+        let f = core::CsvFormat::from_name(&format).ok_or_else(|| err(Code::BadCsv, format!("unknown trade CSV format {format:?}")))?;
+        self.inner.set_format(f);
+        Ok(())
+    }
+
+    /// Reads up to `maxRows` rows (see `CsvNext`); rows after `maxTsMs` go to the caller.
+    #[napi]
+    pub fn next(&mut self, max_rows: u32, max_ts_ms: f64) -> Result<CsvNext> {
+        // A limit beyond i64 (or NaN) is no limit: the contract's maximum applies.
+        let limit = if max_ts_ms.is_nan() || max_ts_ms >= core::MAX_TRADE_TS_MS as f64 { core::MAX_TRADE_TS_MS } else { max_ts_ms.floor().max(-1.0) as i64 };
+        let stop = self.inner.next(max_rows as usize, limit).map_err(|e| err(Code::BadCsv, e))?;
+        let rows = self.inner.batch().len() as u32;
+        let (stop, slow_line) = match stop {
+            core::Stop::Full => ("full", None),
+            core::Stop::Slow(line) => ("slow", Some(line)),
+            core::Stop::NeedInput => ("input", None),
+            core::Stop::End => ("end", None),
+        };
+        Ok(CsvNext { stop: stop.to_owned(), rows, slow_line })
+    }
+
+    /// The synthetic index of the next row of `pair` that the caller read itself; counts it.
+    #[napi]
+    pub fn synthetic_index(&mut self, pair: String) -> f64 {
+        self.inner.synthetic_index(&pair) as f64
+    }
+
+    /// What a ccxt `asset,currency` names (null: rows of it go to the caller).
+    #[napi]
+    pub fn set_ccxt_pair(&mut self, asset: String, currency: String, pair: Option<String>) {
+        self.inner.set_ccxt_pair(&asset, &currency, pair.as_deref());
+    }
+
+    /// Rows of the batch per pair (pairs without rows left out).
+    #[napi]
+    pub fn pair_counts(&self) -> Vec<PairRows> {
+        let mut counts = vec![0u32; self.inner.pairs().len()];
+        for &p in &self.inner.batch().pair_idx {
+            if let Some(c) = counts.get_mut(p as usize) {
+                *c += 1;
+            }
+        }
+        self.inner
+            .pairs()
+            .iter()
+            .zip(counts)
+            .filter(|(_, n)| *n > 0)
+            .map(|(pair, rows)| PairRows { pair: pair.clone(), rows })
+            .collect()
+    }
+
+    /// Row `row` of the batch, or null past its end.
+    #[napi]
+    pub fn trade_at(&self, row: u32) -> Option<ParsedTrade> {
+        let b = self.inner.batch();
+        let r = row as usize;
+        if r >= b.len() {
+            return None;
+        }
+        Some(ParsedTrade {
+            pair: self.inner.pairs().get(b.pair_idx[r] as usize).cloned().unwrap_or_default(),
+            trade_id: b.id(r).to_owned(),
+            price: b.prices[r],
+            qty: b.qtys[r],
+            side: match b.sides[r] {
+                1 => "buy",
+                2 => "sell",
+                _ => "unknown",
+            }
+            .to_owned(),
+            ts_ms: b.ts_ms[r],
+        })
     }
 }
