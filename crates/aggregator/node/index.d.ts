@@ -44,6 +44,13 @@ export declare class Aggregator {
    */
   pushParsed(parser: TradeCsvParser, skipRows: number, fromMs?: number | undefined | null, toMs?: number | undefined | null): ParsedPushResult
   /**
+   * Reads the next batch of `parser` (as its `next`) and feeds it (as `pushParsed`), on the
+   * thread pool: JavaScript goes on meanwhile (a file import stores the previous batch's
+   * candles). The parser and this aggregator wait for the task if called before it is done.
+   * `skipRows` rows of the batch are left out first (the rest of a resumed import's skip).
+   */
+  parseAndPush(parser: TradeCsvParser, maxRows: number, maxTsMs: number, skipRows: number, fromMs?: number | undefined | null, toMs?: number | undefined | null): Promise<ParsedStep>
+  /**
    * Raises the watermark of `pair` (or of every pair when omitted) to
    * `watermarkMs` and returns the windows that close. The caller picks the
    * value (e.g. wall clock − grace when the market is quiet). Throws
@@ -234,6 +241,24 @@ export interface ParsedPushResult {
   /** What the rows did (row numbers are rows of the parser's batch). */
   result: BatchResult
   /** Rows given to the aggregator (after `skipRows` and the time range). */
+  pushed: number
+  /** The latest time among them, or null when none. */
+  cursorMs?: number
+}
+
+/** What `parseAndPush` did. */
+export interface ParsedStep {
+  /** As `CsvNext.stop`. With `input` nothing was fed: the batch fills on with the next call. */
+  stop: 'full' | 'slow' | 'input' | 'end'
+  /** Rows in the batch (read with `tradeAt` until the next call). */
+  rows: number
+  /** With stop `slow`: the line after the batch's rows, for the caller's general reader. */
+  slowLine?: string
+  /** Rows left out as the rest of `skipRows`. */
+  skipped: number
+  /** What the fed rows did (row numbers are rows of the batch). */
+  result: BatchResult
+  /** Rows fed (after the skip and the time range). */
   pushed: number
   /** The latest time among them, or null when none. */
   cursorMs?: number

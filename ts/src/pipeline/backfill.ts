@@ -15,13 +15,12 @@ import type { Logger } from 'pino';
 import type { Candle, TechnicalFeatures, Trade } from '../contracts/messages.ts';
 import type { Stores } from '../stores/types.ts';
 import { KrakenRestBackfillSource } from '../sources/kraken-rest.ts';
-import { countTrades, tradeCsvFastReader } from '../sources/trade-csv.ts';
+import { countTrades, TradeCsvFastFile, type FastCsvStep } from '../sources/trade-csv.ts';
 import { rejectInput } from '../sources/trade-check.ts';
 import { tradesTotal } from '../sources/metrics.ts';
 import type { TradeSink, TradeSource } from '../sources/types.ts';
 import { performance } from 'node:perf_hooks';
-import type { TradeCsvParser } from '@tickcast/aggregator';
-import { CandleStage, type LateTrade } from './candle-stage.ts';
+import { CandleStage, type LateTrade, type StageOutput } from './candle-stage.ts';
 import { FeatureStage, DEFAULT_FEATURES } from './feature-stage.ts';
 
 export interface BackfillOptions {
@@ -205,25 +204,91 @@ export async function runBackfill(o: BackfillOptions): Promise<BackfillProgress 
       o.signal?.removeEventListener('abort', onAbort);
     }
   } else {
-    await importFile(requireFile(o.file), o, sink, {
-      rows: async (parser, rows) => {
-        if (o.signal?.aborted) throw new Error('backfill aborted');
-        const skipRows = Math.min(skip, rows);
-        skip -= skipRows;
-        consumed += rows; // every row of the batch is now behind us
-        const out = stage.pushParsed(o.exchange, parser, skipRows, o.fromMs, o.toMs);
-        if (out.pushed === 0) return;
-        progress.trades += out.pushed;
-        progress.late += out.late.length;
-        progress.duplicates += out.duplicates;
-        progress.rejected += out.rejected.length;
-        onLate(out.late);
-        if (out.cursorMs !== null && (cursorMs === null || out.cursorMs > cursorMs)) cursorMs = out.cursorMs;
-        progress.cursorMs = cursorMs;
-        await storeCandlesAndFeatures(out.candles);
-        batchDone();
-      },
-    });
+    // A file: the fast path. Batch i+1 is parsed and aggregated on the thread pool while batch
+    // i's candles and features are stored here; batch i's checkpoint (the aggregator state taken
+    // before batch i+1 started) is written once they are stored.
+    const file = new TradeCsvFastFile(requireFile(o.file), { exchange: o.exchange, pair: o.pair });
+    const batchSize = o.fileBatch ?? FILE_BATCH;
+    const name = 'backfill-file';
+    let stored: { candles: Candle[]; checkpoint: Checkpoint | null } | null = null;
+    let unstored: Candle[] = [];
+    /** Accounts a stage output (trades delivered in file order); its candles wait for the next store. */
+    const account = (out: StageOutput, delivered: number, pushed: number, batchCursor: number | null): void => {
+      consumed += delivered;
+      progress.trades += pushed;
+      progress.late += out.late.length;
+      progress.duplicates += out.duplicates;
+      progress.rejected += out.rejected.length;
+      onLate(out.late);
+      if (batchCursor !== null && (cursorMs === null || batchCursor > cursorMs)) cursorMs = batchCursor;
+      progress.cursorMs = cursorMs;
+      for (const c of out.candles) unstored.push(c);
+    };
+    const slowStep = (step: FastCsvStep): void => {
+      if (step.kind === 'reject') return rejectInput(sink, name, step.raw, step.reject, step.detail);
+      if (step.kind !== 'trades') return;
+      countTrades(name, step.trades);
+      for (const t of step.trades) {
+        consumed += 1;
+        if (skip > 0) {
+          skip -= 1;
+          continue;
+        }
+        if ((o.fromMs !== undefined && t.ts_ms < o.fromMs) || (o.toMs !== undefined && t.ts_ms >= o.toMs)) continue;
+        account(stage.pushMany([t]), 0, 1, t.ts_ms);
+      }
+    };
+    /** Closes a batch: what it produced waits to be stored, with a checkpoint when one is due. */
+    const closeBatch = (): void => {
+      const now = performance.now();
+      const due = now - checkpointedAt >= (o.checkpointEveryMs ?? CHECKPOINT_EVERY_MS);
+      if (due) checkpointedAt = now;
+      const checkpoint: Checkpoint | null = due ? { version: 1, key, cursor_ms: cursorMs, consumed, stage: stage.snapshot(), progress: { ...progress } } : null;
+      stored = { candles: unstored, checkpoint };
+      unstored = [];
+    };
+    const storeClosed = async (): Promise<void> => {
+      const s = stored;
+      stored = null;
+      if (s === null) return;
+      await storeCandlesAndFeatures(s.candles);
+      if (s.checkpoint) writeCheckpoint(o.checkpointPath, { ...s.checkpoint, progress: { ...s.checkpoint.progress, candles: progress.candles, featureRows: progress.featureRows } });
+      o.onProgress?.({ ...progress });
+    };
+    const drain = async (): Promise<boolean> => {
+      for (const step of file.start()) slowStep(step);
+      if (!file.ready) return true;
+      for (;;) {
+        if (o.signal?.aborted) return false;
+        const task = stage.parseAndPush(o.exchange, file.parser, { maxRows: batchSize, maxTsMs: file.maxTsMs(), skipRows: skip, fromMs: o.fromMs, toMs: o.toMs });
+        await storeClosed(); // the previous batch, while this one is read
+        const r = await task;
+        if (r.stop === 'input') return true;
+        skip -= r.skipped;
+        if (r.rows > 0) {
+          for (const c of file.parser.pairCounts()) tradesTotal().inc({ source: name, pair: c.pair }, c.rows);
+          account(r, r.rows, r.pushed, r.cursorMs);
+        }
+        if (r.slowLine !== null) for (const step of file.slow(r.slowLine)) slowStep(step);
+        closeBatch();
+        if (r.stop === 'end') return true;
+      }
+    };
+    const bytes = file.bytes();
+    try {
+      let going = true;
+      for await (const chunk of bytes) {
+        file.parser.push(chunk);
+        if (!(going = await drain())) break;
+      }
+      if (going) {
+        file.parser.end();
+        await drain();
+      }
+      if (!o.signal?.aborted) await storeClosed();
+    } finally {
+      bytes.destroy();
+    }
   }
   if (o.signal?.aborted) throw new Error('backfill aborted (checkpoint kept; run again to resume)');
 
@@ -233,39 +298,6 @@ export async function runBackfill(o: BackfillOptions): Promise<BackfillProgress 
   writeCheckpoint(o.checkpointPath, { version: 1, key, cursor_ms: cursorMs, consumed, stage: stage.snapshot(), progress });
   o.onProgress?.({ ...progress });
   return { ...progress, done: true };
-}
-
-/**
- * A trade file through the fast path: plainly valid rows as columns straight from Rust into
- * the aggregator (`rows`), every other line judged by the general reader and delivered, in file
- * order, as Trade batches to the same sink the other sources use.
- */
-async function importFile(path: string, o: BackfillOptions, sink: TradeSink, fast: { rows: (parser: TradeCsvParser, rows: number) => Promise<void> }): Promise<void> {
-  const name = 'backfill-file';
-  const batchSize = o.fileBatch ?? FILE_BATCH;
-  const { parser, steps } = tradeCsvFastReader(path, { exchange: o.exchange, pair: o.pair, batchSize });
-  let pending: Trade[] = [];
-  const flush = async (): Promise<void> => {
-    if (pending.length === 0) return;
-    const batch = pending;
-    pending = [];
-    countTrades(name, batch);
-    await sink.trades(batch);
-  };
-  for await (const step of steps) {
-    if (step.kind === 'rows') {
-      await flush();
-      for (const c of parser.pairCounts()) tradesTotal().inc({ source: name, pair: c.pair }, c.rows);
-      await fast.rows(parser, step.rows);
-    } else if (step.kind === 'trades') {
-      for (const t of step.trades) pending.push(t);
-      if (pending.length >= batchSize) await flush();
-    } else {
-      rejectInput(sink, name, step.raw, step.reject, step.detail);
-    }
-    if (o.signal?.aborted) return; // the caller says so; the checkpoint stays
-  }
-  await flush();
 }
 
 function requireFile(file: string | undefined): string {

@@ -198,6 +198,22 @@ export class CandleStage {
   }
 
   /**
+   * pushParsed with the parser's next batch read first, both on the thread pool (see
+   * Aggregator.parseAndPush): the caller's JavaScript runs meanwhile. Nothing is fed when the
+   * parser needs more input (stop 'input').
+   */
+  async parseAndPush(
+    exchange: string,
+    parser: TradeCsvParser,
+    o: { maxRows: number; maxTsMs: number; skipRows: number; fromMs?: number | undefined; toMs?: number | undefined },
+  ): Promise<StageOutput & { stop: 'full' | 'slow' | 'input' | 'end'; rows: number; slowLine: string | null; skipped: number; pushed: number; cursorMs: number | null }> {
+    const r = await this.aggregator(exchange).parseAndPush(parser, o.maxRows, o.maxTsMs, o.skipRows, o.fromMs, o.toMs);
+    const out: StageOutput = { candles: [], late: [], duplicates: 0, rejected: [] };
+    collect(r.result, out, (row) => ({ exchange, ...(parser.tradeAt(row) as NonNullable<ReturnType<TradeCsvParser['tradeAt']>>) }));
+    return { ...out, stop: r.stop, rows: r.rows, slowLine: r.slowLine ?? null, skipped: r.skipped, pushed: r.pushed, cursorMs: r.cursorMs ?? null };
+  }
+
+  /**
    * Close the windows that end at or before `watermarkMs` (the quiet-market
    * case: no trade arrives to move event time). Per pair, and per exchange,
    * when given; a pair the aggregator has not seen a trade of is left alone.

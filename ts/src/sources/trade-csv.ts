@@ -147,77 +147,115 @@ export type FastCsvStep =
   | { kind: 'reject'; raw: string; reject: RejectKind; detail: string };
 
 /**
- * readTradeCsv's trades and rejects, in the same order, but with the plainly valid rows parsed
- * by Rust straight into columns in `parser` (no Trade object, no string per field): the fast
- * path of a file import. Every line the Rust parser leaves alone goes through the same code as
- * in readTradeCsv (judgeLine), with the same synthetic ids. When the exchange is not known from
- * the options or the file name, or is outside the contract, or a ccxt file does not get it from
- * the options (its rows name their own), the fast path takes no row and every line is judged
- * by that code.
+ * A trade file read the fast way: the plainly valid rows parsed by Rust straight into columns
+ * in `parser` (no Trade object, no string per field); every line the Rust parser leaves alone
+ * (`slow`) goes through the same code as in readTradeCsv (judgeLine), with the same synthetic
+ * ids, so the trades and rejects are readTradeCsv's, in the same order. When the exchange is
+ * not known from the options or the file name, or is outside the contract, or a ccxt file does
+ * not get it from the options (its rows name their own), the fast path takes no row and every
+ * line is judged by that code.
+ *
+ * Use: push each chunk of `bytes()` into `parser`, then take `start()`'s steps (the first
+ * line), then call `parser.next` (or `Aggregator.parseAndPush`) and give each slow line to
+ * `slow()`; after the last chunk, `parser.end()` and the same again.
  */
+export class TradeCsvFastFile {
+  readonly parser: TradeCsvParser;
+  private readonly ctx: ParseContext;
+  private readonly fast: boolean;
+  private fmt: TradeCsvFormat | null;
+  private started = false;
+  private readonly nextIndex = (pair: string): number => this.parser.syntheticIndex(pair);
+
+  constructor(
+    private readonly path: string,
+    private readonly opts: TradeCsvOptions & { highWaterMark?: number } = {},
+  ) {
+    const named = inferFromFileName(path);
+    const exchange = opts.exchange ?? named.exchange;
+    this.fast = exchange !== undefined && validate(TradeSchema, { exchange, pair: 'BTC/USD', trade_id: '1', price: 1, qty: 1, side: 'buy', ts_ms: 0 }).ok;
+    const pair = opts.pair ?? named.pair;
+    const fileKey = opts.fileKey ?? basename(path);
+    this.parser = new TradeCsvParser({ ...(this.fast && pair !== undefined ? { pair } : {}), fileKey });
+    this.ctx = { named, opts, pairs: new Map(), fileKey, clock: opts.clock ?? systemClock, maxFutureMs: opts.maxFutureMs ?? Number.MAX_SAFE_INTEGER / 2 };
+    this.fmt = opts.format ?? null;
+  }
+
+  /** The file's bytes (gunzipped for .gz), in chunks of 1 MiB. */
+  bytes(): AsyncIterable<Buffer> & { destroy(): void } {
+    const input = createReadStream(this.path, { highWaterMark: this.opts.highWaterMark ?? READ_CHUNK });
+    return this.path.endsWith('.gz') ? input.pipe(createGunzip()) : input;
+  }
+
+  /** The latest trade time the fast path takes now (later ones: the general reader rejects them). */
+  maxTsMs(): number {
+    return this.ctx.clock() + this.ctx.maxFutureMs;
+  }
+
+  /** Once the first line is in: the format, and that line's step when it is data. Empty until then. */
+  *start(): Generator<FastCsvStep> {
+    if (this.started) return;
+    const first = this.parser.firstLine();
+    if (first === null) return;
+    this.started = true;
+    const d = detectCsvFormat(first);
+    this.fmt ??= d?.format ?? null;
+    if (this.fmt === null) throw new Error(`${this.path}: unknown trade CSV format (first line ${JSON.stringify(first.slice(0, 120))})`);
+    this.parser.setFormat(this.fmt);
+    if (!d?.header) yield* this.slow(first);
+  }
+
+  /** True once the first line was read (the parser may be asked for rows). */
+  get ready(): boolean {
+    return this.started;
+  }
+
+  /** A line the fast path left: the general reader's verdict (nothing for a blank line). */
+  *slow(line: string): Generator<FastCsvStep> {
+    const fmt = this.fmt as TradeCsvFormat;
+    if (fmt === 'ccxt' && this.fast && this.opts.exchange !== undefined) {
+      // Name the row's asset/currency for the rows after it, as the general reader reads it.
+      const c = line.split(',');
+      if (c[1] && c[2]) this.parser.setCcxtPair(c[1], c[2], ccxtPair(this.ctx, c[1], c[2]));
+    }
+    const j = judgeLine(fmt, line, this.ctx, this.nextIndex);
+    if (j === null) return;
+    if ('trade' in j) yield { kind: 'trades', trades: [j.trade] };
+    else yield { kind: 'reject', raw: j.raw, reject: j.kind, detail: j.detail };
+  }
+}
+
+/** TradeCsvFastFile's steps with `parser.next`: `rows` steps are rows in the parser's batch. */
 export function tradeCsvFastReader(path: string, opts: TradeCsvOptions & { highWaterMark?: number } = {}): { parser: TradeCsvParser; steps: AsyncGenerator<FastCsvStep> } {
-  const named = inferFromFileName(path);
-  const exchange = opts.exchange ?? named.exchange;
-  const fast = exchange !== undefined && validate(TradeSchema, { exchange, pair: 'BTC/USD', trade_id: '1', price: 1, qty: 1, side: 'buy', ts_ms: 0 }).ok;
-  const pair = opts.pair ?? named.pair;
-  const fileKey = opts.fileKey ?? basename(path);
-  const parser = new TradeCsvParser({ ...(fast && pair !== undefined ? { pair } : {}), fileKey });
-  return { parser, steps: fastSteps(path, opts, parser, fast) };
+  const f = new TradeCsvFastFile(path, opts);
+  return { parser: f.parser, steps: fastSteps(f, opts.batchSize ?? 1000) };
 }
 
 /** Bytes per read of the fast path (Node's default is 64 KiB). */
 const READ_CHUNK = 1 << 20;
 
-async function* fastSteps(path: string, opts: TradeCsvOptions & { highWaterMark?: number }, parser: TradeCsvParser, fast: boolean): AsyncGenerator<FastCsvStep> {
-  const named = inferFromFileName(path);
-  const batchSize = opts.batchSize ?? 1000;
-  const clock = opts.clock ?? systemClock;
-  const maxFutureMs = opts.maxFutureMs ?? Number.MAX_SAFE_INTEGER / 2;
-  const ctx: ParseContext = { named, opts, pairs: new Map(), fileKey: opts.fileKey ?? basename(path), clock, maxFutureMs };
-  const input = createReadStream(path, { highWaterMark: opts.highWaterMark ?? READ_CHUNK });
-  const bytes: AsyncIterable<Buffer> = path.endsWith('.gz') ? input.pipe(createGunzip()) : input;
-  let fmt: TradeCsvFormat | null = opts.format ?? null;
-  let started = false;
-  const nextIndex = (pair: string): number => parser.syntheticIndex(pair);
-  function* slow(line: string): Generator<FastCsvStep> {
-    if (fmt === 'ccxt' && fast && opts.exchange !== undefined) {
-      // Name the row's asset/currency for the rows after it, as the general reader reads it.
-      const c = line.split(',');
-      if (c[1] && c[2]) parser.setCcxtPair(c[1], c[2], ccxtPair(ctx, c[1], c[2]));
-    }
-    const j = judgeLine(fmt!, line, ctx, nextIndex);
-    if (j === null) return;
-    if ('trade' in j) yield { kind: 'trades', trades: [j.trade] };
-    else yield { kind: 'reject', raw: j.raw, reject: j.kind, detail: j.detail };
-  }
+async function* fastSteps(f: TradeCsvFastFile, batchSize: number): AsyncGenerator<FastCsvStep> {
   function* drain(): Generator<FastCsvStep> {
-    if (!started) {
-      const first = parser.firstLine();
-      if (first === null) return;
-      started = true;
-      const d = detectCsvFormat(first);
-      fmt ??= d?.format ?? null;
-      if (fmt === null) throw new Error(`${path}: unknown trade CSV format (first line ${JSON.stringify(first.slice(0, 120))})`);
-      parser.setFormat(fmt);
-      if (!d?.header) yield* slow(first);
-    }
+    yield* f.start();
+    if (!f.ready) return;
     for (;;) {
-      const r = parser.next(batchSize, clock() + maxFutureMs);
+      const r = f.parser.next(batchSize, f.maxTsMs());
       // 'input': the batch fills on with the next chunk.
       if (r.rows > 0 && r.stop !== 'input') yield { kind: 'rows', rows: r.rows };
-      if (r.stop === 'slow') yield* slow(r.slowLine!);
+      if (r.stop === 'slow') yield* f.slow(r.slowLine!);
       else if (r.stop !== 'full') return;
     }
   }
+  const bytes = f.bytes();
   try {
     for await (const chunk of bytes) {
-      parser.push(chunk);
+      f.parser.push(chunk);
       yield* drain();
     }
-    parser.end();
+    f.parser.end();
     yield* drain();
   } finally {
-    input.destroy();
+    bytes.destroy();
   }
 }
 

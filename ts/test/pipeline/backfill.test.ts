@@ -99,7 +99,9 @@ test('backfill of a file on the fast path (Rust rows, no Trade objects): the row
       /aborted/,
     );
     const saved = JSON.parse(readFileSync(cp, 'utf8')) as { consumed: number };
-    // The first row (it names the ccxt pair) alone, then batches of 300.
+    // The first data row alone (the general reader reads it: it names the ccxt pair), then
+    // batches of 300; the next one was read (on the thread pool) but is neither stored nor in
+    // the checkpoint.
     assert.equal(delivered, 901);
     assert.equal(saved.consumed, delivered, 'checkpointed after the 4th batch');
     const partial = await rows(s);

@@ -4,8 +4,10 @@
 //! core errors to JS errors with a `code`, and forwards. No arithmetic here.
 
 use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use napi::bindgen_prelude::{BigInt64Array, Either, Either3, Float64Array, Uint32Array, Uint8Array};
+use napi::bindgen_prelude::{AsyncTask, BigInt64Array, Either, Either3, Float64Array, Uint32Array, Uint8Array};
+use napi::{Env, Task};
 use napi::Error;
 use napi_derive::napi;
 use tickcast_aggregator as core;
@@ -278,7 +280,8 @@ pub struct AggregatorStats {
 /// Trades to OHLCV candles per pair in event-time windows (see README.md).
 #[napi]
 pub struct Aggregator {
-    inner: core::Aggregator,
+    /// Shared with a `parseAndPush` task while it runs on the thread pool.
+    inner: Arc<Mutex<core::Aggregator>>,
 }
 
 #[napi]
@@ -288,26 +291,32 @@ impl Aggregator {
     pub fn new(options: AggregatorOptions) -> Result<Self> {
         let config = core::AggregatorConfig::try_from(options)?;
         let inner = core::Aggregator::new(config).map_err(|e| err(Code::InvalidOptions, e))?;
-        Ok(Self { inner })
+        Ok(Self { inner: Arc::new(Mutex::new(inner)) })
     }
 
     /// Resumes from `snapshot()` output; throws `TICKCAST_AGG_BAD_SNAPSHOT`.
     #[napi(factory)]
     pub fn restore(snapshot: String) -> Result<Self> {
         let inner = core::Aggregator::restore(&snapshot).map_err(|e| err(Code::BadSnapshot, e))?;
-        Ok(Self { inner })
+        Ok(Self { inner: Arc::new(Mutex::new(inner)) })
+    }
+
+    /// The core (waits for a running `parseAndPush` task; the core never panics, so a poisoned
+    /// lock still holds a consistent state).
+    fn core(&self) -> MutexGuard<'_, core::Aggregator> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The whole state as JSON (counters excluded).
     #[napi]
     pub fn snapshot(&self) -> String {
-        self.inner.snapshot()
+        self.core().snapshot()
     }
 
     /// One pair's state as JSON (open windows, watermark, remembered ids), or null for an unseen pair.
     #[napi]
     pub fn snapshot_pair(&self, pair: String) -> Option<String> {
-        self.inner.snapshot_pair(&pair)
+        self.core().snapshot_pair(&pair)
     }
 
     /// `snapshotPair()` in two parts: `[live, recentIds]`, the state without the remembered ids of closed
@@ -315,16 +324,17 @@ impl Aggregator {
     /// null for an unseen pair. `restorePair(live, recentIds)` takes them back.
     #[napi(ts_return_type = "[string, string] | null")]
     pub fn snapshot_pair_parts(&self, pair: String) -> Option<Vec<String>> {
-        self.inner.snapshot_pair_parts(&pair).map(|(a, b)| vec![a, b])
+        self.core().snapshot_pair_parts(&pair).map(|(a, b)| vec![a, b])
     }
 
     /// Sets one pair's state from `snapshotPair()` output, or from `snapshotPairParts()`' two parts (replacing it if present; other pairs untouched)
     /// and returns the pair's name; throws `TICKCAST_AGG_BAD_SNAPSHOT` (nothing changed).
     #[napi]
     pub fn restore_pair(&mut self, snapshot: String, recent_ids: Option<String>) -> Result<String> {
+        let mut agg = self.core();
         match recent_ids {
-            None => self.inner.restore_pair(&snapshot),
-            Some(r) => self.inner.restore_pair_parts(&snapshot, Some(&r)),
+            None => agg.restore_pair(&snapshot),
+            Some(r) => agg.restore_pair_parts(&snapshot, Some(&r)),
         }
         .map_err(|e| err(Code::BadSnapshot, e))
     }
@@ -346,7 +356,8 @@ impl Aggregator {
             ts_ms: trade.ts_ms,
         };
         let mut out = Vec::new();
-        let outcome = self.inner.push(&t, &mut out).map_err(|r| err(Code::BadTrade, r))?;
+        let mut agg = self.core();
+        let outcome = agg.push(&t, &mut out).map_err(|r| err(Code::BadTrade, r))?;
         let (outcome, late) = match outcome {
             core::Outcome::Accepted => ("accepted", None),
             core::Outcome::Duplicate => ("duplicate", None),
@@ -355,7 +366,7 @@ impl Aggregator {
         };
         Ok(PushResult {
             outcome: outcome.to_owned(),
-            candles: self.candles(&out),
+            candles: candles(&agg, &out),
             late_window_start_ms: late.map(|l| l.window_start_ms as f64),
             watermark_ms: late.map(|l| l.watermark_ms as f64),
         })
@@ -384,8 +395,9 @@ impl Aggregator {
             ts_ms: &batch.ts_ms,
         };
         let mut out = core::BatchOutcome::default();
-        self.inner.push_columns(&cols, &mut out).map_err(|e| err(Code::BadBatch, e))?;
-        Ok(self.batch_result(out, None))
+        let mut agg = self.core();
+        agg.push_columns(&cols, &mut out).map_err(|e| err(Code::BadBatch, e))?;
+        Ok(batch_result(&agg, out, None))
     }
 
     /// Feeds the rows of `parser`'s last `next()` (no copy through JS). The first `skipRows` rows
@@ -393,55 +405,27 @@ impl Aggregator {
     /// are rows of the parser's batch.
     #[napi]
     pub fn push_parsed(&mut self, parser: &TradeCsvParser, skip_rows: u32, from_ms: Option<f64>, to_ms: Option<f64>) -> Result<ParsedPushResult> {
-        let batch = parser.inner.batch();
-        let skip = (skip_rows as usize).min(batch.len());
-        let inside = |t: f64| from_ms.is_none_or(|f| t >= f) && to_ms.is_none_or(|e| t < e);
-        let cursor = batch.ts_ms[skip..].iter().copied().filter(|&t| inside(t)).reduce(f64::max);
-        let mut out = core::BatchOutcome::default();
-        let (result, pushed) = if skip == 0 && batch.ts_ms.iter().all(|&t| inside(t)) {
-            self.inner.push_columns(&parser.inner.columns(), &mut out).map_err(|e| err(Code::BadBatch, e))?;
-            (self.batch_result(out, None), batch.len())
-        } else {
-            let keep: Vec<u32> = (skip..batch.len()).filter(|&r| inside(batch.ts_ms[r])).map(|r| r as u32).collect();
-            let pick_f = |col: &[f64]| keep.iter().map(|&r| col[r as usize]).collect::<Vec<f64>>();
-            let mut ids_text = String::new();
-            let mut id_ends = Vec::with_capacity(keep.len());
-            for &r in &keep {
-                ids_text.push_str(batch.id(r as usize));
-                id_ends.push(u32::try_from(ids_text.len()).map_err(|_| err(Code::BadBatch, "trade ids too long"))?);
-            }
-            let (prices, qtys, ts) = (pick_f(&batch.prices), pick_f(&batch.qtys), pick_f(&batch.ts_ms));
-            let pair_idx: Vec<u32> = keep.iter().map(|&r| batch.pair_idx[r as usize]).collect();
-            let sides: Vec<u8> = keep.iter().map(|&r| batch.sides[r as usize]).collect();
-            let cols = core::TradeColumns {
-                exchange: None,
-                pairs: parser.inner.pairs(),
-                pair_idx: &pair_idx,
-                trade_ids: core::TradeIdColumn::Joined { text: &ids_text, ends: &id_ends },
-                prices: &prices,
-                qtys: &qtys,
-                sides: &sides,
-                ts_ms: &ts,
-            };
-            self.inner.push_columns(&cols, &mut out).map_err(|e| err(Code::BadBatch, e))?;
-            (self.batch_result(out, Some(&keep)), keep.len())
-        };
-        Ok(ParsedPushResult { result, pushed: pushed as u32, cursor_ms: cursor })
+        let parser = parser.core();
+        let mut agg = self.core();
+        let p = push_parsed(&mut agg, &parser, skip_rows as usize, from_ms, to_ms)?;
+        Ok(ParsedPushResult { result: batch_result(&agg, p.out, p.keep.as_deref()), pushed: p.pushed as u32, cursor_ms: p.cursor })
     }
 
-    /// A batch outcome for JS; `rows` maps the pushed rows to the caller's rows.
-    fn batch_result(&self, out: core::BatchOutcome, rows: Option<&[u32]>) -> BatchResult {
-        let row = |r: u32| rows.map_or(r, |m| m.get(r as usize).copied().unwrap_or(r));
-        BatchResult {
-            candles: self.candle_columns(&out.candles),
-            accepted: out.accepted as f64,
-            duplicate_rows: Uint32Array::new(out.duplicate_rows.iter().map(|&r| row(r)).collect()),
-            late_rows: Uint32Array::new(out.late.iter().map(|l| row(l.row)).collect()),
-            late_window_start_ms: Float64Array::new(out.late.iter().map(|l| l.late.window_start_ms as f64).collect()),
-            late_duplicate: Uint8Array::new(out.late.iter().map(|l| u8::from(l.late.duplicate)).collect()),
-            rejected_rows: Uint32Array::new(out.rejected.iter().map(|r| row(r.0)).collect()),
-            rejected_reasons: out.rejected.iter().map(|r| r.1.as_str().to_owned()).collect(),
-        }
+    /// Reads the next batch of `parser` (as its `next`) and feeds it (as `pushParsed`), on the
+    /// thread pool: JavaScript goes on meanwhile (a file import stores the previous batch's
+    /// candles). The parser and this aggregator wait for the task if called before it is done.
+    /// `skipRows` rows of the batch are left out first (the rest of a resumed import's skip).
+    #[napi(ts_return_type = "Promise<ParsedStep>")]
+    pub fn parse_and_push(&self, parser: &TradeCsvParser, max_rows: u32, max_ts_ms: f64, skip_rows: f64, from_ms: Option<f64>, to_ms: Option<f64>) -> AsyncTask<ParseAndPush> {
+        AsyncTask::new(ParseAndPush {
+            agg: Arc::clone(&self.inner),
+            parser: Arc::clone(&parser.inner),
+            max_rows: max_rows as usize,
+            max_ts: ts_limit(max_ts_ms),
+            skip: if skip_rows.is_finite() && skip_rows > 0.0 { skip_rows as usize } else { 0 },
+            from_ms,
+            to_ms,
+        })
     }
 
     /// Raises the watermark of `pair` (or of every pair when omitted) to
@@ -451,22 +435,22 @@ impl Aggregator {
     #[napi]
     pub fn advance_watermark(&mut self, watermark_ms: f64, pair: Option<String>) -> Result<Vec<Candle>> {
         let mut out = Vec::new();
-        self.inner
-            .advance_watermark(pair.as_deref(), watermark_ms, &mut out)
-            .map_err(|e| err(Code::BadWatermark, e))?;
-        Ok(self.candles(&out))
+        let mut agg = self.core();
+        agg.advance_watermark(pair.as_deref(), watermark_ms, &mut out).map_err(|e| err(Code::BadWatermark, e))?;
+        Ok(candles(&agg, &out))
     }
 
     /// The watermark of a pair, or null before any time input for it.
     #[napi]
     pub fn watermark_ms(&self, pair: String) -> Option<f64> {
-        self.inner.watermark_ms(&pair).map(|w| w as f64)
+        self.core().watermark_ms(&pair).map(|w| w as f64)
     }
 
     /// Counters since construction or restore.
     #[napi]
     pub fn stats(&self) -> AggregatorStats {
-        let s = self.inner.stats();
+        let agg = self.core();
+        let s = agg.stats();
         AggregatorStats {
             accepted: s.accepted as f64,
             duplicates: s.duplicates as f64,
@@ -483,50 +467,66 @@ impl Aggregator {
         }
     }
 
-    fn candles(&self, out: &[core::Candle]) -> Vec<Candle> {
-        let cfg = self.inner.config();
-        out.iter()
-            .map(|c| Candle {
-                exchange: cfg.exchange.clone(),
-                pair: self.inner.pair_name(c.pair).unwrap_or_default().to_owned(),
-                interval_s: cfg.interval_s,
-                window_start_ms: c.window_start_ms as f64,
-                window_end_ms: c.window_end_ms as f64,
-                open: c.open,
-                high: c.high,
-                low: c.low,
-                close: c.close,
-                volume: c.volume,
-                buy_volume: c.buy_volume,
-                sell_volume: c.sell_volume,
-                vwap: c.vwap,
-                trade_count: c.trade_count as f64,
-                filled: c.filled,
-            })
-            .collect()
-    }
+}
 
-    fn candle_columns(&self, out: &[core::Candle]) -> CandleColumns {
-        let cfg = self.inner.config();
-        let col = |f: fn(&core::Candle) -> f64| Float64Array::new(out.iter().map(f).collect());
-        CandleColumns {
+fn candles(agg: &core::Aggregator, out: &[core::Candle]) -> Vec<Candle> {
+    let cfg = agg.config();
+    out.iter()
+        .map(|c| Candle {
             exchange: cfg.exchange.clone(),
+            pair: agg.pair_name(c.pair).unwrap_or_default().to_owned(),
             interval_s: cfg.interval_s,
-            pairs: self.inner.pair_names().map(str::to_owned).collect(),
-            pair_idx: Uint32Array::new(out.iter().map(|c| c.pair).collect()),
-            window_start_ms: col(|c| c.window_start_ms as f64),
-            window_end_ms: col(|c| c.window_end_ms as f64),
-            open: col(|c| c.open),
-            high: col(|c| c.high),
-            low: col(|c| c.low),
-            close: col(|c| c.close),
-            volume: col(|c| c.volume),
-            buy_volume: col(|c| c.buy_volume),
-            sell_volume: col(|c| c.sell_volume),
-            vwap: col(|c| c.vwap),
-            trade_count: col(|c| c.trade_count as f64),
-            filled: Uint8Array::new(out.iter().map(|c| u8::from(c.filled)).collect()),
-        }
+            window_start_ms: c.window_start_ms as f64,
+            window_end_ms: c.window_end_ms as f64,
+            open: c.open,
+            high: c.high,
+            low: c.low,
+            close: c.close,
+            volume: c.volume,
+            buy_volume: c.buy_volume,
+            sell_volume: c.sell_volume,
+            vwap: c.vwap,
+            trade_count: c.trade_count as f64,
+            filled: c.filled,
+        })
+        .collect()
+}
+
+fn candle_columns(agg: &core::Aggregator, out: &[core::Candle]) -> CandleColumns {
+    let cfg = agg.config();
+    let col = |f: fn(&core::Candle) -> f64| Float64Array::new(out.iter().map(f).collect());
+    CandleColumns {
+        exchange: cfg.exchange.clone(),
+        interval_s: cfg.interval_s,
+        pairs: agg.pair_names().map(str::to_owned).collect(),
+        pair_idx: Uint32Array::new(out.iter().map(|c| c.pair).collect()),
+        window_start_ms: col(|c| c.window_start_ms as f64),
+        window_end_ms: col(|c| c.window_end_ms as f64),
+        open: col(|c| c.open),
+        high: col(|c| c.high),
+        low: col(|c| c.low),
+        close: col(|c| c.close),
+        volume: col(|c| c.volume),
+        buy_volume: col(|c| c.buy_volume),
+        sell_volume: col(|c| c.sell_volume),
+        vwap: col(|c| c.vwap),
+        trade_count: col(|c| c.trade_count as f64),
+        filled: Uint8Array::new(out.iter().map(|c| u8::from(c.filled)).collect()),
+    }
+}
+
+/// A batch outcome for JS; `rows` maps the pushed rows to the caller's rows.
+fn batch_result(agg: &core::Aggregator, out: core::BatchOutcome, rows: Option<&[u32]>) -> BatchResult {
+    let row = |r: u32| rows.map_or(r, |m| m.get(r as usize).copied().unwrap_or(r));
+    BatchResult {
+        candles: candle_columns(agg, &out.candles),
+        accepted: out.accepted as f64,
+        duplicate_rows: Uint32Array::new(out.duplicate_rows.iter().map(|&r| row(r)).collect()),
+        late_rows: Uint32Array::new(out.late.iter().map(|l| row(l.row)).collect()),
+        late_window_start_ms: Float64Array::new(out.late.iter().map(|l| l.late.window_start_ms as f64).collect()),
+        late_duplicate: Uint8Array::new(out.late.iter().map(|l| u8::from(l.late.duplicate)).collect()),
+        rejected_rows: Uint32Array::new(out.rejected.iter().map(|r| row(r.0)).collect()),
+        rejected_reasons: out.rejected.iter().map(|r| r.1.as_str().to_owned()).collect(),
     }
 }
 
@@ -595,7 +595,8 @@ pub struct ParsedTrade {
 /// Plainly valid rows become columns; any other line is returned for the caller's general reader.
 #[napi]
 pub struct TradeCsvParser {
-    inner: core::TradeCsvParser,
+    /// Shared with a `parseAndPush` task while it runs on the thread pool.
+    inner: Arc<Mutex<core::TradeCsvParser>>,
 }
 
 #[napi]
@@ -603,42 +604,46 @@ impl TradeCsvParser {
     /// A parser of one file.
     #[napi(constructor)]
     pub fn new(options: TradeCsvParserOptions) -> Self {
-        Self { inner: core::TradeCsvParser::new(options.pair.as_deref(), &options.file_key) }
+        Self { inner: Arc::new(Mutex::new(core::TradeCsvParser::new(options.pair.as_deref(), &options.file_key))) }
+    }
+
+    /// The core (waits for a running `parseAndPush` task).
+    fn core(&self) -> MutexGuard<'_, core::TradeCsvParser> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Appends bytes of the file. Throws `TICKCAST_AGG_BAD_CSV` after `end()`.
     #[napi]
     pub fn push(&mut self, chunk: Uint8Array) -> Result<()> {
-        self.inner.push(&chunk).map_err(|e| err(Code::BadCsv, e))
+        self.core().push(&chunk).map_err(|e| err(Code::BadCsv, e))
     }
 
     /// No more bytes.
     #[napi]
     pub fn end(&mut self) {
-        self.inner.end();
+        self.core().end();
     }
 
     /// The first line once complete (taken from the input), else null.
     #[napi]
     pub fn first_line(&mut self) -> Option<String> {
-        self.inner.first_line()
+        self.core().first_line()
     }
 
     /// Sets the format (`kraken-history`, `bitcoincharts`, `ccxt`, `kraken-rest`, `kraken-rest-id`, `binance`, `mtgox`).
     #[napi]
     pub fn set_format(&mut self, format: String) -> Result<()> {
         let f = core::CsvFormat::from_name(&format).ok_or_else(|| err(Code::BadCsv, format!("unknown trade CSV format {format:?}")))?;
-        self.inner.set_format(f);
+        self.core().set_format(f);
         Ok(())
     }
 
     /// Reads up to `maxRows` rows (see `CsvNext`); rows after `maxTsMs` go to the caller.
     #[napi]
     pub fn next(&mut self, max_rows: u32, max_ts_ms: f64) -> Result<CsvNext> {
-        // A limit beyond i64 (or NaN) is no limit: the contract's maximum applies.
-        let limit = if max_ts_ms.is_nan() || max_ts_ms >= core::MAX_TRADE_TS_MS as f64 { core::MAX_TRADE_TS_MS } else { max_ts_ms.floor().max(-1.0) as i64 };
-        let stop = self.inner.next(max_rows as usize, limit).map_err(|e| err(Code::BadCsv, e))?;
-        let rows = self.inner.batch().len() as u32;
+        let mut p = self.core();
+        let stop = p.next(max_rows as usize, ts_limit(max_ts_ms)).map_err(|e| err(Code::BadCsv, e))?;
+        let rows = p.batch().len() as u32;
         let (stop, slow_line) = match stop {
             core::Stop::Full => ("full", None),
             core::Stop::Slow(line) => ("slow", Some(line)),
@@ -651,25 +656,26 @@ impl TradeCsvParser {
     /// The synthetic index of the next row of `pair` that the caller read itself; counts it.
     #[napi]
     pub fn synthetic_index(&mut self, pair: String) -> f64 {
-        self.inner.synthetic_index(&pair) as f64
+        self.core().synthetic_index(&pair) as f64
     }
 
     /// What a ccxt `asset,currency` names (null: rows of it go to the caller).
     #[napi]
     pub fn set_ccxt_pair(&mut self, asset: String, currency: String, pair: Option<String>) {
-        self.inner.set_ccxt_pair(&asset, &currency, pair.as_deref());
+        self.core().set_ccxt_pair(&asset, &currency, pair.as_deref());
     }
 
     /// Rows of the batch per pair (pairs without rows left out).
     #[napi]
     pub fn pair_counts(&self) -> Vec<PairRows> {
-        let mut counts = vec![0u32; self.inner.pairs().len()];
-        for &p in &self.inner.batch().pair_idx {
+        let parser = self.core();
+        let mut counts = vec![0u32; parser.pairs().len()];
+        for &p in &parser.batch().pair_idx {
             if let Some(c) = counts.get_mut(p as usize) {
                 *c += 1;
             }
         }
-        self.inner
+        parser
             .pairs()
             .iter()
             .zip(counts)
@@ -681,13 +687,14 @@ impl TradeCsvParser {
     /// Row `row` of the batch, or null past its end.
     #[napi]
     pub fn trade_at(&self, row: u32) -> Option<ParsedTrade> {
-        let b = self.inner.batch();
+        let parser = self.core();
+        let b = parser.batch();
         let r = row as usize;
         if r >= b.len() {
             return None;
         }
         Some(ParsedTrade {
-            pair: self.inner.pairs().get(b.pair_idx[r] as usize).cloned().unwrap_or_default(),
+            pair: parser.pairs().get(b.pair_idx[r] as usize).cloned().unwrap_or_default(),
             trade_id: b.id(r).to_owned(),
             price: b.prices[r],
             qty: b.qtys[r],
@@ -699,5 +706,133 @@ impl TradeCsvParser {
             .to_owned(),
             ts_ms: b.ts_ms[r],
         })
+    }
+}
+
+/// The time limit of `next` as the core takes it: beyond the contract's maximum (or NaN) is no limit.
+fn ts_limit(max_ts_ms: f64) -> i64 {
+    if max_ts_ms.is_nan() || max_ts_ms >= core::MAX_TRADE_TS_MS as f64 {
+        core::MAX_TRADE_TS_MS
+    } else {
+        max_ts_ms.floor().max(-1.0) as i64
+    }
+}
+
+/// What feeding a parsed batch did (before conversion for JS).
+struct Pushed {
+    out: core::BatchOutcome,
+    /// Batch rows pushed, when not all of them (rows of `out` index this).
+    keep: Option<Vec<u32>>,
+    pushed: usize,
+    cursor: Option<f64>,
+}
+
+/// Feeds the parser's batch to the aggregator: the first `skip` rows and rows outside
+/// `[from_ms, to_ms)` left out.
+fn push_parsed(agg: &mut core::Aggregator, parser: &core::TradeCsvParser, skip: usize, from_ms: Option<f64>, to_ms: Option<f64>) -> Result<Pushed> {
+    let batch = parser.batch();
+    let skip = skip.min(batch.len());
+    let inside = |t: f64| from_ms.is_none_or(|f| t >= f) && to_ms.is_none_or(|e| t < e);
+    let cursor = batch.ts_ms[skip..].iter().copied().filter(|&t| inside(t)).reduce(f64::max);
+    let mut out = core::BatchOutcome::default();
+    if skip == 0 && batch.ts_ms.iter().all(|&t| inside(t)) {
+        agg.push_columns(&parser.columns(), &mut out).map_err(|e| err(Code::BadBatch, e))?;
+        return Ok(Pushed { out, keep: None, pushed: batch.len(), cursor });
+    }
+    let keep: Vec<u32> = (skip..batch.len()).filter(|&r| inside(batch.ts_ms[r])).map(|r| r as u32).collect();
+    let pick_f = |col: &[f64]| keep.iter().map(|&r| col[r as usize]).collect::<Vec<f64>>();
+    let mut ids_text = String::new();
+    let mut id_ends = Vec::with_capacity(keep.len());
+    for &r in &keep {
+        ids_text.push_str(batch.id(r as usize));
+        id_ends.push(u32::try_from(ids_text.len()).map_err(|_| err(Code::BadBatch, "trade ids too long"))?);
+    }
+    let (prices, qtys, ts) = (pick_f(&batch.prices), pick_f(&batch.qtys), pick_f(&batch.ts_ms));
+    let pair_idx: Vec<u32> = keep.iter().map(|&r| batch.pair_idx[r as usize]).collect();
+    let sides: Vec<u8> = keep.iter().map(|&r| batch.sides[r as usize]).collect();
+    let cols = core::TradeColumns {
+        exchange: None,
+        pairs: parser.pairs(),
+        pair_idx: &pair_idx,
+        trade_ids: core::TradeIdColumn::Joined { text: &ids_text, ends: &id_ends },
+        prices: &prices,
+        qtys: &qtys,
+        sides: &sides,
+        ts_ms: &ts,
+    };
+    agg.push_columns(&cols, &mut out).map_err(|e| err(Code::BadBatch, e))?;
+    let pushed = keep.len();
+    Ok(Pushed { out, keep: Some(keep), pushed, cursor })
+}
+
+/// What `parseAndPush` did.
+#[napi(object)]
+pub struct ParsedStep {
+    /// As `CsvNext.stop`. With `input` nothing was fed: the batch fills on with the next call.
+    #[napi(ts_type = "'full' | 'slow' | 'input' | 'end'")]
+    pub stop: String,
+    /// Rows in the batch (read with `tradeAt` until the next call).
+    pub rows: u32,
+    /// With stop `slow`: the line after the batch's rows, for the caller's general reader.
+    pub slow_line: Option<String>,
+    /// Rows left out as the rest of `skipRows`.
+    pub skipped: u32,
+    /// What the fed rows did (row numbers are rows of the batch).
+    pub result: BatchResult,
+    /// Rows fed (after the skip and the time range).
+    pub pushed: u32,
+    /// The latest time among them, or null when none.
+    pub cursor_ms: Option<f64>,
+}
+
+/// The thread-pool work of `parseAndPush`.
+pub struct ParseAndPush {
+    agg: Arc<Mutex<core::Aggregator>>,
+    parser: Arc<Mutex<core::TradeCsvParser>>,
+    max_rows: usize,
+    max_ts: i64,
+    skip: usize,
+    from_ms: Option<f64>,
+    to_ms: Option<f64>,
+}
+
+/// `ParseAndPush`'s result before conversion.
+pub struct ParseAndPushOutput {
+    stop: core::Stop,
+    rows: usize,
+    skipped: usize,
+    pushed: Option<Pushed>,
+}
+
+impl Task for ParseAndPush {
+    type Output = ParseAndPushOutput;
+    type JsValue = ParsedStep;
+
+    fn compute(&mut self) -> napi::Result<Self::Output> {
+        let mut parser = self.parser.lock().unwrap_or_else(PoisonError::into_inner);
+        let stop = parser.next(self.max_rows, self.max_ts).map_err(|e| napi::Error::from_reason(e.to_string()))?;
+        let rows = parser.batch().len();
+        if stop == core::Stop::NeedInput || rows == 0 {
+            return Ok(ParseAndPushOutput { stop, rows, skipped: 0, pushed: None });
+        }
+        let skipped = self.skip.min(rows);
+        let mut agg = self.agg.lock().unwrap_or_else(PoisonError::into_inner);
+        let pushed = push_parsed(&mut agg, &parser, skipped, self.from_ms, self.to_ms).map_err(|e| napi::Error::from_reason(e.reason.clone()))?;
+        Ok(ParseAndPushOutput { stop, rows, skipped, pushed: Some(pushed) })
+    }
+
+    fn resolve(&mut self, _env: Env, o: Self::Output) -> napi::Result<Self::JsValue> {
+        let agg = self.agg.lock().unwrap_or_else(PoisonError::into_inner);
+        let (stop, slow_line) = match o.stop {
+            core::Stop::Full => ("full", None),
+            core::Stop::Slow(line) => ("slow", Some(line)),
+            core::Stop::NeedInput => ("input", None),
+            core::Stop::End => ("end", None),
+        };
+        let (result, pushed, cursor_ms) = match o.pushed {
+            Some(p) => (batch_result(&agg, p.out, p.keep.as_deref()), p.pushed as u32, p.cursor),
+            None => (batch_result(&agg, core::BatchOutcome::default(), None), 0, None),
+        };
+        Ok(ParsedStep { stop: stop.to_owned(), rows: o.rows as u32, slow_line, skipped: o.skipped as u32, result, pushed, cursor_ms })
     }
 }
