@@ -194,6 +194,12 @@ export function openSqliteStores(opts: SqliteStoresOptions, logger: Logger): Sto
   fs.mkdirSync(opts.dataDir, { recursive: true });
   const file = path.join(opts.dataDir, opts.fileName ?? 'tickcast-stores.sqlite');
   const db = new Database(file);
+  // 16 KiB pages for a new file (an existing file keeps its own). A WITHOUT ROWID
+  // table is a b-tree keyed by the whole row, and its interior pages hold copies
+  // of rows: with ~1 KB feature rows a 4 KiB page holds about four, so there is
+  // an interior page for every four leaves (281 for 1,119 after 5,500 feature
+  // rows; 23 for 334 at 16 KiB). SQLite writes ~20% less CPU on bench/store-write.ts.
+  db.pragma('page_size = 16384');
   db.pragma('journal_mode = WAL');
   // FULL: a write that returned is on disk even after a power loss (one fsync per batch).
   db.pragma('synchronous = FULL');

@@ -73,3 +73,45 @@ test('sqlite: each batch write is recorded in tickcast_store_write_seconds{store
     fs.rmSync(dataDir, { recursive: true, force: true });
   }
 });
+
+test('sqlite: a new file has 16 KiB pages; a file made with 4 KiB pages keeps them and stays readable and writable', async () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'tickcast-stores-'));
+  const row = { pair: 'BTC/USD', interval_s: 60, window_end_ms: 1_723_161_300_000, close: 61_700.5, features: { rsi_14: 55.5 } };
+  const pageSize = (file: string): number => {
+    const db = new Database(file, { readonly: true });
+    try {
+      return db.pragma('page_size', { simple: true }) as number;
+    } finally {
+      db.close();
+    }
+  };
+  try {
+    const fresh = path.join(root, 'fresh');
+    const a = await openStores({ kind: 'sqlite', dataDir: fresh }, logger);
+    await a.features.technical.write([row]);
+    await a.close();
+    assert.equal(pageSize(path.join(fresh, 'tickcast-stores.sqlite')), 16384);
+
+    // An older file: created (WAL) with SQLite's default 4 KiB pages, one row in it.
+    const old = path.join(root, 'old');
+    fs.mkdirSync(old);
+    const oldFile = path.join(old, 'tickcast-stores.sqlite');
+    const db = new Database(oldFile);
+    db.pragma('page_size = 4096');
+    db.pragma('journal_mode = WAL');
+    db.close();
+    const b = await openStores({ kind: 'sqlite', dataDir: old }, logger);
+    await b.features.technical.write([row]);
+    await b.close();
+    const c = await openStores({ kind: 'sqlite', dataDir: old }, logger);
+    await c.features.technical.write([{ ...row, window_end_ms: row.window_end_ms + 60_000 }]);
+    assert.deepEqual(
+      (await c.features.technical.range({ pair: 'BTC/USD', interval_s: 60 })).map((r) => r.window_end_ms),
+      [row.window_end_ms, row.window_end_ms + 60_000],
+    );
+    await c.close();
+    assert.equal(pageSize(oldFile), 4096);
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+});
