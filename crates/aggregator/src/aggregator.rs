@@ -287,6 +287,7 @@ impl Aggregator {
             TradeIdColumn::F64(v) => v.len(),
             TradeIdColumn::Str(v) => v.len(),
             TradeIdColumn::Joined { ends, .. } => ends.len(),
+            TradeIdColumn::Keys(v) => v.len(),
         };
         if [id_len, cols.prices.len(), cols.qtys.len(), cols.sides.len(), cols.ts_ms.len()].iter().any(|&l| l != n) {
             return Err(BatchError::LengthMismatch);
@@ -328,6 +329,8 @@ impl Aggregator {
             TradeIdColumn::I64(v) => TradeIdIn::I64(v.get(row).copied().unwrap_or(-1)),
             TradeIdColumn::F64(v) => TradeIdIn::F64(v.get(row).copied().unwrap_or(f64::NAN)),
             TradeIdColumn::Str(v) => TradeIdIn::Str(v.get(row).map(String::as_str).unwrap_or("")),
+            // An unused key on a missing row (lengths were checked); never reached.
+            TradeIdColumn::Keys(v) => v.get(row).map_or(TradeIdIn::Str(""), |&k| TradeIdIn::Key(k)),
             TradeIdColumn::Joined { text, ends } => {
                 let start = if row == 0 { Some(0) } else { ends.get(row - 1).copied() };
                 let end = ends.get(row).copied();

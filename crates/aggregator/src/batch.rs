@@ -24,6 +24,9 @@ pub enum TradeIdColumn<'a> {
         /// Per row: the end of its id in `text` (UTF-8 byte offset).
         ends: &'a [u32],
     },
+    /// Per row: the id's key, as [`crate::TradeIdIn::key`] computes it (a trade file's parser
+    /// computes it while reading the id).
+    Keys(&'a [u64]),
 }
 
 /// A batch of trades as parallel columns (all of one length).

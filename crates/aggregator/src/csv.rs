@@ -14,7 +14,7 @@
 use std::fmt;
 
 use crate::batch::{TradeColumns, TradeIdColumn};
-use crate::trade::valid_pair;
+use crate::trade::{fnv1a64_on, string_key, valid_pair, FNV_OFFSET, HASHED_BIT};
 
 /// The trade CSV formats (see the TypeScript reader's table).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -100,6 +100,8 @@ pub struct ParsedBatch {
     pub ids_text: String,
     /// Per row: the end of its id in `ids_text`.
     pub id_ends: Vec<u32>,
+    /// Per row: the id's dedup key (as the aggregator computes it from the id).
+    pub keys: Vec<u64>,
     /// Per row: price.
     pub prices: Vec<f64>,
     /// Per row: quantity.
@@ -132,6 +134,7 @@ impl ParsedBatch {
         self.pair_idx.clear();
         self.ids_text.clear();
         self.id_ends.clear();
+        self.keys.clear();
         self.prices.clear();
         self.qtys.clear();
         self.sides.clear();
@@ -158,6 +161,8 @@ pub struct TradeCsvParser {
     /// The pair of every row of a single-pair format (index into `pairs`), if valid.
     pair: Option<u32>,
     file_key: String,
+    /// FNV-1a state after `<file_key>:` (synthetic ids share it).
+    key_prefix: u64,
     pairs: Vec<String>,
     next_synthetic: Vec<u64>,
     ccxt: Vec<(Vec<u8>, Vec<u8>, Option<u32>)>,
@@ -179,6 +184,7 @@ impl TradeCsvParser {
             format: None,
             pair: None,
             file_key: file_key.to_owned(),
+            key_prefix: fnv1a64_on(fnv1a64_on(FNV_OFFSET, file_key.as_bytes()), b":"),
             pairs: Vec::new(),
             next_synthetic: Vec::new(),
             ccxt: Vec::new(),
@@ -235,7 +241,7 @@ impl TradeCsvParser {
             exchange: None,
             pairs: &self.pairs,
             pair_idx: &self.batch.pair_idx,
-            trade_ids: TradeIdColumn::Joined { text: &self.batch.ids_text, ends: &self.batch.id_ends },
+            trade_ids: TradeIdColumn::Keys(&self.batch.keys),
             prices: &self.batch.prices,
             qtys: &self.batch.qtys,
             sides: &self.batch.sides,
@@ -286,7 +292,7 @@ impl TradeCsvParser {
     /// line is not complete yet. A `\r` at the end of the input waits for the next byte (`\r\n`).
     fn line_at(&self, start: usize) -> Option<(usize, usize)> {
         let b = &self.buf[start..];
-        match b.iter().position(|&c| c == b'\n' || c == b'\r') {
+        match memchr::memchr2(b'\n', b'\r', b) {
             Some(i) if b[i] == b'\n' => Some((start + i, start + i + 1)),
             Some(i) => match b.get(i + 1) {
                 Some(b'\n') => Some((start + i, start + i + 2)),
@@ -335,14 +341,12 @@ impl TradeCsvParser {
         let mut f: [&[u8]; FIELDS] = [&[]; FIELDS];
         let mut count = 0;
         let mut field_start = 0;
-        for (i, &c) in line.iter().enumerate() {
-            if c == b',' {
-                if count < FIELDS {
-                    f[count] = &line[field_start..i];
-                }
-                count += 1;
-                field_start = i + 1;
+        for i in memchr::memchr_iter(b',', line) {
+            if count < FIELDS {
+                f[count] = &line[field_start..i];
             }
+            count += 1;
+            field_start = i + 1;
         }
         if count < FIELDS {
             f[count] = &line[field_start..];
@@ -413,23 +417,30 @@ impl TradeCsvParser {
         // Every row read counts for the pair's synthetic index, with or without an id of its own
         // (as in the general reader, where a kraken-rest-id row without its id column gets one).
         let n = self.next_synthetic[pair as usize];
-        match id {
+        let key = match id {
             // Digits only: ASCII, so valid UTF-8.
-            Some(id) => id.iter().for_each(|&c| b.ids_text.push(char::from(c))),
+            Some(id) => {
+                id.iter().for_each(|&c| b.ids_text.push(char::from(c)));
+                string_key(&b.ids_text[id_start..])
+            }
             None => {
                 debug_assert!(format.synthetic_ids());
                 b.ids_text.push_str(&self.file_key);
                 b.ids_text.push(':');
+                let digits = b.ids_text.len();
                 push_decimal(&mut b.ids_text, n);
+                // Never canonical (it holds ':'): FNV-1a of the whole id, the shared prefix hashed once.
+                Ok(fnv1a64_on(self.key_prefix, &b.ids_text.as_bytes()[digits..]) | HASHED_BIT)
             }
-        }
-        let id_end = match u32::try_from(b.ids_text.len()) {
-            Ok(end) if b.ids_text.len() - id_start <= MAX_ID_LEN => end,
+        };
+        let (id_end, key) = match (u32::try_from(b.ids_text.len()), key) {
+            (Ok(end), Ok(key)) if b.ids_text.len() - id_start <= MAX_ID_LEN => (end, key),
             _ => {
                 b.ids_text.truncate(id_start);
                 return false;
             }
         };
+        b.keys.push(key);
         self.next_synthetic[pair as usize] = n + 1;
         b.id_ends.push(id_end);
         b.pair_idx.push(pair);
@@ -473,7 +484,9 @@ fn positive(f: &[u8]) -> Option<f64> {
     if int_digits == 0 && frac_digits == 0 {
         return None;
     }
+    let mut exp_start = None;
     if matches!(f.get(i), Some(b'e' | b'E')) {
+        exp_start = Some(i);
         i += 1;
         if matches!(f.get(i), Some(b'+' | b'-')) {
             i += 1;
@@ -487,10 +500,23 @@ fn positive(f: &[u8]) -> Option<f64> {
     if i != f.len() {
         return None;
     }
+    let digits = int_digits + frac_digits;
+    if exp_start.is_none() && digits <= 15 && f.first() != Some(&b'-') {
+        // Clinger's fast path: the digits as an integer m < 10^15 < 2^53 and 10^k (k <= 15) are
+        // both exact doubles, so the one division m / 10^k is the correctly rounded value, as
+        // JavaScript's Number (and Rust's parse) gives it.
+        let sign = usize::from(matches!(f.first(), Some(b'+')));
+        let m = f[sign..].iter().filter(|c| c.is_ascii_digit()).fold(0u64, |v, &c| v * 10 + u64::from(c - b'0'));
+        let v = m as f64 / POW10[frac_digits];
+        return (v > 0.0).then_some(v);
+    }
     // ASCII checked above; Rust's parse, like JavaScript's Number, rounds correctly.
     let v: f64 = std::str::from_utf8(f).ok()?.parse().ok()?;
     (v.is_finite() && v > 0.0).then_some(v)
 }
+
+/// 10^0..=10^15, exact doubles.
+const POW10: [f64; 16] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15];
 
 /// `^(\d+)(?:\.(\d*))?$` seconds to ms: whole seconds * 1000 + the first three fraction digits.
 /// At most 15 whole digits (beyond, the caller's general reader decides).
@@ -596,6 +622,27 @@ mod tests {
     }
 
     #[test]
+    fn keys_are_the_aggregators_keys_of_the_ids() {
+        for (format, file_key, text) in [
+            (CsvFormat::KrakenHistory, "kraken_XBTUSD_history.csv", "1561939203,10,1\n1561939204,10,1\n1561939205,11,2\n"),
+            (CsvFormat::Binance, "b", "1,2,1723161240000,x,3735683259,1,1,true\n1,2,1723161240001,x,007,1,1,false\n1,2,1723161240002,x,99999999999999999999,1,1,false\n"),
+            (CsvFormat::KrakenHistory, "", "1561939203,10,1\n"),
+        ] {
+            let mut p = TradeCsvParser::new(Some("BTC/USD"), file_key);
+            p.push(format!("header\n{text}").as_bytes()).unwrap_or(());
+            p.end();
+            assert!(p.first_line().is_some());
+            p.set_format(format);
+            assert_eq!(p.next(100, MAX_TRADE_TS_MS), Ok(Stop::End));
+            let b = p.batch();
+            assert_eq!(b.len(), text.lines().count());
+            for r in 0..b.len() {
+                assert_eq!(Ok(b.keys[r]), crate::TradeIdIn::Str(b.id(r)).key(), "{}", b.id(r));
+            }
+        }
+    }
+
+    #[test]
     fn numbers_as_the_typescript_reader_reads_them() {
         assert_eq!(positive(b"10749.4"), Some(10749.4));
         assert_eq!(positive(b"+.5"), Some(0.5));
@@ -603,6 +650,20 @@ mod tests {
         assert_eq!(positive(b"2E-3"), Some(0.002));
         for bad in [&b"0"[..], b"-1", b"1e400", b"1e-400", b"", b".", b"1e", b"0x10", b" 1", b"1 ", b"1..2", b"NaN", b"Infinity"] {
             assert_eq!(positive(bad), None, "{:?}", String::from_utf8_lossy(bad));
+        }
+        // The fast path against Rust's parse (correctly rounded) on many decimals.
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..200_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let digits = (x % 15 + 1) as usize;
+            let m = x % 10u64.pow(digits as u32);
+            let text = format!("{m:0digits$}");
+            let point = (x >> 40) as usize % (digits + 1);
+            let s = format!("{}.{}", &text[..point], &text[point..]);
+            let want: f64 = s.parse().unwrap_or(f64::NAN);
+            assert_eq!(positive(s.as_bytes()), (want > 0.0).then_some(want), "{s}");
         }
         assert_eq!(decimal_seconds_ms(b"1561939203.17299"), Some(1_561_939_203_172));
         assert_eq!(decimal_seconds_ms(b"1561939203."), Some(1_561_939_203_000));

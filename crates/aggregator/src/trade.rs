@@ -58,6 +58,9 @@ pub enum TradeIdIn<'a> {
     I64(i64),
     /// A numeric id from a `Float64Array` (must be integral, 0..=2^53).
     F64(f64),
+    /// The key itself, computed as [`TradeIdIn::key`] computes it for the id (a trade file's
+    /// parser does this while it reads the id).
+    Key(u64),
 }
 
 /// Set in the key of a hashed (non-numeric) string id; never in a numeric one.
@@ -78,11 +81,12 @@ impl TradeIdIn<'_> {
                 }
             }
             TradeIdIn::Str(s) => string_key(s),
+            TradeIdIn::Key(k) => Ok(k),
         }
     }
 }
 
-fn string_key(s: &str) -> Result<u64, RejectReason> {
+pub(crate) fn string_key(s: &str) -> Result<u64, RejectReason> {
     let b = s.as_bytes();
     if b.is_empty() || b.len() > 256 {
         return Err(RejectReason::BadTradeId);
@@ -100,7 +104,14 @@ fn string_key(s: &str) -> Result<u64, RejectReason> {
 
 /// 64-bit FNV-1a: stable across versions, so keys in a snapshot stay valid.
 fn fnv1a64(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    fnv1a64_on(FNV_OFFSET, bytes)
+}
+
+/// FNV-1a's starting state.
+pub(crate) const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+
+/// FNV-1a of `bytes` after the bytes that gave `h` (so a shared prefix is hashed once).
+pub(crate) fn fnv1a64_on(mut h: u64, bytes: &[u8]) -> u64 {
     for &x in bytes {
         h ^= u64::from(x);
         h = h.wrapping_mul(0x0000_0100_0000_01b3);

@@ -741,12 +741,7 @@ fn push_parsed(agg: &mut core::Aggregator, parser: &core::TradeCsvParser, skip: 
     }
     let keep: Vec<u32> = (skip..batch.len()).filter(|&r| inside(batch.ts_ms[r])).map(|r| r as u32).collect();
     let pick_f = |col: &[f64]| keep.iter().map(|&r| col[r as usize]).collect::<Vec<f64>>();
-    let mut ids_text = String::new();
-    let mut id_ends = Vec::with_capacity(keep.len());
-    for &r in &keep {
-        ids_text.push_str(batch.id(r as usize));
-        id_ends.push(u32::try_from(ids_text.len()).map_err(|_| err(Code::BadBatch, "trade ids too long"))?);
-    }
+    let keys: Vec<u64> = keep.iter().map(|&r| batch.keys[r as usize]).collect();
     let (prices, qtys, ts) = (pick_f(&batch.prices), pick_f(&batch.qtys), pick_f(&batch.ts_ms));
     let pair_idx: Vec<u32> = keep.iter().map(|&r| batch.pair_idx[r as usize]).collect();
     let sides: Vec<u8> = keep.iter().map(|&r| batch.sides[r as usize]).collect();
@@ -754,7 +749,7 @@ fn push_parsed(agg: &mut core::Aggregator, parser: &core::TradeCsvParser, skip: 
         exchange: None,
         pairs: parser.pairs(),
         pair_idx: &pair_idx,
-        trade_ids: core::TradeIdColumn::Joined { text: &ids_text, ends: &id_ends },
+        trade_ids: core::TradeIdColumn::Keys(&keys),
         prices: &prices,
         qtys: &qtys,
         sides: &sides,
