@@ -9,15 +9,14 @@
  */
 import { Command, CommanderError } from 'commander';
 import { loadConfig, redactConfig, describeConfig, ConfigError, type Config } from './config/config.ts';
-import { createLogger } from './ops/logger.ts';
-import { allTopicNames, kafkaTransport } from './bus/index.ts';
-import { registry, resolveServices } from './services/registry.ts';
-import { runProcess } from './services/runner.ts';
+import { SERVICE_NAMES } from './services/service-names.ts';
 import { addBackfillCommand } from './pipeline/backfill-command.ts';
-import { runSentimentEval } from './sentiment/sentiment-eval.ts';
 import { addKibanaCommand } from './monitor/kibana.ts';
 import { addTrainCommand, addModelsCommand } from './training/train-command.ts';
 import { addBookCommands } from './sources/book-command.ts';
+// Only the command definitions are loaded up front. What a command runs (the
+// services, Kafka, the stores, the models, ...) is imported in its action, so
+// `--help` and each command load only what they use.
 
 /** Exit codes: 0 ok, 1 runtime failure, 2 bad usage or configuration. */
 const EXIT_USAGE = 2;
@@ -46,13 +45,18 @@ export function buildCli(): Command {
   program
     .command('run')
     .description('run services in this process until SIGTERM/SIGINT (graceful shutdown, exit 0)')
-    .argument('<service...>', `service names or "all"; known: ${[...registry.keys()].join(', ')}`)
+    .argument('<service...>', `service names or "all"; known: ${SERVICE_NAMES.join(', ')}`)
     .addHelpText(
       'after',
       '\nServes /metrics, /healthz and /readyz on TICKCAST_HTTP_HOST:TICKCAST_HTTP_PORT.\nExamples:\n  tickcast run all\n  TICKCAST_MODE=production TICKCAST_KAFKA_BROKERS=kafka:9092 TICKCAST_ES_URL=http://es:9200 tickcast run heartbeat',
     )
     .action(async (names: string[]) => {
       const config = configOrExit(file());
+      const [{ createLogger }, { registry, resolveServices }, { runProcess }] = await Promise.all([
+        import('./ops/logger.ts'),
+        import('./services/registry.ts'),
+        import('./services/runner.ts'),
+      ]);
       const logger = createLogger({ level: config.logLevel });
       let services;
       try {
@@ -80,6 +84,7 @@ export function buildCli(): Command {
         process.stderr.write('tickcast topics create: TICKCAST_KAFKA_BROKERS is not set: expected a comma-separated list of host:port\n');
         process.exit(EXIT_USAGE);
       }
+      const [{ createLogger }, { allTopicNames, kafkaTransport }] = await Promise.all([import('./ops/logger.ts'), import('./bus/index.ts')]);
       const logger = createLogger({ level: config.logLevel === 'info' ? 'warn' : config.logLevel });
       const names = allTopicNames();
       const created = await kafkaTransport(config, logger).createTopics(names);
@@ -112,9 +117,9 @@ export function buildCli(): Command {
     .description('create the store indices and their mappings (Elasticsearch) or tables (SQLite); idempotent')
     .action(async () => {
       const config = configOrExit(file());
+      const { createLogger } = await import('./ops/logger.ts');
       const logger = createLogger({ level: config.logLevel });
-      const { openStores } = await import('./stores/index.ts');
-      const { storesConfigOf } = await import('./services/runner.ts');
+      const { openStores, storesConfigOf } = await import('./stores/index.ts');
       const stores = await openStores(storesConfigOf(config), logger);
       await stores.close();
       process.stdout.write(`stores ready (${config.store})\n`);
@@ -132,6 +137,7 @@ export function buildCli(): Command {
     .option('--threshold <x>', 'a score with |score| < x counts as neutral', parseFloat, 0.1)
     .action(async (o: { dataset: string; limit?: number; out?: string; threshold: number }) => {
       const config = configOrExit(file());
+      const { runSentimentEval } = await import('./sentiment/sentiment-eval.ts');
       await runSentimentEval({ config, dataset: o.dataset, ...(o.limit !== undefined ? { limit: o.limit } : {}), ...(o.out ? { out: o.out } : {}), threshold: o.threshold });
     });
   return program;

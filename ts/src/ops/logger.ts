@@ -9,9 +9,14 @@
  * a terminal needs no throughput, and lines then leave in order up to the exit.
  * Redaction happens in pino before either format.
  */
+import { createRequire } from 'node:module';
 import { pino, destination, stdSerializers, stdTimeFunctions, type Logger, type DestinationStream, type LevelWithSilent } from 'pino';
-import pretty from 'pino-pretty';
+import type PinoPretty from 'pino-pretty';
 import { PINO_REDACT_PATHS, REDACTED } from '../config/redact.ts';
+
+// pino-pretty is required only on a terminal: commands whose output is piped
+// (the backfill benchmark, containers) start without loading it.
+const require = createRequire(import.meta.url);
 
 export type { Logger };
 
@@ -30,6 +35,7 @@ export function logFormatFor(out: { isTTY?: boolean }): 'pretty' | 'json' {
 
 function stdoutDestination(): DestinationStream {
   if (logFormatFor(process.stdout) === 'json') return destination({ fd: 1, sync: false });
+  const pretty = require('pino-pretty') as typeof PinoPretty;
   return pretty({ destination: 1, sync: true, colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' });
 }
 

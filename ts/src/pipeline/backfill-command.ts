@@ -5,12 +5,8 @@
 import { resolve, join } from 'node:path';
 import { createHash } from 'node:crypto';
 import type { Command } from 'commander';
-import cliProgress from 'cli-progress';
 import type { Config } from '../config/config.ts';
-import { createLogger } from '../ops/logger.ts';
-import { openStores } from '../stores/index.ts';
-import { storesConfigOf } from '../services/runner.ts';
-import { runBackfill, checkpointKey, type BackfillProgress } from './backfill.ts';
+import type { BackfillProgress } from './backfill.ts';
 
 function parseDateMs(flag: string, v: string | undefined): number | undefined {
   if (v === undefined) return undefined;
@@ -36,6 +32,12 @@ export function addBackfillCommand(program: Command, configOf: () => Config): vo
       '\nExamples:\n  tickcast backfill --pair BTC/USD --from 2024-01-01 --to 2024-01-02\n  tickcast backfill --pair ETH/USD --file XETHZUSD.csv\nKill it at any time: running the same command again resumes from the checkpoint.',
     )
     .action(async (o: { exchange: string; pair: string; from?: string; to?: string; file?: string; interval: string; checkpoint?: string; fresh?: boolean }) => {
+      // Loaded here, not at the top of the file: the other commands and --help start without them.
+      const [{ createLogger }, { runBackfill, checkpointKey }, { openStores, storesConfigOf }] = await Promise.all([
+        import('../ops/logger.ts'),
+        import('./backfill.ts'),
+        import('../stores/index.ts'),
+      ]);
       const config = configOf();
       const logger = createLogger({ level: config.logLevel === 'info' ? 'warn' : config.logLevel });
       let fromMs: number | undefined;
@@ -64,8 +66,9 @@ export function addBackfillCommand(program: Command, configOf: () => Config): vo
       process.once('SIGINT', onSignal);
       process.once('SIGTERM', onSignal);
       const tty = process.stderr.isTTY === true;
+      const cliProgress = tty ? (await import('cli-progress')).default : null;
       const span = fromMs !== undefined && toMs !== undefined ? toMs - fromMs : null;
-      const bar = tty
+      const bar = cliProgress
         ? new cliProgress.SingleBar(
             { format: `${o.pair} |{bar}| {percentage}% | {trades} trades, {candles} candles | {rate} trades/s | ETA {eta_formatted} | at {at}`, hideCursor: true },
             cliProgress.Presets.shades_classic,

@@ -3,7 +3,7 @@ import type { Config } from '../config/config.ts';
 import { folderRegistry } from './folder-registry.ts';
 import { elasticsearchRegistry } from './elasticsearch-registry.ts';
 import type { ModelRegistry } from './model-registry.ts';
-import { storesConfigOf } from '../services/runner.ts';
+import { storesConfigOf } from '../stores/stores-config.ts';
 
 export { ModelRegistry, RegistryError, type RegistryBackend, type StoredModel } from './model-registry.ts';
 export { ModelMeta, ProductionAlias, type ModelStatus } from './model-meta.ts';

@@ -15,7 +15,7 @@ import type { Config } from '../config/config.ts';
 import { redactConfig } from '../config/config.ts';
 import { createBus, type Bus } from '../bus/index.ts';
 import type { Stores } from '../stores/types.ts';
-import type { StoresConfig } from '../stores/index.ts';
+import { storesConfigOf } from '../stores/stores-config.ts';
 import { enableProcessMetrics, serviceUp } from '../ops/metrics.ts';
 import { startOpsServer, type OpsServer } from '../ops/ops-server.ts';
 import { onShutdownSignals } from '../ops/shutdown.ts';
@@ -47,18 +47,7 @@ export interface Service {
   ready?(): boolean;
 }
 
-/** The store settings of a configuration. */
-export function storesConfigOf(config: Config): StoresConfig {
-  if (config.store === 'sqlite') return { kind: 'sqlite', dataDir: config.dataDir };
-  if (!config.esUrl) throw new Error('TICKCAST_ES_URL is required for the elasticsearch store');
-  const auth =
-    config.esApiKey !== undefined
-      ? { apiKey: config.esApiKey }
-      : config.esUsername !== undefined && config.esPassword !== undefined
-        ? { username: config.esUsername, password: config.esPassword }
-        : undefined;
-  return { kind: 'elasticsearch', node: config.esUrl, indexPrefix: config.esIndexPrefix, ...(auth ? { auth } : {}) };
-}
+export { storesConfigOf } from '../stores/stores-config.ts';
 
 export interface RunnerOptions {
   config: Config;

@@ -5,11 +5,9 @@
  * computed (bit for bit).
  */
 import type { Command } from 'commander';
-import { createLogger } from '../ops/logger.ts';
 import type { BookFeatures } from '../contracts/messages.ts';
-import { BinanceDepthSource } from './binance-depth.ts';
-import { BookRecorder, readBookRecording, replayBookRecording } from './book-recording.ts';
-import { KrakenBookSource } from './kraken-book.ts';
+// The sources and the recording are imported in the actions: the other
+// commands and --help start without them.
 
 const list = (v: string): string[] => v.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
 
@@ -31,6 +29,12 @@ export function addBookCommands(program: Command): void {
     .option('--binance-rest-url <url>', 'Binance REST base URL (default https://api.binance.com)')
     .action(async (o: { out: string; krakenPairs: string[]; binancePairs: string[]; depth: number; durationS?: number; krakenUrl?: string; binanceUrl?: string; binanceRestUrl?: string }) => {
       if (o.krakenPairs.length === 0 && o.binancePairs.length === 0) throw new Error('record: give --kraken-pairs and/or --binance-pairs');
+      const [{ createLogger }, { BookRecorder }, { KrakenBookSource }, { BinanceDepthSource }] = await Promise.all([
+        import('../ops/logger.ts'),
+        import('./book-recording.ts'),
+        import('./kraken-book.ts'),
+        import('./binance-depth.ts'),
+      ]);
       const logger = createLogger({ name: 'record', destination: process.stderr }); // stdout carries the features
       const recorder = new BookRecorder(o.out);
       const sink = { bookFeatures: async (b: BookFeatures[]) => printFeatures(b), reject: (_raw: string, why: string) => logger.warn({ why }, 'book input refused'), rawFrame: recorder.rawFrame };
@@ -59,6 +63,7 @@ export function addBookCommands(program: Command): void {
     .option('--depth <n>', 'Kraken book depth recorded', (v: string) => parseInt(v, 10), 10)
     .option('--end-ms <t>', 'also close the minutes ending at or before this time (epoch ms)', parseFloat)
     .action(async (path: string, o: { krakenPairs: string[]; binancePairs: string[]; depth: number; endMs?: number }) => {
+      const { readBookRecording, replayBookRecording } = await import('./book-recording.ts');
       const rows = await replayBookRecording(readBookRecording(path), { krakenPairs: o.krakenPairs, krakenDepth: o.depth, binancePairs: o.binancePairs, ...(o.endMs !== undefined ? { endMs: o.endMs } : {}) });
       printFeatures(rows);
     });

@@ -4,16 +4,20 @@
  */
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import cliProgress from 'cli-progress';
 import type { Config } from '../config/config.ts';
-import { createLogger } from '../ops/logger.ts';
-import { openStores } from '../stores/index.ts';
-import { storesConfigOf } from '../services/runner.ts';
-import { registryOf } from '../registry/index.ts';
-import { runTraining, type TrainingSource } from './training-run.ts';
+import type { ModelRegistry } from '../registry/model-registry.ts';
+import type { TrainingSource } from './training-run.ts';
 import { MODEL_KINDS, defaultKind, type ModelKind } from '../model/backends.ts';
 import { TARGETS, families, targetOf } from '../model/targets.ts';
-import { familyOf } from '../registry/model-registry.ts';
+
+// The registry, the stores and the training run are imported in the actions:
+// the other commands and --help start without them.
+
+/** registryOf (registry/index.ts), imported on use. */
+async function registryOfConfig(config: Config): Promise<ModelRegistry> {
+  const { registryOf } = await import('../registry/index.ts');
+  return registryOf(config);
+}
 
 /** "3h", "30m", "90s", "1d" -> milliseconds. */
 export function parseEvery(v: string): number {
@@ -51,6 +55,12 @@ export function addTrainCommand(program: Command, configOf: () => Config): void 
     .option('--budget <seconds>', 'search time budget', '300')
     .addHelpText('after', '\nExamples:\n  tickcast train --pair BTC/USD\n  tickcast train --pair BTC/USD --every 3h\n  tickcast train --pair BTC/USD --file data/sample/candles/coinbase_BTCUSD_1m_lean.csv')
     .action(async (o: TrainFlags) => {
+      const [{ createLogger }, { registryOf }, { openStores, storesConfigOf }, { runTraining }] = await Promise.all([
+        import('../ops/logger.ts'),
+        import('../registry/index.ts'),
+        import('../stores/index.ts'),
+        import('./training-run.ts'),
+      ]);
       const config = configOf();
       const logger = createLogger({ level: config.logLevel === 'info' ? 'warn' : config.logLevel });
       let every: number | null = null;
@@ -70,9 +80,9 @@ export function addTrainCommand(program: Command, configOf: () => Config): void 
       const onSignal = () => ac.abort();
       process.once('SIGINT', onSignal);
       process.once('SIGTERM', onSignal);
+      const cliProgress = process.stderr.isTTY === true ? (await import('cli-progress')).default : null;
       const once = async () => {
-        const tty = process.stderr.isTTY === true;
-        const bar = tty ? new cliProgress.SingleBar({ format: `train ${o.pair} |{bar}| {stage} {value}/{total}`, hideCursor: true }, cliProgress.Presets.shades_classic) : null;
+        const bar = cliProgress ? new cliProgress.SingleBar({ format: `train ${o.pair} |{bar}| {stage} {value}/{total}`, hideCursor: true }, cliProgress.Presets.shades_classic) : null;
         let stage = '';
         const started = Date.now();
         const res = await runTraining({
@@ -152,7 +162,8 @@ export function addModelsCommand(program: Command, configOf: () => Config): void
     .option('--pair <pair>', 'only this pair')
     .option('--json', 'print the metas as JSON')
     .action(async (o: { pair?: string; json?: boolean }) => {
-      const registry = registryOf(configOf());
+      const { familyOf } = await import('../registry/model-registry.ts');
+      const registry = await registryOfConfig(configOf());
       try {
         const list = await registry.list(o.pair);
         if (o.json) {
@@ -184,7 +195,7 @@ export function addModelsCommand(program: Command, configOf: () => Config): void
     .command('promote <version>')
     .description('make a version the production model of its pair (by hand: the rule is not applied)')
     .action(async (version: string) => {
-      const registry = registryOf(configOf());
+      const registry = await registryOfConfig(configOf());
       try {
         const m = await registry.promote(version, 'promoted by command');
         process.stdout.write(`${m.pair}: production is now ${m.version}\n`);
@@ -201,7 +212,7 @@ export function addModelsCommand(program: Command, configOf: () => Config): void
     .requiredOption('--pair <pair>', 'pair, e.g. BTC/USD')
     .option('--target <family>', `target family: ${families().map((t) => t.family).join(', ')}`, 'price')
     .action(async (o: { pair: string; target: string }) => {
-      const registry = registryOf(configOf());
+      const registry = await registryOfConfig(configOf());
       try {
         const r = await registry.rollback(o.pair, Date.now(), o.target);
         process.stdout.write(`${o.pair}: production rolled back from ${r.from} to ${r.to}\n`);
@@ -216,7 +227,7 @@ export function addModelsCommand(program: Command, configOf: () => Config): void
     .command('report <version>')
     .description('print the HTML report of a version')
     .action(async (version: string) => {
-      const registry = registryOf(configOf());
+      const registry = await registryOfConfig(configOf());
       try {
         const html = await registry.report(version);
         if (html === null) throw new Error(`no report for ${version}`);
