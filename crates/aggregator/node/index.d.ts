@@ -74,8 +74,17 @@ export declare class TradeCsvParser {
   push(chunk: Uint8Array): void
   /** No more bytes. */
   end(): void
-  /** The first line once complete (taken from the input), else null. */
+  /**
+   * The first line once complete (taken from the input), else null (an empty file: null at its end).
+   * Throws `TICKCAST_AGG_BAD_CSV` when reading the file fails.
+   */
   firstLine(): string | null
+  /**
+   * The parser reads the file at `path` itself, as it needs bytes (instead of `push` and
+   * `end`): no chunk crosses into JavaScript. Throws `TICKCAST_AGG_BAD_CSV` when it cannot be
+   * opened (the message says why) or input was given already.
+   */
+  readFile(path: string): void
   /** Sets the format (`kraken-history`, `bitcoincharts`, `ccxt`, `kraken-rest`, `kraken-rest-id`, `binance`, `mtgox`). */
   setFormat(format: string): void
   /** Reads up to `maxRows` rows (see `CsvNext`); rows after `maxTsMs` go to the caller. */

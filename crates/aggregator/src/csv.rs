@@ -12,6 +12,7 @@
 //! [`TradeCsvParser::first_line`], which then names the format.
 
 use std::fmt;
+use std::io::Read;
 
 use crate::batch::{TradeColumns, TradeIdColumn};
 use crate::trade::{fnv1a64_on, string_key, valid_pair, FNV_OFFSET, HASHED_BIT};
@@ -72,20 +73,23 @@ pub enum Stop {
 }
 
 /// Parser errors (misuse, not bad rows: bad rows are never errors).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CsvError {
     /// `next` before `set_format`.
     NoFormat,
     /// `push` after `end`.
     Ended,
+    /// Reading the file failed.
+    Io(String),
 }
 
 impl fmt::Display for CsvError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            CsvError::NoFormat => "the format is not set: call setFormat after reading the first line",
-            CsvError::Ended => "input already ended",
-        })
+        match self {
+            CsvError::NoFormat => f.write_str("the format is not set: call setFormat after reading the first line"),
+            CsvError::Ended => f.write_str("input already ended"),
+            CsvError::Io(e) => write!(f, "reading the trade file failed: {e}"),
+        }
     }
 }
 
@@ -148,11 +152,22 @@ pub const MAX_TRADE_TS_MS: i64 = 32_503_680_000_000;
 const MAX_ID_LEN: usize = 256;
 /// Most distinct `asset,currency` texts remembered (ccxt files).
 const MAX_CCXT_PAIRS: usize = 1024;
+/// Bytes per read when the parser reads the file itself.
+const READ_BYTES: usize = 1 << 20;
 /// Most fields a format reads (binance reads c[7]).
 const FIELDS: usize = 9;
 
 /// A row's fields as a format places them: pair, id (None: synthetic), price, qty, side code, time.
 type RowFields<'a> = (Option<u32>, Option<&'a [u8]>, &'a [u8], &'a [u8], u8, Option<i64>);
+
+/// The reader a parser reads its file from.
+struct Source(Box<dyn Read + Send>);
+
+impl fmt::Debug for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Source")
+    }
+}
 
 /// Reads trade CSV bytes into [`ParsedBatch`]es (see the module docs).
 #[derive(Debug)]
@@ -173,6 +188,8 @@ pub struct TradeCsvParser {
     first_taken: bool,
     /// The batch is still filling (the last `next` needed input).
     filling: bool,
+    /// Where more bytes come from when the parser reads the file itself.
+    source: Option<Source>,
     batch: ParsedBatch,
 }
 
@@ -194,6 +211,7 @@ impl TradeCsvParser {
             ended: false,
             first_taken: false,
             filling: false,
+            source: None,
             batch: ParsedBatch::default(),
         };
         if let Some(name) = pair.filter(|n| valid_pair(n)) {
@@ -204,20 +222,66 @@ impl TradeCsvParser {
 
     /// Appends bytes of the file.
     pub fn push(&mut self, bytes: &[u8]) -> Result<(), CsvError> {
-        if self.ended {
+        if self.ended || self.source.is_some() {
             return Err(CsvError::Ended);
         }
-        if self.pos > 0 && self.pos >= self.buf.len() / 2 {
-            self.buf.drain(..self.pos);
-            self.pos = 0;
-        }
+        self.compact();
         self.buf.extend_from_slice(bytes);
         Ok(())
     }
 
-    /// No more bytes: a last line without a line break is a line.
+    /// The parser reads its bytes from `source` itself, as it needs them, to its end (instead
+    /// of `push` and `end`).
+    pub fn read_from(&mut self, source: Box<dyn Read + Send>) -> Result<(), CsvError> {
+        if self.ended || self.source.is_some() {
+            return Err(CsvError::Ended);
+        }
+        self.source = Some(Source(source));
+        Ok(())
+    }
+
+    fn compact(&mut self) {
+        if self.pos > 0 && self.pos >= self.buf.len() / 2 {
+            self.buf.drain(..self.pos);
+            self.pos = 0;
+        }
+    }
+
+    /// More bytes from the source; false when there is no source (or it had ended).
+    fn fill(&mut self) -> Result<bool, CsvError> {
+        let Some(src) = self.source.as_mut() else {
+            return Ok(false);
+        };
+        if self.pos > 0 && self.pos >= self.buf.len() / 2 {
+            self.buf.drain(..self.pos);
+            self.pos = 0;
+        }
+        let len = self.buf.len();
+        self.buf.resize(len + READ_BYTES, 0);
+        let n = loop {
+            match src.0.read(&mut self.buf[len..]) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.buf.truncate(len);
+                    return Err(CsvError::Io(e.to_string()));
+                }
+            }
+        };
+        self.buf.truncate(len + n);
+        if n == 0 {
+            self.source = None;
+            self.ended = true;
+        }
+        Ok(true)
+    }
+
+    /// No more bytes: a last line without a line break is a line. (A parser that reads its
+    /// source itself ends at the source's end; this changes nothing for it.)
     pub fn end(&mut self) {
-        self.ended = true;
+        if self.source.is_none() {
+            self.ended = true;
+        }
     }
 
     /// Sets the format (after the first line).
@@ -251,15 +315,23 @@ impl TradeCsvParser {
 
     /// The first line of the file, once it is complete (taken from the input); None until then,
     /// after it was taken, and for an empty file (no line at all).
-    pub fn first_line(&mut self) -> Option<String> {
-        if self.first_taken || self.pos >= self.buf.len() {
-            return None;
+    pub fn first_line(&mut self) -> Result<Option<String>, CsvError> {
+        loop {
+            if self.first_taken {
+                return Ok(None);
+            }
+            if self.pos < self.buf.len() {
+                if let Some((line, next)) = self.line_at(self.pos) {
+                    let text = String::from_utf8_lossy(&self.buf[self.pos..line]).into_owned();
+                    self.pos = next;
+                    self.first_taken = true;
+                    return Ok(Some(text));
+                }
+            }
+            if !self.fill()? {
+                return Ok(None);
+            }
         }
-        let (line, next) = self.line_at(self.pos)?;
-        let text = String::from_utf8_lossy(&self.buf[self.pos..line]).into_owned();
-        self.pos = next;
-        self.first_taken = true;
-        Some(text)
     }
 
     /// The synthetic index of the next row of `pair` (the caller read a row of it); counts it.
@@ -320,6 +392,9 @@ impl TradeCsvParser {
                 return Ok(Stop::End);
             }
             let Some((end, next)) = self.line_at(self.pos).filter(|_| self.pos < self.buf.len()) else {
+                if self.fill()? {
+                    continue;
+                }
                 self.filling = true;
                 return Ok(Stop::NeedInput);
             };
@@ -605,7 +680,7 @@ mod tests {
         let mut p = TradeCsvParser::new(None, "f.csv");
         let text = "exchange,asset,currency,time,timestamp,side,price,amount\r\nkraken,BTC,USD,1561939203172,x,sell,10749.4,0.004\n\nkraken,BTC,USD,1561939205224,x,buy,1e4,.5\rkraken,BTC,USD,1,x,buy, 1,1\nkraken,ETH,USD,2,x,buy,1,1";
         p.push(text.as_bytes()).unwrap_or(());
-        assert_eq!(p.first_line().as_deref(), Some("exchange,asset,currency,time,timestamp,side,price,amount"));
+        assert_eq!(p.first_line().ok().flatten().as_deref(), Some("exchange,asset,currency,time,timestamp,side,price,amount"));
         p.set_format(CsvFormat::Ccxt);
         // The pair is not known yet: the first row goes to the caller, which names it.
         assert_eq!(p.next(10, MAX_TRADE_TS_MS), Ok(Stop::Slow("kraken,BTC,USD,1561939203172,x,sell,10749.4,0.004".into())));
@@ -622,6 +697,32 @@ mod tests {
     }
 
     #[test]
+    fn reading_the_source_itself_gives_what_pushing_gives() {
+        let text = "unix_time,price,amount\r\n1561939203,10,1\r1561939204, 10,1\n\n1561939205,11,2".repeat(40_000);
+        let run = |p: &mut TradeCsvParser| {
+            let first = p.first_line();
+            p.set_format(CsvFormat::Bitcoincharts);
+            let mut out = vec![format!("{first:?}")];
+            loop {
+                let stop = p.next(7_777, MAX_TRADE_TS_MS).unwrap_or(Stop::End);
+                out.push(format!("{:?} {} {:?}", stop, p.batch().len(), p.batch().keys.last()));
+                if stop == Stop::End || stop == Stop::NeedInput {
+                    return out;
+                }
+            }
+        };
+        let mut pushed = TradeCsvParser::new(Some("BTC/USD"), "k");
+        pushed.push(text.as_bytes()).unwrap_or(());
+        pushed.end();
+        let mut reading = TradeCsvParser::new(Some("BTC/USD"), "k");
+        reading.read_from(Box::new(std::io::Cursor::new(text.clone().into_bytes()))).unwrap_or(());
+        assert_eq!(reading.push(b"x"), Err(CsvError::Ended));
+        let (a, b) = (run(&mut pushed), run(&mut reading));
+        assert!(a.len() > 10);
+        assert_eq!(a, b);
+    }
+
+    #[test]
     fn keys_are_the_aggregators_keys_of_the_ids() {
         for (format, file_key, text) in [
             (CsvFormat::KrakenHistory, "kraken_XBTUSD_history.csv", "1561939203,10,1\n1561939204,10,1\n1561939205,11,2\n"),
@@ -631,7 +732,7 @@ mod tests {
             let mut p = TradeCsvParser::new(Some("BTC/USD"), file_key);
             p.push(format!("header\n{text}").as_bytes()).unwrap_or(());
             p.end();
-            assert!(p.first_line().is_some());
+            assert!(p.first_line().ok().flatten().is_some());
             p.set_format(format);
             assert_eq!(p.next(100, MAX_TRADE_TS_MS), Ok(Stop::End));
             let b = p.batch();
@@ -684,9 +785,9 @@ mod tests {
     fn a_carriage_return_at_the_end_of_a_chunk_waits_for_the_next_byte() {
         let mut p = TradeCsvParser::new(Some("BTC/USD"), "k");
         p.push(b"1,2,3\r").unwrap_or(());
-        assert_eq!(p.first_line(), None);
+        assert_eq!(p.first_line(), Ok(None));
         p.push(b"\n1561939203,10,1\r").unwrap_or(());
-        assert_eq!(p.first_line().as_deref(), Some("1,2,3"));
+        assert_eq!(p.first_line().ok().flatten().as_deref(), Some("1,2,3"));
         p.set_format(CsvFormat::KrakenHistory);
         assert_eq!(p.next(10, MAX_TRADE_TS_MS), Ok(Stop::NeedInput));
         p.push(b"1561939204.5,11,2").unwrap_or(());
@@ -702,7 +803,7 @@ mod tests {
         let mut p = TradeCsvParser::new(Some("BTC/USD"), "k");
         p.push(b"id,price,amount,type\n1561939203000000,10,1,x\n32503680000001000,10,1,x\n").unwrap_or(());
         p.end();
-        assert!(p.first_line().is_some());
+        assert!(p.first_line().ok().flatten().is_some());
         p.set_format(CsvFormat::Mtgox);
         assert_eq!(p.next(10, 1_561_939_202_999), Ok(Stop::Slow("1561939203000000,10,1,x".into())));
         let (rows, slow) = all(&mut p);
@@ -712,7 +813,7 @@ mod tests {
         let mut q = TradeCsvParser::new(Some("btc/usd"), "k");
         q.push(b"1561939203,10,1\n1561939204,10,1\n").unwrap_or(());
         q.end();
-        assert!(q.first_line().is_some());
+        assert!(q.first_line().ok().flatten().is_some());
         q.set_format(CsvFormat::KrakenHistory);
         assert_eq!(q.next(10, MAX_TRADE_TS_MS), Ok(Stop::Slow("1561939204,10,1".into())));
         assert_eq!(q.push(b"1"), Err(CsvError::Ended));

@@ -84,7 +84,10 @@ interface Checkpoint {
  */
 const FILE_BATCH = 50_000;
 
-/** Most one checkpoint a second (and one at the end): a kill loses at most about a second of work, redone on resume. */
+/**
+ * At most one checkpoint a second (and one at the end): a kill loses at most about a second of
+ * work, redone on resume. A file import also stores its rows once a second, with the checkpoint.
+ */
 const CHECKPOINT_EVERY_MS = 1000;
 
 export function checkpointKey(o: Pick<BackfillOptions, 'exchange' | 'pair' | 'fromMs' | 'toMs' | 'file' | 'intervalS'>): string {
@@ -210,7 +213,7 @@ export async function runBackfill(o: BackfillOptions): Promise<BackfillProgress 
     const file = new TradeCsvFastFile(requireFile(o.file), { exchange: o.exchange, pair: o.pair });
     const batchSize = o.fileBatch ?? FILE_BATCH;
     const name = 'backfill-file';
-    let stored: { candles: Candle[]; checkpoint: Checkpoint | null } | null = null;
+    let stored: { candles: Candle[]; checkpoint: Checkpoint } | null = null;
     let unstored: Candle[] = [];
     /** Accounts a stage output (trades delivered in file order); its candles wait for the next store. */
     const account = (out: StageOutput, delivered: number, pushed: number, batchCursor: number | null): void => {
@@ -238,13 +241,16 @@ export async function runBackfill(o: BackfillOptions): Promise<BackfillProgress 
         account(stage.pushMany([t]), 0, 1, t.ts_ms);
       }
     };
-    /** Closes a batch: what it produced waits to be stored, with a checkpoint when one is due. */
-    const closeBatch = (): void => {
+    /**
+     * Closes a batch. Once a checkpoint is due (a second after the last one) or at the end, what
+     * the batches since the last one produced waits to be stored, with the checkpoint: one store
+     * write (and disk sync) a second instead of one a batch.
+     */
+    const closeBatch = (last: boolean): void => {
       const now = performance.now();
-      const due = now - checkpointedAt >= (o.checkpointEveryMs ?? CHECKPOINT_EVERY_MS);
-      if (due) checkpointedAt = now;
-      const checkpoint: Checkpoint | null = due ? { version: 1, key, cursor_ms: cursorMs, consumed, stage: stage.snapshot(), progress: { ...progress } } : null;
-      stored = { candles: unstored, checkpoint };
+      if (!last && now - checkpointedAt < (o.checkpointEveryMs ?? CHECKPOINT_EVERY_MS)) return;
+      checkpointedAt = now;
+      stored = { candles: unstored, checkpoint: { version: 1, key, cursor_ms: cursorMs, consumed, stage: stage.snapshot(), progress: { ...progress } } };
       unstored = [];
     };
     const storeClosed = async (): Promise<void> => {
@@ -252,7 +258,7 @@ export async function runBackfill(o: BackfillOptions): Promise<BackfillProgress 
       stored = null;
       if (s === null) return;
       await storeCandlesAndFeatures(s.candles);
-      if (s.checkpoint) writeCheckpoint(o.checkpointPath, { ...s.checkpoint, progress: { ...s.checkpoint.progress, candles: progress.candles, featureRows: progress.featureRows } });
+      writeCheckpoint(o.checkpointPath, { ...s.checkpoint, progress: { ...s.checkpoint.progress, candles: progress.candles, featureRows: progress.featureRows } });
       o.onProgress?.({ ...progress });
     };
     const drain = async (): Promise<boolean> => {
@@ -270,7 +276,7 @@ export async function runBackfill(o: BackfillOptions): Promise<BackfillProgress 
           account(r, r.rows, r.pushed, r.cursorMs);
         }
         if (r.slowLine !== null) for (const step of file.slow(r.slowLine)) slowStep(step);
-        closeBatch();
+        closeBatch(r.stop === 'end');
         if (r.stop === 'end') return true;
       }
     };

@@ -179,10 +179,19 @@ export class TradeCsvFastFile {
     this.parser = new TradeCsvParser({ ...(this.fast && pair !== undefined ? { pair } : {}), fileKey });
     this.ctx = { named, opts, pairs: new Map(), fileKey, clock: opts.clock ?? systemClock, maxFutureMs: opts.maxFutureMs ?? Number.MAX_SAFE_INTEGER / 2 };
     this.fmt = opts.format ?? null;
+    this.readsItself = !path.endsWith('.gz') && opts.highWaterMark === undefined;
+    if (this.readsItself) this.parser.readFile(path);
   }
 
-  /** The file's bytes (gunzipped for .gz), in chunks of 1 MiB. */
+  /**
+   * True when the parser reads the file itself (a plain file, no chunk size asked for): no
+   * bytes cross into JavaScript and `bytes()` is empty. Else push `bytes()` into the parser.
+   */
+  readonly readsItself: boolean;
+
+  /** The file's bytes (gunzipped for .gz) in chunks (default 1 MiB), unless the parser reads it itself. */
   bytes(): AsyncIterable<Buffer> & { destroy(): void } {
+    if (this.readsItself) return Object.assign([], { destroy: () => undefined }) as unknown as AsyncIterable<Buffer> & { destroy(): void };
     const input = createReadStream(this.path, { highWaterMark: this.opts.highWaterMark ?? READ_CHUNK });
     return this.path.endsWith('.gz') ? input.pipe(createGunzip()) : input;
   }

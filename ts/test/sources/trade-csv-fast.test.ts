@@ -113,9 +113,10 @@ for (const name of FILES) {
     const path = testData(`trades/${name}`);
     // The exchange given, as `tickcast backfill` gives it (ccxt rows name their own otherwise).
     const exchange = inferFromFileName(path).exchange;
-    for (const highWaterMark of [65536, 4096, 97, 7]) {
+    // undefined: the Rust parser reads the file itself; else JavaScript pushes chunks of that size.
+    for (const highWaterMark of [undefined, 65536, 4096, 97, 7]) {
       const ref = await readReference(path, { exchange });
-      const fast = await readFast(path, { exchange, highWaterMark });
+      const fast = await readFast(path, { exchange, ...(highWaterMark !== undefined ? { highWaterMark } : {}) });
       assert.deepEqual(fast.trades, ref.trades, `trades, chunks of ${highWaterMark}`);
       assert.deepEqual(fast.rejects, ref.rejects, `rejects, chunks of ${highWaterMark}`);
       assert.ok(ref.trades.length >= 1000);
@@ -133,9 +134,11 @@ for (const name of FILES) {
       const exchange = inferFromFileName(path).exchange;
       const ref = await readReference(path, { exchange });
       const fast = await readFast(path, { exchange, highWaterMark: 251 });
+      const itself = await readFast(path, { exchange });
       assert.ok(ref.rejects.length > 0, 'the mangling made rejects');
       assert.deepEqual(fast.trades, ref.trades, `trades, seed ${seed}`);
       assert.deepEqual(fast.rejects, ref.rejects, `rejects, seed ${seed}`);
+      assert.deepEqual(itself, fast, `the parser reading the file itself, seed ${seed}`);
       assert.ok(fast.fastRows > ref.trades.length / 2, `${fast.fastRows} of ${ref.trades.length} on the fast path`);
     }
   });
@@ -164,6 +167,7 @@ test('fast path = general reader: headerless Kraken history, gzip, a future limi
     const ref = await readReference(path, opts);
     const fast = await readFast(path, { ...opts, highWaterMark: 333 });
     const what = `${path} ${JSON.stringify(opts)}`;
+    assert.deepEqual(await readFast(path, opts), fast, `${what}: read by the parser itself`);
     assert.deepEqual(fast.trades, ref.trades, what);
     assert.deepEqual(fast.rejects, ref.rejects, what);
     if (opts.exchange ?? inferFromFileName(path).exchange) {
@@ -182,7 +186,9 @@ test('fast path = general reader: empty files, a header alone, an unknown format
     const path = join(dir, name);
     writeFileSync(path, text);
     const ref = await readReference(path, {}).then((r) => ({ ok: r }), (e: Error) => ({ err: e.message }));
-    const fast = await readFast(path, {}).then((r) => ({ ok: { ...r, fastRows: 0 } }), (e: Error) => ({ err: e.message }));
-    assert.deepEqual(fast, ref, JSON.stringify(text));
+    for (const o of [{}, { highWaterMark: 3 }]) {
+      const fast = await readFast(path, o).then((r) => ({ ok: { ...r, fastRows: 0 } }), (e: Error) => ({ err: e.message }));
+      assert.deepEqual(fast, ref, JSON.stringify(text));
+    }
   }
 });

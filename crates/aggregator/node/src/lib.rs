@@ -624,10 +624,20 @@ impl TradeCsvParser {
         self.core().end();
     }
 
-    /// The first line once complete (taken from the input), else null.
+    /// The first line once complete (taken from the input), else null (an empty file: null at its end).
+    /// Throws `TICKCAST_AGG_BAD_CSV` when reading the file fails.
     #[napi]
-    pub fn first_line(&mut self) -> Option<String> {
-        self.core().first_line()
+    pub fn first_line(&mut self) -> Result<Option<String>> {
+        self.core().first_line().map_err(|e| err(Code::BadCsv, e))
+    }
+
+    /// The parser reads the file at `path` itself, as it needs bytes (instead of `push` and
+    /// `end`): no chunk crosses into JavaScript. Throws `TICKCAST_AGG_BAD_CSV` when it cannot be
+    /// opened (the message says why) or input was given already.
+    #[napi]
+    pub fn read_file(&mut self, path: String) -> Result<()> {
+        let f = std::fs::File::open(&path).map_err(|e| err(Code::BadCsv, format!("{path}: {e}")))?;
+        self.core().read_from(Box::new(f)).map_err(|e| err(Code::BadCsv, e))
     }
 
     /// Sets the format (`kraken-history`, `bitcoincharts`, `ccxt`, `kraken-rest`, `kraken-rest-id`, `binance`, `mtgox`).
