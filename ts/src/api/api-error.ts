@@ -4,7 +4,7 @@
  * never carries the details (they are logged), only the code and a generic
  * message.
  */
-import { Type, type Static } from '@sinclair/typebox';
+import { Type, type Static } from '../contracts/typebox.ts';
 
 /** Code → HTTP status. The one list of the API's error codes. */
 export const API_ERRORS = {

@@ -4,7 +4,7 @@
  * and generate the OpenAPI document (@fastify/swagger): one schema, three uses.
  * Message shapes come from the stream contracts (ts/src/contracts/messages.ts).
  */
-import { Type, type Static, type TObject, type TProperties } from '@sinclair/typebox';
+import { Type, type Static, type TObject, type TProperties } from '../contracts/typebox.ts';
 import { BookFeatures, Candle, Prediction, PredictionError } from '../contracts/messages.ts';
 import { AccuracyRow, ForecastAccuracyRow, UnresolvedSummary } from '../monitor/monitoring-snapshot.ts';
 

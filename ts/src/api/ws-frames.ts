@@ -17,7 +17,7 @@
  * upgrade itself is refused with HTTP 401. Heartbeat: protocol-level ping every interval; a
  * client that has not answered the previous ping is dropped.
  */
-import { Type, type Static } from '@sinclair/typebox';
+import { Type, type Static } from '../contracts/typebox.ts';
 import { CandleBody, PredictionBody, PredictionErrorBody } from './schemas.ts';
 
 /** Most pairs in one subscribe / unsubscribe frame. */

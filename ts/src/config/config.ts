@@ -7,7 +7,7 @@
  * environment wins. An empty variable counts as unset.
  */
 import { readFileSync } from 'node:fs';
-import { Type, Kind, type Static, type TSchema } from '@sinclair/typebox';
+import { Type, Kind, type Static, type TSchema } from '../contracts/typebox.ts';
 import { validatorOf } from '../contracts/codec.ts';
 import { REDACTED, isSecretName, redactUrlCredentials } from './redact.ts';
 

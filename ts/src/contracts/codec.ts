@@ -2,7 +2,7 @@
  * Encode and validate messages where they enter a service.
  * A message that fails gets a reason string; the caller dead-letters it.
  */
-import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
+import { TypeCompiler, type TypeCheck } from './typebox.ts';
 import type { TSchema, Static } from '@sinclair/typebox';
 import { Topics, MAX_PAYLOAD_BYTES, type TopicKey, type MessageOf } from './messages.ts';
 import { fastCheck, type FastCheck } from './fast-check.ts';

@@ -13,8 +13,8 @@
  * (codec.ts validate). ts/test/contracts/fast-check.test.ts compares the two
  * on real and on hostile documents.
  */
-import { Kind, Type, type TSchema } from '@sinclair/typebox';
-import { TypeSystemPolicy } from '@sinclair/typebox/system';
+import { Kind, Type, type TSchema } from './typebox.ts';
+import { TypeSystemPolicy } from './typebox.ts';
 import type { TypeCheck } from '@sinclair/typebox/compiler';
 
 export type FastCheck = (value: unknown) => boolean;

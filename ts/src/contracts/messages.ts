@@ -3,7 +3,7 @@
  * both the static type (`Static<typeof X>`) and the runtime validator.
  * Never write an interface beside these: derive it.
  */
-import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { Type, type Static, type TSchema } from './typebox.ts';
 
 /** A finite number (TypeBox rejects NaN and ±Infinity by default policy). */
 const Num = (opts: Record<string, unknown> = {}) => Type.Number(opts);

@@ -10,7 +10,7 @@
  * `reminder_s` (0 = never): no repeat storm.
  */
 import { readFileSync } from 'node:fs';
-import { Type, type Static } from '@sinclair/typebox';
+import { Type, type Static } from '../contracts/typebox.ts';
 import { validate } from '../contracts/codec.ts';
 
 export const SignalName = Type.Union([

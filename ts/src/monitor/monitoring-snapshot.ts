@@ -3,7 +3,7 @@
  * error and freshness panels show. One schema gives the type and the
  * validator (fastify response schema).
  */
-import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { Type, type Static, type TSchema } from '../contracts/typebox.ts';
 
 const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
 

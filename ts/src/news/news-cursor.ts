@@ -12,7 +12,7 @@
  */
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { Type, type Static } from '@sinclair/typebox';
+import { Type, type Static } from '../contracts/typebox.ts';
 import { validate } from '../contracts/codec.ts';
 
 export const FeedValidators = Type.Object({

@@ -154,7 +154,7 @@ export async function runBackfill(o: BackfillOptions): Promise<BackfillProgress 
   };
 
   let skip = o.file && cp ? cp.consumed : 0;
-  let checkpointedAt = 0;
+  let checkpointedAt = -Infinity; // the first batch is checkpointed
   /** After a batch is stored: a checkpoint (at most one a second: each costs the aggregator's snapshot) and progress. */
   const batchDone = (): void => {
     const now = performance.now();

@@ -8,7 +8,7 @@
 import { mkdir, readFile, readdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { aliasKey, ProductionAlias, type ModelMeta } from './model-meta.ts';
-import { Value } from '@sinclair/typebox/value';
+import { Value } from '../contracts/typebox.ts';
 import { checkMeta, ModelRegistry, RegistryError, type RegistryBackend } from './model-registry.ts';
 
 const VERSION_RE = /^[a-z0-9][a-z0-9._-]{0,127}$/;

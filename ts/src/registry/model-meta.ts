@@ -3,7 +3,7 @@
  * folder backend, the `meta` field in Elasticsearch). One schema gives the
  * type and the validator used when a version is read back.
  */
-import { Type, type Static } from '@sinclair/typebox';
+import { Type, type Static } from '../contracts/typebox.ts';
 import { MODEL_KINDS } from '../model/backends.ts';
 
 const Metrics = Type.Object({

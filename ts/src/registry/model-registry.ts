@@ -4,7 +4,7 @@
  * Elasticsearch index). Promotion rules live in promotion.ts; this class
  * only moves the alias and the statuses.
  */
-import { Value } from '@sinclair/typebox/value';
+import { Value } from '../contracts/typebox.ts';
 import { aliasKey, ModelMeta, type ModelStatus, type ProductionAlias } from './model-meta.ts';
 import { targetOf } from '../model/targets.ts';
 

@@ -9,7 +9,7 @@
  * - `coins`: one entry per coin the item concerns (ticker, score in [-1, 1], a
  *   one-line reason); coins not concerned are omitted.
  */
-import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { Type, type Static, type TSchema } from '../contracts/typebox.ts';
 
 export const CoinScore = Type.Object(
   {

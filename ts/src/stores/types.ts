@@ -4,7 +4,7 @@
  * SQLite (embedded) and the Elasticsearch (production) implementations satisfy
  * these, and ts/test/stores/store-contract.ts runs the same cases on both.
  */
-import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { Type, type Static, type TSchema } from '../contracts/typebox.ts';
 import {
   BookFeatures,
   Candle,

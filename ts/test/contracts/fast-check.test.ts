@@ -8,8 +8,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Type, type TSchema } from '@sinclair/typebox';
-import { TypeCompiler } from '@sinclair/typebox/compiler';
+import { Type, type TSchema } from '../../src/contracts/typebox.ts';
+import { TypeCompiler } from '../../src/contracts/typebox.ts';
 import { BookFeatures, Candle, TechnicalFeatures, Trade } from '../../src/contracts/messages.ts';
 import { fastCheckOf, validate, validatorOf } from '../../src/contracts/codec.ts';
 import { fastCheck } from '../../src/contracts/fast-check.ts';

@@ -14,7 +14,7 @@ import { mkdtemp, rm, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { Value } from '@sinclair/typebox/value';
+import { Value } from '../../src/contracts/typebox.ts';
 import { REPO_ROOT } from '../fixtures/paths.ts';
 import { readCandleCsv } from '../../src/training/candle-csv.ts';
 import { buildDataset, technicalRowsFromCandles } from '../../src/training/dataset.ts';

@@ -17,7 +17,7 @@ import { folderRegistry } from '../../src/registry/folder-registry.ts';
 import { bootstrapModel } from '../../src/training/bootstrap.ts';
 import { runTraining } from '../../src/training/training-run.ts';
 import { ModelMeta } from '../../src/registry/model-meta.ts';
-import { Value } from '@sinclair/typebox/value';
+import { Value } from '../../src/contracts/typebox.ts';
 
 const SAMPLE = join(REPO_ROOT, 'data', 'sample', 'candles');
 const logger = pino({ level: 'silent' });
