@@ -147,6 +147,23 @@ test('backfill of a broken file on the fast path: the same rows, rejects and cou
     assert.ok(general.r.rejected > 100, `rejects made: ${general.r.rejected}`);
     assert.deepStrictEqual({ ...fast.r, resumed: false }, { ...general.r, resumed: false });
     assert.deepStrictEqual(fast.rows, general.rows);
+    // --from/--to: rows outside are read (and counted as consumed) but not aggregated, on both paths.
+    const first = Date.parse('2019-07-01T00:10:00Z');
+    const range = { fromMs: first, toMs: first + 25 * 60_000 };
+    const ranged = (src: boolean) =>
+      withStores(async (s, d) => {
+        const r = await runBackfill({
+          exchange: 'kraken', pair: PAIR, file, checkpointPath: join(d, 'cp.json'), stores: s, logger: silentLogger, fileBatch: 400, ...range,
+          ...(src ? { source: new CsvImportSource(file, { exchange: 'kraken', pair: PAIR, batchSize: 400 }) } : {}),
+        });
+        return { r, rows: await rows(s) };
+      });
+    const g2 = await ranged(true);
+    const f2 = await ranged(false);
+    assert.ok(g2.r.trades > 500 && g2.r.trades < general.r.trades, `${g2.r.trades} trades in the range`);
+    assert.equal(g2.rows.candles.length, 25);
+    assert.deepStrictEqual({ ...f2.r, resumed: false }, { ...g2.r, resumed: false });
+    assert.deepStrictEqual(f2.rows, g2.rows);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
