@@ -229,11 +229,17 @@ export interface CandleColumns {
 
 /** What `next` read. */
 export interface CsvNext {
-  /** Why it stopped: the batch is full, `slowLine` is for the caller, more input is needed, or the input is done. */
-  stop: 'full' | 'slow' | 'input' | 'end'
+  /**
+   * Why it stopped: the batch is full, `slowLine` is for the caller, more input is needed, the input is
+   * done, or a line over 1 MiB was skipped (`slowLine`: its first 200 bytes).
+   */
+  stop: 'full' | 'slow' | 'input' | 'end' | 'toolong'
   /** Rows in the batch (fed with `Aggregator.pushParsed`, read with `tradeAt`). */
   rows: number
-  /** With stop `slow`: the line (after the batch's rows) the caller's general reader must judge. */
+  /**
+   * With stop `slow`: the line (after the batch's rows) the caller's general reader must judge; with
+   * `toolong`: the first bytes of the skipped line.
+   */
   slowLine?: string
 }
 
@@ -258,10 +264,13 @@ export interface ParsedPushResult {
 /** What `parseAndPush` did. */
 export interface ParsedStep {
   /** As `CsvNext.stop`. With `input` nothing was fed: the batch fills on with the next call. */
-  stop: 'full' | 'slow' | 'input' | 'end'
+  stop: 'full' | 'slow' | 'input' | 'end' | 'toolong'
   /** Rows in the batch (read with `tradeAt` until the next call). */
   rows: number
-  /** With stop `slow`: the line after the batch's rows, for the caller's general reader. */
+  /**
+   * With stop `slow`: the line after the batch's rows, for the caller's general reader; with
+   * `toolong`: the first bytes of the skipped line.
+   */
   slowLine?: string
   /** Rows left out as the rest of `skipRows`. */
   skipped: number

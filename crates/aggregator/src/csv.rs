@@ -70,6 +70,24 @@ pub enum Stop {
     NeedInput,
     /// The input ended and every line is read.
     End,
+    /// A line longer than [`MAX_LINE`] bytes (taken from the input without being kept: memory
+    /// stays bounded): its first [`LONG_LINE_PREFIX`] bytes, for the caller's reject.
+    TooLong(String),
+}
+
+/// The longest line read; a longer one is skipped as [`Stop::TooLong`].
+pub const MAX_LINE: usize = 1 << 20;
+/// What a too-long first line starts with (no header or row does).
+pub const LONG_LINE_MARK: &str = "\u{0}line over 1 MiB\u{0}";
+/// Bytes of a too-long line kept for its reject.
+pub const LONG_LINE_PREFIX: usize = 200;
+
+/// A line taken from the input.
+enum Line {
+    /// `buf[start..end]`.
+    Text(usize, usize),
+    /// A line over [`MAX_LINE`]: its first bytes.
+    TooLong(String),
 }
 
 /// Parser errors (misuse, not bad rows: bad rows are never errors).
@@ -190,6 +208,8 @@ pub struct TradeCsvParser {
     filling: bool,
     /// Where more bytes come from when the parser reads the file itself.
     source: Option<Source>,
+    /// Inside a too-long line: its first bytes (the rest is skipped up to its end).
+    too_long: Option<String>,
     batch: ParsedBatch,
 }
 
@@ -212,6 +232,7 @@ impl TradeCsvParser {
             first_taken: false,
             filling: false,
             source: None,
+            too_long: None,
             batch: ParsedBatch::default(),
         };
         if let Some(name) = pair.filter(|n| valid_pair(n)) {
@@ -315,18 +336,45 @@ impl TradeCsvParser {
 
     /// The first line of the file, once it is complete (taken from the input); None until then,
     /// after it was taken, and for an empty file (no line at all).
+    /// A too-long first line gives its first bytes after [`LONG_LINE_MARK`].
     pub fn first_line(&mut self) -> Result<Option<String>, CsvError> {
+        if self.first_taken {
+            return Ok(None);
+        }
+        let text = match self.take_line()? {
+            None => return Ok(None),
+            Some(Line::Text(start, end)) => String::from_utf8_lossy(&self.buf[start..end]).into_owned(),
+            Some(Line::TooLong(prefix)) => format!("{LONG_LINE_MARK}{prefix}"),
+        };
+        self.first_taken = true;
+        Ok(Some(text))
+    }
+
+    /// The next complete line, reading the source for more when there is one; None when the
+    /// input has no complete line now (or has ended). A line over MAX_LINE bytes is not kept.
+    fn take_line(&mut self) -> Result<Option<Line>, CsvError> {
         loop {
-            if self.first_taken {
-                return Ok(None);
-            }
             if self.pos < self.buf.len() {
-                if let Some((line, next)) = self.line_at(self.pos) {
-                    let text = String::from_utf8_lossy(&self.buf[self.pos..line]).into_owned();
+                if let Some((end, next)) = self.line_at(self.pos) {
+                    let start = self.pos;
                     self.pos = next;
-                    self.first_taken = true;
-                    return Ok(Some(text));
+                    if let Some(prefix) = self.too_long.take() {
+                        return Ok(Some(Line::TooLong(prefix)));
+                    }
+                    if end - start > MAX_LINE {
+                        return Ok(Some(Line::TooLong(prefix_of(&self.buf[start..end]))));
+                    }
+                    return Ok(Some(Line::Text(start, end)));
                 }
+                if self.buf.len() - self.pos > MAX_LINE {
+                    if self.too_long.is_none() {
+                        self.too_long = Some(prefix_of(&self.buf[self.pos..]));
+                    }
+                    // Skip what is here, but a last '\r' (it may begin a "\r\n").
+                    self.pos = self.buf.len() - usize::from(self.buf.last() == Some(&b'\r'));
+                }
+            } else if self.ended {
+                return Ok(self.too_long.take().map(Line::TooLong));
             }
             if !self.fill()? {
                 return Ok(None);
@@ -388,18 +436,15 @@ impl TradeCsvParser {
         self.filling = false;
         let max_ts = max_ts_ms.min(MAX_TRADE_TS_MS);
         while self.batch.len() < max_rows {
-            if self.pos >= self.buf.len() && self.ended {
-                return Ok(Stop::End);
-            }
-            let Some((end, next)) = self.line_at(self.pos).filter(|_| self.pos < self.buf.len()) else {
-                if self.fill()? {
-                    continue;
+            let (start, end) = match self.take_line()? {
+                None if self.ended && self.pos >= self.buf.len() => return Ok(Stop::End),
+                None => {
+                    self.filling = true;
+                    return Ok(Stop::NeedInput);
                 }
-                self.filling = true;
-                return Ok(Stop::NeedInput);
+                Some(Line::TooLong(prefix)) => return Ok(Stop::TooLong(prefix)),
+                Some(Line::Text(start, end)) => (start, end),
             };
-            let start = self.pos;
-            self.pos = next;
             if end == start {
                 continue; // an empty line
             }
@@ -541,6 +586,10 @@ fn ccxt_pair(table: &[(Vec<u8>, Vec<u8>, Option<u32>)], last: &mut usize, asset:
     table[i].2
 }
 
+fn prefix_of(line: &[u8]) -> String {
+    String::from_utf8_lossy(&line[..line.len().min(LONG_LINE_PREFIX)]).into_owned()
+}
+
 /// `^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$` (the TypeScript check, without the whitespace it
 /// trims), as a finite number > 0; None otherwise.
 fn positive(f: &[u8]) -> Option<f64> {
@@ -668,7 +717,7 @@ mod tests {
                 rows.push((b.id(r).to_owned(), b.prices[r], b.qtys[r], b.sides[r], b.ts_ms[r]));
             }
             match stop {
-                Stop::Slow(l) => slow.push(l),
+                Stop::Slow(l) | Stop::TooLong(l) => slow.push(l),
                 Stop::Full => {}
                 Stop::NeedInput | Stop::End => return (rows, slow),
             }
@@ -720,6 +769,53 @@ mod tests {
         let (a, b) = (run(&mut pushed), run(&mut reading));
         assert!(a.len() > 10);
         assert_eq!(a, b);
+    }
+
+    #[test]
+    fn a_line_over_the_limit_is_skipped_with_bounded_memory() {
+        for reads_itself in [false, true] {
+            let mut text = b"unix_time,price,amount\n1561939203,10,1\n".to_vec();
+            text.extend(std::iter::repeat_n(b'7', 3 * MAX_LINE + 5));
+            text.extend_from_slice(b"\r\n1561939204,11,2\n");
+            text.extend(std::iter::repeat_n(b'8', MAX_LINE + 1));
+            let mut p = TradeCsvParser::new(Some("BTC/USD"), "k");
+            let mut peak = 0;
+            if reads_itself {
+                p.read_from(Box::new(std::io::Cursor::new(text.clone()))).unwrap_or(());
+            }
+            let mut stops = Vec::new();
+            let mut chunks = text.chunks(100_000);
+            loop {
+                if !reads_itself && p.first_taken {
+                    match chunks.next() {
+                        Some(c) => p.push(c).unwrap_or(()),
+                        None => p.end(),
+                    }
+                } else if !reads_itself {
+                    p.push(chunks.next().unwrap_or_default()).unwrap_or(());
+                }
+                if !p.first_taken {
+                    if p.first_line().ok().flatten().is_some() {
+                        p.set_format(CsvFormat::Bitcoincharts);
+                    }
+                    continue;
+                }
+                let stop = p.next(10, MAX_TRADE_TS_MS).unwrap_or(Stop::End);
+                peak = peak.max(p.buf.capacity());
+                let rows = p.batch().len();
+                match stop {
+                    Stop::NeedInput => continue,
+                    Stop::End => {
+                        stops.push(format!("end {rows}"));
+                        break;
+                    }
+                    Stop::TooLong(prefix) => stops.push(format!("long {rows} {}", prefix.len())),
+                    other => stops.push(format!("{other:?} {rows}")),
+                }
+            }
+            assert_eq!(stops, vec![format!("long 1 {LONG_LINE_PREFIX}"), format!("long 1 {LONG_LINE_PREFIX}"), "end 0".to_owned()], "reads itself: {reads_itself}");
+            assert!(peak < 3 * MAX_LINE, "buffer peak {peak} bytes");
+        }
     }
 
     #[test]

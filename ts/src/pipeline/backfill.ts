@@ -270,7 +270,8 @@ export async function runBackfill(o: BackfillOptions): Promise<BackfillProgress 
           for (const c of file.parser.pairCounts()) tradesTotal().inc({ source: name, pair: c.pair }, c.rows);
           account(r, r.rows, r.pushed, r.cursorMs);
         }
-        if (r.slowLine !== null) for (const step of file.slow(r.slowLine)) slowStep(step);
+        if (r.stop === 'toolong') slowStep(file.tooLong(r.slowLine ?? ''));
+        else if (r.slowLine !== null) for (const step of file.slow(r.slowLine)) slowStep(step);
         closeBatch();
         if (r.stop === 'end') return true;
       }

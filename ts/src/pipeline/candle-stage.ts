@@ -206,7 +206,7 @@ export class CandleStage {
     exchange: string,
     parser: TradeCsvParser,
     o: { maxRows: number; maxTsMs: number; skipRows: number; fromMs?: number | undefined; toMs?: number | undefined },
-  ): Promise<StageOutput & { stop: 'full' | 'slow' | 'input' | 'end'; rows: number; slowLine: string | null; skipped: number; pushed: number; cursorMs: number | null }> {
+  ): Promise<StageOutput & { stop: 'full' | 'slow' | 'input' | 'end' | 'toolong'; rows: number; slowLine: string | null; skipped: number; pushed: number; cursorMs: number | null }> {
     const r = await this.aggregator(exchange).parseAndPush(parser, o.maxRows, o.maxTsMs, o.skipRows, o.fromMs, o.toMs);
     const out: StageOutput = { candles: [], late: [], duplicates: 0, rejected: [] };
     collect(r.result, out, (row) => ({ exchange, ...(parser.tradeAt(row) as NonNullable<ReturnType<TradeCsvParser['tradeAt']>>) }));

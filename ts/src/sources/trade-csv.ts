@@ -118,8 +118,12 @@ export async function* readTradeCsv(path: string, opts: TradeCsvOptions = {}): A
         first = false;
         const d = detectCsvFormat(line);
         fmt ??= d?.format ?? null;
-        if (fmt === null) throw new Error(`${path}: unknown trade CSV format (first line ${JSON.stringify(line.slice(0, 120))})`);
+        if (fmt === null) throw unknownFormat(path, line);
         if (d?.header) continue;
+      }
+      if (line.startsWith(LONG_LINE_MARK)) {
+        batch.rejects.push({ raw: line.slice(LONG_LINE_MARK.length), kind: 'bad_frame', detail: LONG_LINE_DETAIL });
+        continue;
       }
       const j = judgeLine(fmt!, line, ctx, (pair) => {
         const n = rowsPerPair.get(pair) ?? 0;
@@ -209,7 +213,7 @@ export class TradeCsvFastFile {
     this.started = true;
     const d = detectCsvFormat(first);
     this.fmt ??= d?.format ?? null;
-    if (this.fmt === null) throw new Error(`${this.path}: unknown trade CSV format (first line ${JSON.stringify(first.slice(0, 120))})`);
+    if (this.fmt === null) throw unknownFormat(this.path, first);
     this.parser.setFormat(this.fmt);
     if (!d?.header) yield* this.slow(first);
   }
@@ -217,6 +221,11 @@ export class TradeCsvFastFile {
   /** True once the first line was read (the parser may be asked for rows). */
   get ready(): boolean {
     return this.started;
+  }
+
+  /** A line the fast parser skipped as too long (stop 'toolong'): its reject. */
+  tooLong(prefix: string): FastCsvStep {
+    return { kind: 'reject', raw: prefix, reject: 'bad_frame', detail: LONG_LINE_DETAIL };
   }
 
   /** A line the fast path left: the general reader's verdict (nothing for a blank line). */
@@ -252,6 +261,7 @@ async function* fastSteps(f: TradeCsvFastFile, batchSize: number): AsyncGenerato
       // 'input': the batch fills on with the next chunk.
       if (r.rows > 0 && r.stop !== 'input') yield { kind: 'rows', rows: r.rows };
       if (r.stop === 'slow') yield* f.slow(r.slowLine!);
+      else if (r.stop === 'toolong') yield f.tooLong(r.slowLine!);
       else if (r.stop !== 'full') return;
     }
   }
@@ -278,6 +288,8 @@ export async function* textLines(stream: NodeJS.ReadableStream): AsyncGenerator<
   stream.setEncoding('utf8');
   let rest = '';
   let skipLf = false;
+  /** The first characters of a too-long line being skipped. */
+  let skipping: string | null = null;
   for await (const chunk of stream as AsyncIterable<string>) {
     let text = rest + chunk;
     if (skipLf && text.startsWith('\n')) text = text.slice(1);
@@ -285,12 +297,41 @@ export async function* textLines(stream: NodeJS.ReadableStream): AsyncGenerator<
     const parts = text.includes('\r') ? text.split(CRLF_OR_LF_OR_CR) : text.split('\n');
     rest = parts.pop() as string;
     if (text.endsWith('\r')) skipLf = true;
+    if (skipping !== null && parts.length > 0) {
+      parts[0] = `${LONG_LINE_MARK}${skipping}`; // the long line's end
+      skipping = null;
+    }
+    for (let i = 0; i < parts.length; i++) {
+      const p = parts[i] as string;
+      if (p.length > MAX_LINE_CHARS && !p.startsWith(LONG_LINE_MARK)) parts[i] = `${LONG_LINE_MARK}${p.slice(0, LONG_LINE_PREFIX)}`;
+    }
+    if (rest.length > MAX_LINE_CHARS) {
+      skipping ??= rest.slice(0, LONG_LINE_PREFIX);
+      rest = '';
+    }
     if (parts.length > 0) yield parts;
   }
-  if (rest.length > 0) yield [rest];
+  if (skipping !== null) yield [`${LONG_LINE_MARK}${skipping}`];
+  else if (rest.length > 0) yield [rest];
 }
 
+/**
+ * Lines longer than this are not kept (memory stays bounded on a hostile file): textLines gives
+ * LONG_LINE_MARK and their first LONG_LINE_PREFIX characters, and the readers reject them. The
+ * Rust parser has the same limits in bytes (the same for ASCII, which every format is).
+ */
+export const MAX_LINE_CHARS = 1 << 20;
+const LONG_LINE_PREFIX = 200;
+/** The start of a too-long line's stand-in (as the Rust parser's first line gives it too). */
+export const LONG_LINE_MARK = '\u0000line over 1 MiB\u0000';
+const LONG_LINE_DETAIL = `line longer than ${MAX_LINE_CHARS} characters: not read`;
+
 const CRLF_OR_LF_OR_CR = /\r\n|\n|\r/;
+
+function unknownFormat(path: string, firstLine: string): Error {
+  const shown = firstLine.startsWith(LONG_LINE_MARK) ? firstLine.slice(LONG_LINE_MARK.length) : firstLine;
+  return new Error(`${path}: unknown trade CSV format (first line ${JSON.stringify(shown.slice(0, 120))})`);
+}
 
 type Row = { exchange: string; pair: string; id?: string; price: string; qty: string; side: Trade['side']; ts_ms: number } | { kind: RejectKind; detail: string };
 

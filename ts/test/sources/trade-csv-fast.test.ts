@@ -192,3 +192,43 @@ test('fast path = general reader: empty files, a header alone, an unknown format
     }
   }
 });
+
+test('a line over 1 MiB is rejected, not kept, by both readers alike (middle, end, first line)', async () => {
+  const rows = readFileSync(testData('trades/bitstamp_BTCUSD_trades_20110913-20120531.csv'), 'utf8').split('\n').slice(0, 400);
+  const long = (n: number, c: string) => c.repeat(n);
+  const cases: [string, string][] = [
+    ['middle_end', `${rows.slice(0, 200).join('\n')}\n${long(3 * 2 ** 20 + 3, '7')}\r\n${rows.slice(200).join('\n')}\n${long(2 ** 20 + 1, '8')}`],
+    ['exactly', `${rows.slice(0, 5).join('\n')}\n${long(2 ** 20, '9')}\n${rows.slice(5, 9).join('\n')}\n`],
+    ['first', `${long(2 ** 21, 'x')}\n${rows.slice(1, 5).join('\n')}\n`],
+  ];
+  for (const [name, text] of cases) {
+    const path = join(dir, `bitstamp_BTCUSD_${name}.csv`);
+    writeFileSync(path, text);
+    const ref = await readReference(path, {}).then((r) => ({ ok: r }), (e: Error) => ({ err: e.message }));
+    for (const o of [{}, { highWaterMark: 65536 }]) {
+      const fast = await readFast(path, o).then((r) => ({ ok: { ...r, fastRows: 0 } }), (e: Error) => ({ err: e.message }));
+      assert.deepEqual(fast, { ...ref, ...('ok' in ref ? { ok: { ...ref.ok, fastRows: 0 } } : {}) }, `${name} ${JSON.stringify(o)}`);
+    }
+    if (name === 'middle_end' && 'ok' in ref) {
+      assert.deepEqual(ref.ok.rejects.map((r) => [r.kind, r.raw]), [['bad_frame', '7'.repeat(200)], ['bad_frame', '8'.repeat(200)]]);
+      assert.equal(ref.ok.trades.length, 399, 'every other row read');
+    }
+    if (name === 'exactly' && 'ok' in ref) assert.ok(ref.ok.rejects.every((r) => r.kind !== 'bad_frame'), 'a line of exactly 1 MiB is read (and rejected for what it is)');
+    if (name === 'first') assert.ok('err' in ref && /unknown trade CSV format \(first line "x{120}"\)/.test(ref.err), JSON.stringify(ref));
+  }
+});
+
+test('textLines keeps memory bounded on a line of 600 MiB (without the bound the string outgrows V8: RangeError)', async () => {
+  const { Readable } = await import('node:stream');
+  const { textLines } = await import('../../src/sources/trade-csv.ts');
+  const chunk = Buffer.alloc(1 << 20, 0x37);
+  async function* bytes() {
+    for (let i = 0; i < 600; i++) yield chunk;
+    yield Buffer.from('\n1561939203,10,1\n');
+  }
+  const lines: string[] = [];
+  for await (const ls of textLines(Readable.from(bytes()))) lines.push(...ls);
+  assert.equal(lines.length, 2);
+  assert.ok(lines[0]!.length < 300 && lines[0]!.endsWith('7'.repeat(200)), 'the long line: its mark and first 200 characters');
+  assert.equal(lines[1], '1561939203,10,1');
+});

@@ -553,12 +553,14 @@ pub struct TradeCsvParserOptions {
 /// What `next` read.
 #[napi(object)]
 pub struct CsvNext {
-    /// Why it stopped: the batch is full, `slowLine` is for the caller, more input is needed, or the input is done.
-    #[napi(ts_type = "'full' | 'slow' | 'input' | 'end'")]
+    /// Why it stopped: the batch is full, `slowLine` is for the caller, more input is needed, the input is
+    /// done, or a line over 1 MiB was skipped (`slowLine`: its first 200 bytes).
+    #[napi(ts_type = "'full' | 'slow' | 'input' | 'end' | 'toolong'")]
     pub stop: String,
     /// Rows in the batch (fed with `Aggregator.pushParsed`, read with `tradeAt`).
     pub rows: u32,
-    /// With stop `slow`: the line (after the batch's rows) the caller's general reader must judge.
+    /// With stop `slow`: the line (after the batch's rows) the caller's general reader must judge; with
+    /// `toolong`: the first bytes of the skipped line.
     pub slow_line: Option<String>,
 }
 
@@ -659,6 +661,7 @@ impl TradeCsvParser {
             core::Stop::Slow(line) => ("slow", Some(line)),
             core::Stop::NeedInput => ("input", None),
             core::Stop::End => ("end", None),
+            core::Stop::TooLong(prefix) => ("toolong", Some(prefix)),
         };
         Ok(CsvNext { stop: stop.to_owned(), rows, slow_line })
     }
@@ -774,11 +777,12 @@ fn push_parsed(agg: &mut core::Aggregator, parser: &core::TradeCsvParser, skip: 
 #[napi(object)]
 pub struct ParsedStep {
     /// As `CsvNext.stop`. With `input` nothing was fed: the batch fills on with the next call.
-    #[napi(ts_type = "'full' | 'slow' | 'input' | 'end'")]
+    #[napi(ts_type = "'full' | 'slow' | 'input' | 'end' | 'toolong'")]
     pub stop: String,
     /// Rows in the batch (read with `tradeAt` until the next call).
     pub rows: u32,
-    /// With stop `slow`: the line after the batch's rows, for the caller's general reader.
+    /// With stop `slow`: the line after the batch's rows, for the caller's general reader; with
+    /// `toolong`: the first bytes of the skipped line.
     pub slow_line: Option<String>,
     /// Rows left out as the rest of `skipRows`.
     pub skipped: u32,
@@ -833,6 +837,7 @@ impl Task for ParseAndPush {
             core::Stop::Slow(line) => ("slow", Some(line)),
             core::Stop::NeedInput => ("input", None),
             core::Stop::End => ("end", None),
+            core::Stop::TooLong(prefix) => ("toolong", Some(prefix)),
         };
         let (result, pushed, cursor_ms) = match o.pushed {
             Some(p) => (batch_result(&agg, p.out, p.keep.as_deref()), p.pushed as u32, p.cursor),
