@@ -81,7 +81,7 @@ async function buildBatches(): Promise<Batch[]> {
 }
 
 /** Writes every batch into a fresh store; seconds from open to close, wall and CPU (user + system). */
-async function run(open: Open, batches: Batch[]): Promise<{ wall: number; cpu: number }> {
+async function timeRun(open: Open, batches: Batch[]): Promise<{ wall: number; cpu: number }> {
   const dataDir = mkdtempSync(join(tmpdir(), 'tickcast-store-bench-'));
   try {
     const c0 = process.cpuUsage();
@@ -101,7 +101,7 @@ async function run(open: Open, batches: Batch[]): Promise<{ wall: number; cpu: n
   }
 }
 
-async function main(): Promise<void> {
+export async function run(): Promise<void> {
   const batches = await buildBatches();
   const candles = batches.reduce((n, b) => n + b.candles.length, 0);
   const rows = batches.reduce((n, b) => n + b.rows.length, 0);
@@ -118,7 +118,7 @@ async function main(): Promise<void> {
   for (let r = 0; r < RUNS; r++) {
     // Alternate the subjects so that neither always runs on a warmer (or busier) machine.
     for (const s of r % 2 === 0 ? subjects : [...subjects].reverse()) {
-      const t = await run(s.open, batches);
+      const t = await timeRun(s.open, batches);
       const b = best.get(s.name);
       best.set(s.name, { wall: Math.min(b?.wall ?? Infinity, t.wall), cpu: Math.min(b?.cpu ?? Infinity, t.cpu) });
       console.log(`run ${r + 1} ${s.name}: ${t.wall.toFixed(3)} s (${rate(t.wall)}), CPU ${t.cpu.toFixed(3)} s`);
@@ -131,4 +131,4 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await run();
