@@ -14,7 +14,8 @@
 use std::fmt;
 use std::io::Read;
 
-use crate::batch::{TradeColumns, TradeIdColumn};
+use crate::aggregator::Aggregator;
+use crate::batch::{BatchError, BatchOutcome, TradeColumns, TradeIdColumn};
 use crate::trade::{fnv1a64_on, string_key, valid_pair, FNV_OFFSET, HASHED_BIT};
 
 /// The trade CSV formats (see the TypeScript reader's table).
@@ -586,6 +587,95 @@ fn ccxt_pair(table: &[(Vec<u8>, Vec<u8>, Option<u32>)], last: &mut usize, asset:
     table[i].2
 }
 
+/// What feeding a parser's batch to an aggregator did ([`push_parsed`]).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ParsedPush {
+    /// The outcome; its rows index `kept` when that is given, else the batch.
+    pub outcome: BatchOutcome,
+    /// The batch rows fed, when not all of them were.
+    pub kept: Option<Vec<u32>>,
+    /// Rows fed.
+    pub pushed: usize,
+    /// The latest time among them (ms), None when none.
+    pub cursor_ms: Option<f64>,
+}
+
+impl ParsedPush {
+    /// A row of `outcome` as a row of the batch.
+    pub fn batch_row(&self, row: u32) -> u32 {
+        self.kept.as_ref().map_or(row, |k| k.get(row as usize).copied().unwrap_or(row))
+    }
+}
+
+/// Feeds the parser's last batch to `agg`, leaving out its first `skip` rows (the rest of a
+/// resumed import's skip) and rows whose time is outside `[from_ms, to_ms)` (the bounds of
+/// `tickcast backfill --from/--to`, as JavaScript numbers).
+pub fn push_parsed(agg: &mut Aggregator, parser: &TradeCsvParser, skip: usize, from_ms: Option<f64>, to_ms: Option<f64>) -> Result<ParsedPush, BatchError> {
+    let batch = parser.batch();
+    let skip = skip.min(batch.len());
+    let inside = |t: f64| from_ms.is_none_or(|f| t >= f) && to_ms.is_none_or(|e| t < e);
+    let cursor_ms = batch.ts_ms[skip..].iter().copied().filter(|&t| inside(t)).reduce(f64::max);
+    let mut outcome = BatchOutcome::default();
+    if skip == 0 && batch.ts_ms.iter().all(|&t| inside(t)) {
+        agg.push_columns(&parser.columns(), &mut outcome)?;
+        return Ok(ParsedPush { outcome, kept: None, pushed: batch.len(), cursor_ms });
+    }
+    let kept: Vec<u32> = (skip..batch.len()).filter(|&r| inside(batch.ts_ms[r])).map(|r| r as u32).collect();
+    let pick = |col: &[f64]| kept.iter().map(|&r| col[r as usize]).collect::<Vec<f64>>();
+    let keys: Vec<u64> = kept.iter().map(|&r| batch.keys[r as usize]).collect();
+    let (prices, qtys, ts) = (pick(&batch.prices), pick(&batch.qtys), pick(&batch.ts_ms));
+    let pair_idx: Vec<u32> = kept.iter().map(|&r| batch.pair_idx[r as usize]).collect();
+    let sides: Vec<u8> = kept.iter().map(|&r| batch.sides[r as usize]).collect();
+    let cols = TradeColumns {
+        exchange: None,
+        pairs: parser.pairs(),
+        pair_idx: &pair_idx,
+        trade_ids: TradeIdColumn::Keys(&keys),
+        prices: &prices,
+        qtys: &qtys,
+        sides: &sides,
+        ts_ms: &ts,
+    };
+    agg.push_columns(&cols, &mut outcome)?;
+    let pushed = kept.len();
+    Ok(ParsedPush { outcome, kept: Some(kept), pushed, cursor_ms })
+}
+
+/// What [`parse_and_push`] did.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ParsedStep {
+    /// Why reading stopped (with [`Stop::NeedInput`] nothing was fed: the batch fills on).
+    pub stop: Stop,
+    /// Rows in the parser's batch.
+    pub rows: usize,
+    /// Of them, left out as the rest of `skip`.
+    pub skipped: usize,
+    /// What the fed rows did, when rows were fed.
+    pub pushed: Option<ParsedPush>,
+}
+
+/// The parser's next batch ([`TradeCsvParser::next`]) fed to `agg` ([`push_parsed`]): one
+/// call, for a thread of its own.
+#[allow(clippy::too_many_arguments)] // one call's inputs, each used once; a struct would only rename them
+pub fn parse_and_push(
+    agg: &mut Aggregator,
+    parser: &mut TradeCsvParser,
+    max_rows: usize,
+    max_ts_ms: i64,
+    skip: usize,
+    from_ms: Option<f64>,
+    to_ms: Option<f64>,
+) -> Result<ParsedStep, String> {
+    let stop = parser.next(max_rows, max_ts_ms).map_err(|e| e.to_string())?;
+    let rows = parser.batch().len();
+    if stop == Stop::NeedInput || rows == 0 {
+        return Ok(ParsedStep { stop, rows, skipped: 0, pushed: None });
+    }
+    let skipped = skip.min(rows);
+    let pushed = push_parsed(agg, parser, skipped, from_ms, to_ms).map_err(|e| e.to_string())?;
+    Ok(ParsedStep { stop, rows, skipped, pushed: Some(pushed) })
+}
+
 fn prefix_of(line: &[u8]) -> String {
     String::from_utf8_lossy(&line[..line.len().min(LONG_LINE_PREFIX)]).into_owned()
 }
@@ -815,6 +905,40 @@ mod tests {
             }
             assert_eq!(stops, vec![format!("long 1 {LONG_LINE_PREFIX}"), format!("long 1 {LONG_LINE_PREFIX}"), "end 0".to_owned()], "reads itself: {reads_itself}");
             assert!(peak < 3 * MAX_LINE, "buffer peak {peak} bytes");
+        }
+    }
+
+    #[test]
+    fn push_parsed_skips_and_filters_as_single_pushes_of_the_kept_rows_would() {
+        let text: String = (0..500).map(|i| format!("{},{}.5,0.{}\n", 1_561_939_200 + i * 7, 10_000 + i % 13, i % 9 + 1)).collect();
+        for (skip, from, to) in [(0, None, None), (17, None, None), (0, Some(1_561_939_800_000.0), Some(1_561_941_000_000.0)), (150, Some(1_561_939_500_000.0), None), (600, None, None)] {
+            let mut p = TradeCsvParser::new(Some("BTC/USD"), "k.csv");
+            p.push(format!("unix_time,price,amount\n{text}").as_bytes()).unwrap_or(());
+            p.end();
+            let _ = p.first_line();
+            p.set_format(CsvFormat::Bitcoincharts);
+            let mut agg = Aggregator::new(crate::AggregatorConfig::new("kraken")).unwrap_or_else(|_| unreachable!());
+            let step = parse_and_push(&mut agg, &mut p, 1000, MAX_TRADE_TS_MS, skip, from, to).unwrap_or_else(|e| unreachable!("{e}"));
+            assert_eq!((step.stop.clone(), step.rows, step.skipped), (Stop::End, 500, skip.min(500)));
+            let pushed = step.pushed.unwrap_or_default();
+            // The reference: the kept rows one by one, their ids as text.
+            let mut reference = Aggregator::new(crate::AggregatorConfig::new("kraken")).unwrap_or_else(|_| unreachable!());
+            let mut ref_candles = Vec::new();
+            let b = p.batch();
+            let mut kept = Vec::new();
+            for r in skip.min(500)..500 {
+                let t = b.ts_ms[r];
+                if from.is_none_or(|f| t >= f) && to.is_none_or(|e| t < e) {
+                    kept.push(r as u32);
+                    let trade = crate::TradeIn { exchange: None, pair: "BTC/USD", trade_id: crate::TradeIdIn::Str(b.id(r)), price: b.prices[r], qty: b.qtys[r], side: crate::SideIn::Code(b.sides[r]), ts_ms: t };
+                    assert!(reference.push(&trade, &mut ref_candles).is_ok());
+                }
+            }
+            assert_eq!(pushed.pushed, kept.len());
+            assert_eq!(pushed.outcome.candles, ref_candles, "skip {skip} from {from:?} to {to:?}");
+            assert_eq!(pushed.cursor_ms, kept.iter().map(|&r| b.ts_ms[r as usize]).reduce(f64::max));
+            assert_eq!((0..pushed.pushed as u32).map(|r| pushed.batch_row(r)).collect::<Vec<_>>(), kept);
+            assert_eq!(agg.snapshot(), reference.snapshot());
         }
     }
 

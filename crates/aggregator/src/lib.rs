@@ -32,6 +32,6 @@ pub use aggregator::{Aggregator, Late, Outcome, Stats, WatermarkError};
 pub use batch::{BatchError, BatchOutcome, LateRow, TradeColumns, TradeIdColumn};
 pub use candle::{Candle, PairId};
 pub use config::*;
-pub use csv::{CsvError, CsvFormat, ParsedBatch, Stop, TradeCsvParser, MAX_TRADE_TS_MS};
+pub use csv::{parse_and_push, push_parsed, CsvError, CsvFormat, ParsedBatch, ParsedPush, ParsedStep, Stop, TradeCsvParser, LONG_LINE_MARK, LONG_LINE_PREFIX, MAX_LINE, MAX_TRADE_TS_MS};
 pub use snapshot::{SnapshotError, PAIR_SNAPSHOT_FORMAT, SNAPSHOT_FORMAT};
 pub use trade::{epoch_ms, valid_pair, RejectReason, Side, SideIn, TradeIdIn, TradeIn};

@@ -397,7 +397,7 @@ impl Aggregator {
         let mut out = core::BatchOutcome::default();
         let mut agg = self.core();
         agg.push_columns(&cols, &mut out).map_err(|e| err(Code::BadBatch, e))?;
-        Ok(batch_result(&agg, out, None))
+        Ok(batch_result(&agg, core::ParsedPush { outcome: out, ..Default::default() }))
     }
 
     /// Feeds the rows of `parser`'s last `next()` (no copy through JS). The first `skipRows` rows
@@ -407,8 +407,8 @@ impl Aggregator {
     pub fn push_parsed(&mut self, parser: &TradeCsvParser, skip_rows: u32, from_ms: Option<f64>, to_ms: Option<f64>) -> Result<ParsedPushResult> {
         let parser = parser.core();
         let mut agg = self.core();
-        let p = push_parsed(&mut agg, &parser, skip_rows as usize, from_ms, to_ms)?;
-        Ok(ParsedPushResult { result: batch_result(&agg, p.out, p.keep.as_deref()), pushed: p.pushed as u32, cursor_ms: p.cursor })
+        let p = core::push_parsed(&mut agg, &parser, skip_rows as usize, from_ms, to_ms).map_err(|e| err(Code::BadBatch, e))?;
+        Ok(ParsedPushResult { pushed: p.pushed as u32, cursor_ms: p.cursor_ms, result: batch_result(&agg, p) })
     }
 
     /// Reads the next batch of `parser` (as its `next`) and feeds it (as `pushParsed`), on the
@@ -515,9 +515,10 @@ fn candle_columns(agg: &core::Aggregator, out: &[core::Candle]) -> CandleColumns
     }
 }
 
-/// A batch outcome for JS; `rows` maps the pushed rows to the caller's rows.
-fn batch_result(agg: &core::Aggregator, out: core::BatchOutcome, rows: Option<&[u32]>) -> BatchResult {
-    let row = |r: u32| rows.map_or(r, |m| m.get(r as usize).copied().unwrap_or(r));
+/// A batch outcome for JS, its rows as rows of the caller's batch.
+fn batch_result(agg: &core::Aggregator, p: core::ParsedPush) -> BatchResult {
+    let row = |r: u32| p.batch_row(r);
+    let out = &p.outcome;
     BatchResult {
         candles: candle_columns(agg, &out.candles),
         accepted: out.accepted as f64,
@@ -731,48 +732,6 @@ fn ts_limit(max_ts_ms: f64) -> i64 {
     }
 }
 
-/// What feeding a parsed batch did (before conversion for JS).
-struct Pushed {
-    out: core::BatchOutcome,
-    /// Batch rows pushed, when not all of them (rows of `out` index this).
-    keep: Option<Vec<u32>>,
-    pushed: usize,
-    cursor: Option<f64>,
-}
-
-/// Feeds the parser's batch to the aggregator: the first `skip` rows and rows outside
-/// `[from_ms, to_ms)` left out.
-fn push_parsed(agg: &mut core::Aggregator, parser: &core::TradeCsvParser, skip: usize, from_ms: Option<f64>, to_ms: Option<f64>) -> Result<Pushed> {
-    let batch = parser.batch();
-    let skip = skip.min(batch.len());
-    let inside = |t: f64| from_ms.is_none_or(|f| t >= f) && to_ms.is_none_or(|e| t < e);
-    let cursor = batch.ts_ms[skip..].iter().copied().filter(|&t| inside(t)).reduce(f64::max);
-    let mut out = core::BatchOutcome::default();
-    if skip == 0 && batch.ts_ms.iter().all(|&t| inside(t)) {
-        agg.push_columns(&parser.columns(), &mut out).map_err(|e| err(Code::BadBatch, e))?;
-        return Ok(Pushed { out, keep: None, pushed: batch.len(), cursor });
-    }
-    let keep: Vec<u32> = (skip..batch.len()).filter(|&r| inside(batch.ts_ms[r])).map(|r| r as u32).collect();
-    let pick_f = |col: &[f64]| keep.iter().map(|&r| col[r as usize]).collect::<Vec<f64>>();
-    let keys: Vec<u64> = keep.iter().map(|&r| batch.keys[r as usize]).collect();
-    let (prices, qtys, ts) = (pick_f(&batch.prices), pick_f(&batch.qtys), pick_f(&batch.ts_ms));
-    let pair_idx: Vec<u32> = keep.iter().map(|&r| batch.pair_idx[r as usize]).collect();
-    let sides: Vec<u8> = keep.iter().map(|&r| batch.sides[r as usize]).collect();
-    let cols = core::TradeColumns {
-        exchange: None,
-        pairs: parser.pairs(),
-        pair_idx: &pair_idx,
-        trade_ids: core::TradeIdColumn::Keys(&keys),
-        prices: &prices,
-        qtys: &qtys,
-        sides: &sides,
-        ts_ms: &ts,
-    };
-    agg.push_columns(&cols, &mut out).map_err(|e| err(Code::BadBatch, e))?;
-    let pushed = keep.len();
-    Ok(Pushed { out, keep: Some(keep), pushed, cursor })
-}
-
 /// What `parseAndPush` did.
 #[napi(object)]
 pub struct ParsedStep {
@@ -805,29 +764,14 @@ pub struct ParseAndPush {
     to_ms: Option<f64>,
 }
 
-/// `ParseAndPush`'s result before conversion.
-pub struct ParseAndPushOutput {
-    stop: core::Stop,
-    rows: usize,
-    skipped: usize,
-    pushed: Option<Pushed>,
-}
-
 impl Task for ParseAndPush {
-    type Output = ParseAndPushOutput;
+    type Output = core::ParsedStep;
     type JsValue = ParsedStep;
 
     fn compute(&mut self) -> napi::Result<Self::Output> {
         let mut parser = self.parser.lock().unwrap_or_else(PoisonError::into_inner);
-        let stop = parser.next(self.max_rows, self.max_ts).map_err(|e| napi::Error::from_reason(e.to_string()))?;
-        let rows = parser.batch().len();
-        if stop == core::Stop::NeedInput || rows == 0 {
-            return Ok(ParseAndPushOutput { stop, rows, skipped: 0, pushed: None });
-        }
-        let skipped = self.skip.min(rows);
         let mut agg = self.agg.lock().unwrap_or_else(PoisonError::into_inner);
-        let pushed = push_parsed(&mut agg, &parser, skipped, self.from_ms, self.to_ms).map_err(|e| napi::Error::from_reason(e.reason.clone()))?;
-        Ok(ParseAndPushOutput { stop, rows, skipped, pushed: Some(pushed) })
+        core::parse_and_push(&mut agg, &mut parser, self.max_rows, self.max_ts, self.skip, self.from_ms, self.to_ms).map_err(napi::Error::from_reason)
     }
 
     fn resolve(&mut self, _env: Env, o: Self::Output) -> napi::Result<Self::JsValue> {
@@ -839,10 +783,9 @@ impl Task for ParseAndPush {
             core::Stop::End => ("end", None),
             core::Stop::TooLong(prefix) => ("toolong", Some(prefix)),
         };
-        let (result, pushed, cursor_ms) = match o.pushed {
-            Some(p) => (batch_result(&agg, p.out, p.keep.as_deref()), p.pushed as u32, p.cursor),
-            None => (batch_result(&agg, core::BatchOutcome::default(), None), 0, None),
-        };
+        let p = o.pushed.unwrap_or_default();
+        let (pushed, cursor_ms) = (p.pushed as u32, p.cursor_ms);
+        let result = batch_result(&agg, p);
         Ok(ParsedStep { stop: stop.to_owned(), rows: o.rows as u32, slow_line, skipped: o.skipped as u32, result, pushed, cursor_ms })
     }
 }
