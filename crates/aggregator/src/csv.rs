@@ -680,9 +680,20 @@ fn prefix_of(line: &[u8]) -> String {
     String::from_utf8_lossy(&line[..line.len().min(LONG_LINE_PREFIX)]).into_owned()
 }
 
-/// `^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$` (the TypeScript check, without the whitespace it
-/// trims), as a finite number > 0; None otherwise.
+/// The field without the ASCII whitespace JavaScript's `trim()` (and `Number()`) would remove
+/// around it (tab, vertical tab, form feed, space; a line holds no line break). Other
+/// whitespace is not ASCII: such a line is left to the general reader.
+fn trim_ascii(f: &[u8]) -> &[u8] {
+    let ws = |c: &u8| matches!(c, b'\t' | b'\x0b' | b'\x0c' | b' ');
+    let start = f.iter().position(|c| !ws(c)).unwrap_or(f.len());
+    let end = f.iter().rposition(|c| !ws(c)).map_or(start, |e| e + 1);
+    &f[start..end]
+}
+
+/// `^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$` on the trimmed field (the TypeScript check), as a
+/// finite number > 0; None otherwise.
 fn positive(f: &[u8]) -> Option<f64> {
+    let f = trim_ascii(f);
     let mut i = 0;
     if matches!(f.first(), Some(b'+' | b'-')) {
         i = 1;
@@ -732,9 +743,10 @@ fn positive(f: &[u8]) -> Option<f64> {
 /// 10^0..=10^15, exact doubles.
 const POW10: [f64; 16] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15];
 
-/// `^(\d+)(?:\.(\d*))?$` seconds to ms: whole seconds * 1000 + the first three fraction digits.
+/// `^(\d+)(?:\.(\d*))?$` on the trimmed field: seconds to ms: whole seconds * 1000 + the first three fraction digits.
 /// At most 15 whole digits (beyond, the caller's general reader decides).
 fn decimal_seconds_ms(f: &[u8]) -> Option<i64> {
+    let f = trim_ascii(f);
     let int_len = f.iter().take_while(|c| c.is_ascii_digit()).count();
     if int_len == 0 || int_len > 15 {
         return None;
@@ -757,14 +769,16 @@ fn decimal_seconds_ms(f: &[u8]) -> Option<i64> {
     Some(secs * 1000 + ms)
 }
 
-/// `^\d+$`, at most 15 digits, as a number of ms.
+/// `^\d+$` on the trimmed field, at most 15 digits, as a number of ms.
 fn whole_ms(f: &[u8]) -> Option<i64> {
+    let f = trim_ascii(f);
     (!f.is_empty() && f.len() <= 15 && f.iter().all(u8::is_ascii_digit)).then(|| digits_value(f))
 }
 
 /// `^\d+$`, at most 2^53 (µs; read exactly by JavaScript's Number, and floor(us / 1000) is then
 /// the integer quotient).
 fn whole_us(f: &[u8]) -> Option<i64> {
+    let f = trim_ascii(f);
     (!f.is_empty() && f.len() <= 16 && f.iter().all(u8::is_ascii_digit))
         .then(|| digits_value(f))
         .filter(|&v| v <= 1 << 53)
@@ -817,7 +831,7 @@ mod tests {
     #[test]
     fn ccxt_rows_and_slow_lines_in_file_order() {
         let mut p = TradeCsvParser::new(None, "f.csv");
-        let text = "exchange,asset,currency,time,timestamp,side,price,amount\r\nkraken,BTC,USD,1561939203172,x,sell,10749.4,0.004\n\nkraken,BTC,USD,1561939205224,x,buy,1e4,.5\rkraken,BTC,USD,1,x,buy, 1,1\nkraken,ETH,USD,2,x,buy,1,1";
+        let text = "exchange,asset,currency,time,timestamp,side,price,amount\r\nkraken,BTC,USD,1561939203172,x,sell,10749.4,0.004\n\nkraken,BTC,USD,1561939205224,x,buy,1e4,.5\rkraken,BTC,USD,1,x, buy,1,1\nkraken,ETH,USD,2,x,buy,1,1";
         p.push(text.as_bytes()).unwrap_or(());
         assert_eq!(p.first_line().ok().flatten().as_deref(), Some("exchange,asset,currency,time,timestamp,side,price,amount"));
         p.set_format(CsvFormat::Ccxt);
@@ -827,8 +841,8 @@ mod tests {
         p.set_ccxt_pair("BTC", "USD", Some("BTC/USD"));
         let (rows, slow) = all(&mut p);
         assert_eq!(rows, vec![("f.csv:1".to_owned(), 10_000.0, 0.5, 1, 1_561_939_205_224.0)]);
-        // A space before the price, then an unknown pair; the last line (no break) waits for end().
-        assert_eq!(slow, vec!["kraken,BTC,USD,1,x,buy, 1,1".to_owned()]);
+        // A space before the side (not trimmed: a reject), then an unknown pair; the last line (no break) waits for end().
+        assert_eq!(slow, vec!["kraken,BTC,USD,1,x, buy,1,1".to_owned()]);
         p.end();
         let (rows, slow) = all(&mut p);
         assert!(rows.is_empty());
@@ -969,7 +983,10 @@ mod tests {
         assert_eq!(positive(b"+.5"), Some(0.5));
         assert_eq!(positive(b"1."), Some(1.0));
         assert_eq!(positive(b"2E-3"), Some(0.002));
-        for bad in [&b"0"[..], b"-1", b"1e400", b"1e-400", b"", b".", b"1e", b"0x10", b" 1", b"1 ", b"1..2", b"NaN", b"Infinity"] {
+        assert_eq!(positive(b" \t1.5\x0c "), Some(1.5));
+        assert_eq!(whole_ms(b" 17\t"), Some(17));
+        assert_eq!(decimal_seconds_ms(b"  1561939203.5 "), Some(1_561_939_203_500));
+        for bad in [&b"0"[..], b"-1", b"1e400", b"1e-400", b"", b".", b"1e", b"0x10", b" 1 x", b"\xc2\xa01", b"1..2", b"NaN", b"Infinity"] {
             assert_eq!(positive(bad), None, "{:?}", String::from_utf8_lossy(bad));
         }
         // The fast path against Rust's parse (correctly rounded) on many decimals.

@@ -262,6 +262,7 @@ export async function runBackfill(o: BackfillOptions): Promise<BackfillProgress 
       for (;;) {
         if (o.signal?.aborted) return false;
         const task = stage.parseAndPush(o.exchange, file.parser, { maxRows: batchSize, maxTsMs: file.maxTsMs(), skipRows: skip, fromMs: o.fromMs, toMs: o.toMs });
+        task.catch(() => undefined); // awaited below; a store failure first must not leave its rejection unhandled
         await storeClosed(); // the previous batch, while this one is read
         const r = await task;
         if (r.stop === 'input') return true;

@@ -150,11 +150,14 @@ test('fast path = general reader: headerless Kraken history, gzip, a future limi
   writeFileSync(history, `${src.join('\n')}\n`);
   const gz = join(dir, 'kraken_XBTUSD_history.csv.gz');
   writeFileSync(gz, gzipSync(readFileSync(history)));
+  const spaced = join(dir, 'kraken_XBTUSD_spaced.csv');
+  writeFileSync(spaced, `unix_time,price,amount\n${src.map((l) => l.split(',').join(', ')).join('\n')}\n`); // "1315922016, 5.8, 1.0"
   const noExchange = join(dir, 'trades_no_name.csv');
   writeFileSync(noExchange, `${src.join('\n')}\n`);
   const midMs = Number(src[2000]!.split(',')[0]) * 1000;
   const cases: [string, TradeCsvOptions][] = [
     [history, {}],
+    [spaced, {}],
     [gz, {}],
     [history, { clock: () => midMs, maxFutureMs: 0 }],
     [history, { exchange: 'bitstamp', pair: 'ETH/EUR', fileKey: 'k' }],
@@ -176,6 +179,9 @@ test('fast path = general reader: headerless Kraken history, gzip, a future limi
       assert.equal(fast.fastRows, 0, `${what}: no exchange, no fast path`);
     }
   }
+  // Spaces around the numbers (trimmed by the general reader too): still the fast path.
+  const spacedFast = await readFast(spaced, {});
+  assert.ok(spacedFast.fastRows >= spacedFast.trades.length - 1 && spacedFast.trades.length > 3000, `${spacedFast.fastRows} of ${spacedFast.trades.length} fast`);
   // The future limit split the file: the later half rejected by the general reader.
   const limited = await readReference(history, { clock: () => midMs, maxFutureMs: 0 });
   assert.ok(limited.rejects.some((r) => r.kind === 'future_timestamp'));
