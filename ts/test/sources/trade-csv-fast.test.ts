@@ -15,6 +15,7 @@ import { gzipSync } from 'node:zlib';
 import { testData } from '../fixtures/test-data.ts';
 import { readTradeCsv, tradeCsvFastReader, inferFromFileName, type TradeCsvOptions } from '../../src/sources/trade-csv.ts';
 import type { Trade } from '../../src/contracts/messages.ts';
+import { mulberry32 } from '../../src/util/rng.ts';
 
 const FILES = [
   'kraken_XBTUSD_trades_20190701T0000-0100.csv', // ccxt
@@ -62,23 +63,11 @@ async function readFast(path: string, opts: TradeCsvOptions & { highWaterMark?: 
   return out;
 }
 
-/** A small deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const JUNK = ['0', '-1', '+', '.', 'e', 'E5', 'e-400', 'e400', 'x', ' ', '\t', '\u00a0', 'é', '\uFEFF', '', '00', '1e', '99999999999999', '9007199254740993', 'b', 's', 'buy', 'true', 'NaN', 'Infinity'];
 
 /** The file's text with a share of its data lines broken in one of many ways. */
 function mangle(text: string, seed: number, share: number): string {
-  const r = rng(seed);
+  const r = mulberry32(seed);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)] as T;
   const lines = text.split(/\r\n|\n|\r/);
   const out: string[] = [lines[0]!];
