@@ -38,13 +38,7 @@ export declare class Aggregator {
    */
   pushBatch(batch: TradeBatch): BatchResult
   /**
-   * Feeds the rows of `parser`'s last `next()` (no copy through JS). The first `skipRows` rows
-   * and rows with a time outside `[fromMs, toMs)` are left out; row numbers in the result
-   * are rows of the parser's batch.
-   */
-  pushParsed(parser: TradeCsvParser, skipRows: number, fromMs?: number | undefined | null, toMs?: number | undefined | null): ParsedPushResult
-  /**
-   * Reads the next batch of `parser` (as its `next`) and feeds it (as `pushParsed`), on the
+   * Reads the next batch of `parser` (as its `next`) and feeds it to this aggregator, on the
    * thread pool: JavaScript goes on meanwhile (a file import stores the previous batch's
    * candles). The parser and this aggregator wait for the task if called before it is done.
    * `skipRows` rows of the batch are left out first (the rest of a resumed import's skip).
@@ -234,7 +228,7 @@ export interface CsvNext {
    * done, or a line over 1 MiB was skipped (`slowLine`: its first 200 bytes).
    */
   stop: 'full' | 'slow' | 'input' | 'end' | 'toolong'
-  /** Rows in the batch (fed with `Aggregator.pushParsed`, read with `tradeAt`). */
+  /** Rows in the batch (read with `tradeAt` until the next call). */
   rows: number
   /**
    * With stop `slow`: the line (after the batch's rows) the caller's general reader must judge; with
@@ -249,16 +243,6 @@ export interface PairRows {
   pair: string
   /** Rows. */
   rows: number
-}
-
-/** The result of `pushParsed`. */
-export interface ParsedPushResult {
-  /** What the rows did (row numbers are rows of the parser's batch). */
-  result: BatchResult
-  /** Rows given to the aggregator (after `skipRows` and the time range). */
-  pushed: number
-  /** The latest time among them, or null when none. */
-  cursorMs?: number
 }
 
 /** What `parseAndPush` did. */

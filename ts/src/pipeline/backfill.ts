@@ -20,7 +20,7 @@ import { rejectInput } from '../sources/trade-check.ts';
 import { tradesTotal } from '../sources/metrics.ts';
 import type { TradeSink, TradeSource } from '../sources/types.ts';
 import { performance } from 'node:perf_hooks';
-import { CandleStage, type LateTrade, type StageOutput } from './candle-stage.ts';
+import { CandleStage, type StageOutput } from './candle-stage.ts';
 import { FeatureStage, DEFAULT_FEATURES } from './feature-stage.ts';
 
 export interface BackfillOptions {
@@ -164,8 +164,15 @@ export async function runBackfill(o: BackfillOptions): Promise<BackfillProgress 
     }
     o.onProgress?.({ ...progress });
   };
-  const onLate = (late: readonly LateTrade[]): void => {
-    for (const l of late) o.logger.warn({ trade_id: l.trade.trade_id, ts: new Date(l.trade.ts_ms).toISOString() }, 'late trade in backfill (window already closed): not merged');
+  /** Counts what the candle stage did with `pushed` trades, the latest at `batchCursor`. */
+  const account = (out: StageOutput, pushed: number, batchCursor: number | null): void => {
+    progress.trades += pushed;
+    progress.late += out.late.length;
+    progress.duplicates += out.duplicates;
+    progress.rejected += out.rejected.length;
+    for (const l of out.late) o.logger.warn({ trade_id: l.trade.trade_id, ts: new Date(l.trade.ts_ms).toISOString() }, 'late trade in backfill (window already closed): not merged');
+    if (batchCursor !== null && (cursorMs === null || batchCursor > cursorMs)) cursorMs = batchCursor;
+    progress.cursorMs = cursorMs;
   };
   const sink: TradeSink = {
     trades: async (batch: Trade[]) => {
@@ -180,13 +187,7 @@ export async function runBackfill(o: BackfillOptions): Promise<BackfillProgress 
       trades = trades.filter((t) => (o.fromMs === undefined || t.ts_ms >= o.fromMs) && (o.toMs === undefined || t.ts_ms < o.toMs));
       if (trades.length === 0) return;
       const out = stage.pushMany(trades);
-      progress.trades += trades.length;
-      progress.late += out.late.length;
-      progress.duplicates += out.duplicates;
-      progress.rejected += out.rejected.length;
-      onLate(out.late);
-      for (const t of trades) if (cursorMs === null || t.ts_ms > cursorMs) cursorMs = t.ts_ms;
-      progress.cursorMs = cursorMs;
+      account(out, trades.length, trades.reduce((m, t) => Math.max(m, t.ts_ms), -Infinity));
       await storeCandlesAndFeatures(out.candles);
       batchDone();
     },
@@ -212,19 +213,8 @@ export async function runBackfill(o: BackfillOptions): Promise<BackfillProgress 
     const batchSize = o.fileBatch ?? FILE_BATCH;
     const name = 'backfill-file';
     let stored: { candles: Candle[]; checkpoint: Checkpoint | null } | null = null;
+    /** Candles of the batches since the last store, stored with the next one. */
     let unstored: Candle[] = [];
-    /** Accounts a stage output (trades delivered in file order); its candles wait for the next store. */
-    const account = (out: StageOutput, delivered: number, pushed: number, batchCursor: number | null): void => {
-      consumed += delivered;
-      progress.trades += pushed;
-      progress.late += out.late.length;
-      progress.duplicates += out.duplicates;
-      progress.rejected += out.rejected.length;
-      onLate(out.late);
-      if (batchCursor !== null && (cursorMs === null || batchCursor > cursorMs)) cursorMs = batchCursor;
-      progress.cursorMs = cursorMs;
-      for (const c of out.candles) unstored.push(c);
-    };
     const slowStep = (step: FastCsvStep): void => {
       if (step.kind === 'reject') return rejectInput(sink, name, step.raw, step.reject, step.detail);
       if (step.kind !== 'trades') return;
@@ -236,7 +226,9 @@ export async function runBackfill(o: BackfillOptions): Promise<BackfillProgress 
           continue;
         }
         if ((o.fromMs !== undefined && t.ts_ms < o.fromMs) || (o.toMs !== undefined && t.ts_ms >= o.toMs)) continue;
-        account(stage.pushMany([t]), 0, 1, t.ts_ms);
+        const out = stage.pushMany([t]);
+        account(out, 1, t.ts_ms);
+        for (const c of out.candles) unstored.push(c);
       }
     };
     /** Closes a batch: what it produced waits to be stored, with a checkpoint when one is due. */
@@ -269,7 +261,9 @@ export async function runBackfill(o: BackfillOptions): Promise<BackfillProgress 
         skip -= r.skipped;
         if (r.rows > 0) {
           for (const c of file.parser.pairCounts()) tradesTotal().inc({ source: name, pair: c.pair }, c.rows);
-          account(r, r.rows, r.pushed, r.cursorMs);
+          consumed += r.rows;
+          account(r, r.pushed, r.cursorMs);
+          for (const c of r.candles) unstored.push(c);
         }
         if (r.stop === 'toolong') slowStep(file.tooLong(r.slowLine ?? ''));
         else if (r.slowLine !== null) for (const step of file.slow(r.slowLine)) slowStep(step);
@@ -277,21 +271,16 @@ export async function runBackfill(o: BackfillOptions): Promise<BackfillProgress 
         if (r.stop === 'end') return true;
       }
     };
-    const bytes = file.bytes();
-    try {
-      let going = true;
-      for await (const chunk of bytes) {
-        file.parser.push(chunk);
-        if (!(going = await drain())) break;
-      }
-      if (going) {
-        file.parser.end();
-        await drain();
-      }
-      if (!o.signal?.aborted) await storeClosed();
-    } finally {
-      bytes.destroy();
+    let going = true;
+    for await (const chunk of file.bytes()) {
+      file.parser.push(chunk);
+      if (!(going = await drain())) break;
     }
+    if (going) {
+      file.parser.end();
+      await drain();
+    }
+    if (!o.signal?.aborted) await storeClosed();
   }
   if (o.signal?.aborted) throw new Error('backfill aborted (checkpoint kept; run again to resume)');
 

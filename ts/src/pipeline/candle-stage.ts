@@ -186,21 +186,11 @@ export class CandleStage {
   }
 
   /**
-   * The rows of a trade CSV parser's last batch (the fast path of a file import: no Trade
-   * objects), all of `exchange`: the first `skipRows` and those outside [fromMs, toMs) left out.
-   * The same candles as pushMany of the same trades.
-   */
-  pushParsed(exchange: string, parser: TradeCsvParser, skipRows: number, fromMs?: number, toMs?: number): StageOutput & { pushed: number; cursorMs: number | null } {
-    const out: StageOutput = { candles: [], late: [], duplicates: 0, rejected: [] };
-    const r = this.aggregator(exchange).pushParsed(parser, skipRows, fromMs, toMs);
-    collect(r.result, out, (row) => ({ exchange, ...(parser.tradeAt(row) as NonNullable<ReturnType<TradeCsvParser['tradeAt']>>) }));
-    return { ...out, pushed: r.pushed, cursorMs: r.cursorMs ?? null };
-  }
-
-  /**
-   * pushParsed with the parser's next batch read first, both on the thread pool (see
-   * Aggregator.parseAndPush): the caller's JavaScript runs meanwhile. Nothing is fed when the
-   * parser needs more input (stop 'input').
+   * The parser's next batch (the fast path of a file import: no Trade objects), all of
+   * `exchange`, read and fed on the thread pool (Aggregator.parseAndPush) while the caller's
+   * JavaScript runs: the first `skipRows` rows and those outside [fromMs, toMs) left out. The
+   * same candles as pushMany of the same trades. Nothing is fed when the parser needs more
+   * input (stop 'input').
    */
   async parseAndPush(
     exchange: string,

@@ -144,9 +144,9 @@ export async function* readTradeCsv(path: string, opts: TradeCsvOptions = {}): A
 
 /** What {@link tradeCsvFastReader} gives, in file order. */
 export type FastCsvStep =
-  /** `rows` rows are in the parser's batch: feed them (`Aggregator.pushParsed`) before the next step. */
+  /** `rows` rows are in the parser's batch (read them with `tradeAt`) until the next step. */
   | { kind: 'rows'; rows: number }
-  /** Trades read by the general reader (a line the fast path left to it, or a whole file it cannot take). */
+  /** A trade read by the general reader (a line the fast path left to it). */
   | { kind: 'trades'; trades: Trade[] }
   | { kind: 'reject'; raw: string; reject: RejectKind; detail: string };
 
@@ -159,9 +159,10 @@ export type FastCsvStep =
  * not get it from the options (its rows name their own), the fast path takes no row and every
  * line is judged by that code.
  *
- * Use: push each chunk of `bytes()` into `parser`, then take `start()`'s steps (the first
- * line), then call `parser.next` (or `Aggregator.parseAndPush`) and give each slow line to
- * `slow()`; after the last chunk, `parser.end()` and the same again.
+ * Use: push each chunk of `bytes()` into `parser` (none when the parser reads the file
+ * itself), then take `start()`'s steps (the first line), then call `parser.next` (or
+ * `Aggregator.parseAndPush`) and give each slow line to `slow()`; after the last chunk,
+ * `parser.end()` and the same again.
  */
 export class TradeCsvFastFile {
   readonly parser: TradeCsvParser;
@@ -189,15 +190,24 @@ export class TradeCsvFastFile {
 
   /**
    * True when the parser reads the file itself (a plain file, no chunk size asked for): no
-   * bytes cross into JavaScript and `bytes()` is empty. Else push `bytes()` into the parser.
+   * bytes cross into JavaScript and `bytes()` gives none.
    */
   readonly readsItself: boolean;
 
-  /** The file's bytes (gunzipped for .gz) in chunks (default 1 MiB), unless the parser reads it itself. */
-  bytes(): AsyncIterable<Buffer> & { destroy(): void } {
-    if (this.readsItself) return Object.assign([], { destroy: () => undefined }) as unknown as AsyncIterable<Buffer> & { destroy(): void };
+  /**
+   * The file's bytes to push (gunzipped for .gz) in chunks (default 1 MiB); none when the
+   * parser reads it itself. Leaving the loop early closes the file.
+   */
+  async *bytes(): AsyncGenerator<Buffer> {
+    if (this.readsItself) return;
     const input = createReadStream(this.path, { highWaterMark: this.opts.highWaterMark ?? READ_CHUNK });
-    return this.path.endsWith('.gz') ? input.pipe(createGunzip()) : input;
+    const stream = this.path.endsWith('.gz') ? input.pipe(createGunzip()) : input;
+    try {
+      for await (const chunk of stream) yield chunk as Buffer;
+    } finally {
+      input.destroy();
+      stream.destroy();
+    }
   }
 
   /** The latest trade time the fast path takes now (later ones: the general reader rejects them). */
@@ -265,17 +275,12 @@ async function* fastSteps(f: TradeCsvFastFile, batchSize: number): AsyncGenerato
       else if (r.stop !== 'full') return;
     }
   }
-  const bytes = f.bytes();
-  try {
-    for await (const chunk of bytes) {
-      f.parser.push(chunk);
-      yield* drain();
-    }
-    f.parser.end();
+  for await (const chunk of f.bytes()) {
+    f.parser.push(chunk);
     yield* drain();
-  } finally {
-    bytes.destroy();
   }
+  f.parser.end();
+  yield* drain();
 }
 
 /**

@@ -397,21 +397,10 @@ impl Aggregator {
         let mut out = core::BatchOutcome::default();
         let mut agg = self.core();
         agg.push_columns(&cols, &mut out).map_err(|e| err(Code::BadBatch, e))?;
-        Ok(batch_result(&agg, core::ParsedPush { outcome: out, ..Default::default() }))
+        Ok(batch_result(&agg, &out, |r| r))
     }
 
-    /// Feeds the rows of `parser`'s last `next()` (no copy through JS). The first `skipRows` rows
-    /// and rows with a time outside `[fromMs, toMs)` are left out; row numbers in the result
-    /// are rows of the parser's batch.
-    #[napi]
-    pub fn push_parsed(&mut self, parser: &TradeCsvParser, skip_rows: u32, from_ms: Option<f64>, to_ms: Option<f64>) -> Result<ParsedPushResult> {
-        let parser = parser.core();
-        let mut agg = self.core();
-        let p = core::push_parsed(&mut agg, &parser, skip_rows as usize, from_ms, to_ms).map_err(|e| err(Code::BadBatch, e))?;
-        Ok(ParsedPushResult { pushed: p.pushed as u32, cursor_ms: p.cursor_ms, result: batch_result(&agg, p) })
-    }
-
-    /// Reads the next batch of `parser` (as its `next`) and feeds it (as `pushParsed`), on the
+    /// Reads the next batch of `parser` (as its `next`) and feeds it to this aggregator, on the
     /// thread pool: JavaScript goes on meanwhile (a file import stores the previous batch's
     /// candles). The parser and this aggregator wait for the task if called before it is done.
     /// `skipRows` rows of the batch are left out first (the rest of a resumed import's skip).
@@ -516,9 +505,7 @@ fn candle_columns(agg: &core::Aggregator, out: &[core::Candle]) -> CandleColumns
 }
 
 /// A batch outcome for JS, its rows as rows of the caller's batch.
-fn batch_result(agg: &core::Aggregator, p: core::ParsedPush) -> BatchResult {
-    let row = |r: u32| p.batch_row(r);
-    let out = &p.outcome;
+fn batch_result(agg: &core::Aggregator, out: &core::BatchOutcome, row: impl Fn(u32) -> u32) -> BatchResult {
     BatchResult {
         candles: candle_columns(agg, &out.candles),
         accepted: out.accepted as f64,
@@ -529,17 +516,6 @@ fn batch_result(agg: &core::Aggregator, p: core::ParsedPush) -> BatchResult {
         rejected_rows: Uint32Array::new(out.rejected.iter().map(|r| row(r.0)).collect()),
         rejected_reasons: out.rejected.iter().map(|r| r.1.as_str().to_owned()).collect(),
     }
-}
-
-/// The result of `pushParsed`.
-#[napi(object)]
-pub struct ParsedPushResult {
-    /// What the rows did (row numbers are rows of the parser's batch).
-    pub result: BatchResult,
-    /// Rows given to the aggregator (after `skipRows` and the time range).
-    pub pushed: u32,
-    /// The latest time among them, or null when none.
-    pub cursor_ms: Option<f64>,
 }
 
 /// Options of a `TradeCsvParser`.
@@ -558,7 +534,7 @@ pub struct CsvNext {
     /// done, or a line over 1 MiB was skipped (`slowLine`: its first 200 bytes).
     #[napi(ts_type = "'full' | 'slow' | 'input' | 'end' | 'toolong'")]
     pub stop: String,
-    /// Rows in the batch (fed with `Aggregator.pushParsed`, read with `tradeAt`).
+    /// Rows in the batch (read with `tradeAt` until the next call).
     pub rows: u32,
     /// With stop `slow`: the line (after the batch's rows) the caller's general reader must judge; with
     /// `toolong`: the first bytes of the skipped line.
@@ -657,13 +633,7 @@ impl TradeCsvParser {
         let mut p = self.core();
         let stop = p.next(max_rows as usize, ts_limit(max_ts_ms)).map_err(|e| err(Code::BadCsv, e))?;
         let rows = p.batch().len() as u32;
-        let (stop, slow_line) = match stop {
-            core::Stop::Full => ("full", None),
-            core::Stop::Slow(line) => ("slow", Some(line)),
-            core::Stop::NeedInput => ("input", None),
-            core::Stop::End => ("end", None),
-            core::Stop::TooLong(prefix) => ("toolong", Some(prefix)),
-        };
+        let (stop, slow_line) = stop_name(stop);
         Ok(CsvNext { stop: stop.to_owned(), rows, slow_line })
     }
 
@@ -723,6 +693,17 @@ impl TradeCsvParser {
     }
 }
 
+/// A stop as JS sees it: its name and the line that comes with it (`slow`, `toolong`).
+fn stop_name(stop: core::Stop) -> (&'static str, Option<String>) {
+    match stop {
+        core::Stop::Full => ("full", None),
+        core::Stop::Slow(line) => ("slow", Some(line)),
+        core::Stop::NeedInput => ("input", None),
+        core::Stop::End => ("end", None),
+        core::Stop::TooLong(prefix) => ("toolong", Some(prefix)),
+    }
+}
+
 /// The time limit of `next` as the core takes it: beyond the contract's maximum (or NaN) is no limit.
 fn ts_limit(max_ts_ms: f64) -> i64 {
     if max_ts_ms.is_nan() || max_ts_ms >= core::MAX_TRADE_TS_MS as f64 {
@@ -776,16 +757,10 @@ impl Task for ParseAndPush {
 
     fn resolve(&mut self, _env: Env, o: Self::Output) -> napi::Result<Self::JsValue> {
         let agg = self.agg.lock().unwrap_or_else(PoisonError::into_inner);
-        let (stop, slow_line) = match o.stop {
-            core::Stop::Full => ("full", None),
-            core::Stop::Slow(line) => ("slow", Some(line)),
-            core::Stop::NeedInput => ("input", None),
-            core::Stop::End => ("end", None),
-            core::Stop::TooLong(prefix) => ("toolong", Some(prefix)),
-        };
+        let (stop, slow_line) = stop_name(o.stop);
         let p = o.pushed.unwrap_or_default();
+        let result = batch_result(&agg, &p.outcome, |r| p.batch_row(r));
         let (pushed, cursor_ms) = (p.pushed as u32, p.cursor_ms);
-        let result = batch_result(&agg, p);
         Ok(ParsedStep { stop: stop.to_owned(), rows: o.rows as u32, slow_line, skipped: o.skipped as u32, result, pushed, cursor_ms })
     }
 }
