@@ -264,7 +264,7 @@ export class KrakenWsSource implements TradeSource {
     const ticks = this.opts.closeTicks;
     /** The next frame (kept across a closing tick), and the armed closing tick. */
     let pending: Promise<WsEvent> | null = null;
-    let tick: { timer: NodeJS.Timeout; fired: Promise<'tick'>; offset: number } | null = null;
+    let tick: { timer: NodeJS.Timeout; fired: Promise<'tick'>; offset: number; at: number } | null = null;
     try {
       for (;;) {
         pending ??= conn.next();
@@ -276,16 +276,18 @@ export class KrakenWsSource implements TradeSource {
             tick = null;
           }
           if (!tick) {
-            const now = this.clock() - this.clockOffsetMs;
-            const at = Math.floor((now - ticks.graceMs) / ticks.intervalMs) * ticks.intervalMs + ticks.intervalMs + ticks.graceMs;
+            const now: number = this.clock() - this.clockOffsetMs;
+            const at: number = Math.floor((now - ticks.graceMs) / ticks.intervalMs) * ticks.intervalMs + ticks.intervalMs + ticks.graceMs;
             let timer!: NodeJS.Timeout;
             const fired = new Promise<'tick'>((r) => (timer = setTimeout(() => r('tick'), Math.max(0, Math.ceil(at - now)))));
-            tick = { timer, fired, offset: this.clockOffsetMs };
+            tick = { timer, fired, offset: this.clockOffsetMs, at };
           }
           const got = await Promise.race([pending, tick.fired]);
           if (got === 'tick') {
+            // A timer may fire a millisecond early: then it is aimed again at the same tick.
+            const early = this.clock() - this.clockOffsetMs < tick.at;
             tick = null;
-            await this.beat(sink);
+            if (!early) await this.beat(sink);
             continue;
           }
           ev = got;
