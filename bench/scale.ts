@@ -35,7 +35,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
-import type { Candle, TechnicalFeatures, Trade, TradeEvent } from '../ts/src/contracts/messages.ts';
+import { isHeartbeat, type Candle, type TechnicalFeatures, type Trade, type TradeEvent, type TradeHeartbeat } from '../ts/src/contracts/messages.ts';
 import { Bus, KafkaTransport } from '../ts/src/bus/index.ts';
 import { CandleStage } from '../ts/src/pipeline/candle-stage.ts';
 import { FeatureStage } from '../ts/src/pipeline/feature-stage.ts';
@@ -85,7 +85,7 @@ function reference(events: TradeEvent[]): Map<string, TechnicalFeatures> {
   const out = stage.pushMany(trades);
   if (out.late.length + out.rejected.length > 0) throw new Error('the reference has late or rejected trades');
   closed.push(...out.candles);
-  for (const e of events) if ('kind' in e) closed.push(...stage.advance(e.ts_ms, e.pair, e.exchange));
+  for (const e of events) if (isHeartbeat(e)) closed.push(...stage.advance(e.ts_ms, e.pair, e.exchange));
   for (const c of closed) {
     const r = feat.onCandle(c);
     if (r.kind === 'row') rows.set(key(r.row), r.row);
@@ -280,7 +280,7 @@ async function live(brokers: string, es: string, npairs: number, minutes: number
     const peakRss = dep.procs.map(() => 0);
     while (Date.now() < endMs + GRACE_MS + 2000) {
       const now = Date.now();
-      const due: TradeEvent[] = [];
+      const due: (Trade | TradeHeartbeat)[] = [];
       while (i < trades.length && (trades[i] as Trade).ts_ms <= now) due.push(trades[i++] as Trade);
       if (now >= nextBeat) {
         for (let p = 0; p < npairs; p++) due.push({ kind: 'heartbeat', exchange: 'kraken', pair: pairName(p), ts_ms: nextBeat, final: false });

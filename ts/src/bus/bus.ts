@@ -104,6 +104,10 @@ const keyByName = new Map<string, TopicKey>((Object.keys(Topics) as TopicKey[]).
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/** Most bytes of encoded records per transport send call (Bus.publish). */
+const SEND_BYTES = 4 * 1024 * 1024;
+const recordBytes = (r: RawRecord): number => (r.value === null ? 0 : typeof r.value === 'string' ? Buffer.byteLength(r.value) : r.value.length) + (r.key?.length ?? 0);
+
 /**
  * A delivered record as a message of its topic: bytes are decoded and
  * validated; a `message` record (in-process transport) is the copy of a value
@@ -198,7 +202,11 @@ export class Bus {
     const sendValidated = this.transport.sendValidated?.bind(this.transport);
     if (sendValidated) {
       // In-process: validate a private copy of each message; the transport carries those copies (no bytes).
-      const records = messages.map((m) => validatedCopy(topic, m));
+      const weigh = Topics[topic].weight as ((m: MessageOf<K>) => number) | undefined;
+      const records = messages.map((m) => {
+        const r = validatedCopy(topic, m);
+        return weigh ? { ...r, weight: weigh(r.message) } : r;
+      });
       for (let i = 0; i < records.length; i += this.sendChunk) {
         const chunk = records.slice(i, i + this.sendChunk);
         await sendValidated(name, chunk);
@@ -207,10 +215,16 @@ export class Bus {
       return;
     }
     const records: RawRecord[] = messages.map((m) => encode(topic, m));
-    for (let i = 0; i < records.length; i += this.sendChunk) {
-      const chunk = records.slice(i, i + this.sendChunk);
+    // Chunks of at most sendChunk records and SEND_BYTES bytes (a trade batch is up to ~256 KiB: a
+    // thousand of them in one request would pass the broker's request and message size limits).
+    for (let i = 0; i < records.length; ) {
+      let j = i;
+      let bytes = 0;
+      while (j < records.length && j - i < this.sendChunk && (j === i || bytes + recordBytes(records[j] as RawRecord) <= SEND_BYTES)) bytes += recordBytes(records[j++] as RawRecord);
+      const chunk = records.slice(i, j);
       await this.transport.send(name, chunk);
       messagesOut().inc({ topic: name }, chunk.length);
+      i = j;
     }
   }
 

@@ -22,7 +22,9 @@
  * the topic lags more than `highWaterMark` (backpressure; never on its own
  * group, so a handler may publish to a topic it reads). A stopped group that
  * falls more than `maxRetainedMessages` behind loses the oldest records, like
- * Kafka retention, with a warning.
+ * Kafka retention, with a warning. These three count messages by their
+ * weight (ValidatedRecord.weight): a trade batch counts as its trades, so a
+ * topic of batches holds no more trades than one of single trades would.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Logger } from 'pino';
@@ -45,6 +47,8 @@ export interface MemoryTransportOptions {
 interface Entry {
   seq: number;
   offset: number;
+  /** The topic's total weight before this record (weights: ValidatedRecord.weight, 1 for bytes). */
+  cum: number;
   key: string | null;
   value: Buffer | null;
   /** A validated message (sendValidated), private to the transport; value is null then. */
@@ -59,8 +63,26 @@ class TopicLog {
   entries: Entry[] = [];
   /** Offset of entries[0]. */
   base = 0;
+  /** Total weight of every record appended (Entry.cum of the next one). */
+  cumEnd = 0;
   get end(): number {
     return this.base + this.entries.length;
+  }
+  /** Weight of the records from `offset` to the end. */
+  weightFrom(offset: number): number {
+    const e = this.entries[offset - this.base];
+    return e === undefined ? (offset < this.base ? this.cumEnd - (this.entries[0]?.cum ?? this.cumEnd) : 0) : this.cumEnd - e.cum;
+  }
+  /** The fewest leading entries to drop so that at most `w` weight stays. */
+  dropFor(w: number): number {
+    let lo = 0;
+    let hi = this.entries.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.cumEnd - (this.entries[mid] as Entry).cum <= w) hi = mid;
+      else lo = mid + 1;
+    }
+    return lo;
   }
 }
 
@@ -120,7 +142,7 @@ export class MemoryTransport implements Transport {
     const now = Date.now();
     for (const r of records) {
       const value = r.value === null ? null : Buffer.from(r.value); // a copy: the producer may reuse its buffer
-      log.entries.push({ seq: this.seq++, offset: log.end, key: r.key, value, message: undefined, headers: { ...(r.headers ?? {}) }, ts: now });
+      log.entries.push({ seq: this.seq++, offset: log.end, cum: log.cumEnd++, key: r.key, value, message: undefined, headers: { ...(r.headers ?? {}) }, ts: now });
     }
     await this.appended(topic, log);
   }
@@ -130,7 +152,11 @@ export class MemoryTransport implements Transport {
     const log = this.topic(topic);
     const now = Date.now();
     // r.message is the bus's private copy (validatedCopy): kept as is, copied again for each delivery.
-    for (const r of records) log.entries.push({ seq: this.seq++, offset: log.end, key: r.key, value: null, message: r.message, headers: NO_HEADERS, ts: now });
+    for (const r of records) {
+      const cum = log.cumEnd;
+      log.cumEnd += Math.max(1, r.weight ?? 1);
+      log.entries.push({ seq: this.seq++, offset: log.end, cum, key: r.key, value: null, message: r.message, headers: NO_HEADERS, ts: now });
+    }
     await this.appended(topic, log);
   }
 
@@ -335,15 +361,24 @@ export class MemoryTransport implements Transport {
     consumerLag().set({ topic, group: sub.group }, this.lag(sub.group, topic));
   }
 
+  /** Weight of `topic`'s records not yet processed by `group` (backpressure counts this). */
+  private weightedLag(group: string, topic: string): number {
+    const g = this.groups.get(group);
+    const log = this.logs.get(topic);
+    if (!g || !log) return 0;
+    return log.weightFrom(Math.max(log.base, g.cursors.get(topic) ?? log.end));
+  }
+
   private trim(name: string, log: TopicLog): void {
-    if (log.entries.length <= this.retain + 1024) return; // trim in chunks, not per record
+    if (log.weightFrom(log.base) <= this.retain + 1024) return; // trim in chunks, not per record
     let minCursor = log.end;
     for (const g of this.groups.values()) {
       const c = g.cursors.get(name);
       if (c !== undefined) minCursor = Math.min(minCursor, c);
     }
-    let drop = Math.min(log.entries.length - this.retain, Math.max(0, minCursor - log.base));
-    if (log.entries.length - drop > this.maxRetained) drop = log.entries.length - this.maxRetained;
+    // Keep at most `retain` weight of what every group consumed, and at most `maxRetained` in all.
+    let drop = Math.min(log.dropFor(this.retain), Math.max(0, minCursor - log.base));
+    drop = Math.max(drop, log.dropFor(this.maxRetained));
     if (drop <= 0) return;
     log.entries.splice(0, drop);
     log.base += drop;
@@ -355,7 +390,7 @@ export class MemoryTransport implements Transport {
       let wait = false;
       for (const g of this.groups.values()) {
         const s = g.active;
-        if (s && s !== self && !s.stopping && s.topics.includes(topic) && this.lag(s.group, topic) > this.highWater) wait = true;
+        if (s && s !== self && !s.stopping && s.topics.includes(topic) && this.weightedLag(s.group, topic) > this.highWater) wait = true;
       }
       if (!wait || !this.isConnected) return;
       await new Promise<void>((r) => this.progressWaiters.push(r));

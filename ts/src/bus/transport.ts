@@ -43,6 +43,8 @@ export interface ValidatedRecord {
   key: string;
   /** The bus's private copy of the message, the value that passed the schema. */
   message: unknown;
+  /** How many messages it stands for (a trade batch: its trades; default 1): the in-process bus bounds memory and lag by this. */
+  weight?: number;
 }
 
 export interface SubscribeOptions {

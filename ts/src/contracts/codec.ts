@@ -4,7 +4,7 @@
  */
 import { TypeCompiler, type TypeCheck } from './typebox.ts';
 import type { TSchema, Static } from '@sinclair/typebox';
-import { Topics, MAX_PAYLOAD_BYTES, type TopicKey, type MessageOf } from './messages.ts';
+import { Topics, MAX_PAYLOAD_BYTES, TradeBatch, columnsMismatch, type TopicKey, type MessageOf } from './messages.ts';
 import { fastCheck, type FastCheck } from './fast-check.ts';
 
 export type Decoded<T> = { ok: true; value: T } | { ok: false; reason: string };
@@ -37,8 +37,14 @@ export function fastCheckOf(schema: TSchema): FastCheck {
  * Validate an already parsed value against a schema; reason lists the first errors.
  * Accepts what TypeBox's compiled check accepts (fast-check.ts: the same, faster on feature maps).
  */
+/** Rules of a schema that JSON Schema cannot state, checked after it (the reason, or null). */
+const refinements = new Map<TSchema, (value: never) => string | null>([[TradeBatch, columnsMismatch]]);
+
 export function validate<S extends TSchema>(schema: S, value: unknown): Decoded<Static<S>> {
-  if (fastCheckOf(schema)(value)) return { ok: true, value: value as Static<S> };
+  if (fastCheckOf(schema)(value)) {
+    const why = refinements.get(schema)?.(value as never) ?? null;
+    return why === null ? { ok: true, value: value as Static<S> } : { ok: false, reason: `schema: ${why}` };
+  }
   const errs = [...validatorOf(schema).Errors(value)].slice(0, 3).map((e) => `${e.path || '/'}: ${e.message}`);
   return { ok: false, reason: `schema: ${errs.join('; ')}` };
 }
@@ -84,8 +90,14 @@ export function copyMessage<T>(m: T): T {
 function copyJson(v: unknown): unknown {
   if (v === null || typeof v !== 'object') return v === 0 ? 0 : v;
   if (Array.isArray(v)) {
-    const a = new Array<unknown>(v.length);
-    for (let i = 0; i < v.length; i++) a[i] = v[i] === undefined ? null : copyJson(v[i]);
+    // slice() keeps a number array's packed double storage (a trade batch's columns); then what JSON would change.
+    const a: unknown[] = v.slice();
+    for (let i = 0; i < a.length; i++) {
+      const x = a[i];
+      if (x === undefined) a[i] = null;
+      else if (x === 0) a[i] = 0;
+      else if (typeof x === 'object' && x !== null) a[i] = copyJson(x);
+    }
     return a;
   }
   // Spread first (V8 clones a plain object's layout in one step), then fix what JSON would change.

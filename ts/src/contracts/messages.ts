@@ -54,12 +54,122 @@ export const TradeHeartbeat = Type.Object(
 );
 export type TradeHeartbeat = Static<typeof TradeHeartbeat>;
 
-/** One message of the `trades` stream: a trade, or the source's event clock (a heartbeat). */
-export const TradeEvent = Type.Union([Trade, TradeHeartbeat], { $id: 'TradeEvent' });
+/** Most trades in one TradeBatch (its JSON stays well under MAX_PAYLOAD_BYTES: tradeBatches also splits by size). */
+export const MAX_BATCH_TRADES = 4096;
+
+/**
+ * Trades of one exchange and pair in stream order, as columns: trade i is
+ * (trade_id[i], price[i], qty[i], side[i], ts_ms[i]), each column a Trade
+ * field with its rules, all of one length (codec.ts checks that beside the
+ * schema: `columnsMismatch`). The same trades as that many Trade messages in
+ * that order; a producer with many trades of a pair at once (a replay, a
+ * burst, a REST backfill) sends them as one message instead of one per trade,
+ * which the candles service feeds to the aggregator without making an object
+ * per trade. Same key as the trades (the pair), so order per pair holds.
+ */
+export const TradeBatch = Type.Object(
+  {
+    kind: Type.Literal('trades'),
+    exchange: Type.String({ minLength: 1, maxLength: 32 }),
+    pair: Pair(),
+    trade_id: Type.Array(Id(), { minItems: 1, maxItems: MAX_BATCH_TRADES }),
+    price: Type.Array(PosNum(), { minItems: 1, maxItems: MAX_BATCH_TRADES }),
+    qty: Type.Array(PosNum(), { minItems: 1, maxItems: MAX_BATCH_TRADES }),
+    side: Type.Array(TradeSide, { minItems: 1, maxItems: MAX_BATCH_TRADES }),
+    ts_ms: Type.Array(EpochMs(), { minItems: 1, maxItems: MAX_BATCH_TRADES }),
+  },
+  { $id: 'TradeBatch', additionalProperties: false },
+);
+export type TradeBatch = Static<typeof TradeBatch>;
+
+/** Why a TradeBatch's columns do not line up (null when they do): the rule its schema cannot state. */
+export function columnsMismatch(b: TradeBatch): string | null {
+  const n = b.trade_id.length;
+  for (const c of ['price', 'qty', 'side', 'ts_ms'] as const) {
+    if (b[c].length !== n) return `/${c}: ${b[c].length} values, trade_id has ${n} (every column of a trade batch has one value per trade)`;
+  }
+  return null;
+}
+
+/** One message of the `trades` stream: a trade, a batch of one pair's trades, or the source's event clock (a heartbeat). */
+export const TradeEvent = Type.Union([Trade, TradeBatch, TradeHeartbeat], { $id: 'TradeEvent' });
 export type TradeEvent = Static<typeof TradeEvent>;
 
 /** A heartbeat, not a trade (a trade has no `kind`). */
 export const isHeartbeat = (m: TradeEvent): m is TradeHeartbeat => (m as { kind?: unknown }).kind === 'heartbeat';
+/** A batch of trades (TradeBatch). */
+export const isTradeBatch = (m: TradeEvent): m is TradeBatch => (m as { kind?: unknown }).kind === 'trades';
+
+/** Trade i of a batch. */
+export function tradeAt(b: TradeBatch, i: number): Trade {
+  return { exchange: b.exchange, pair: b.pair, trade_id: b.trade_id[i] as string, price: b.price[i] as number, qty: b.qty[i] as number, side: b.side[i] as Trade['side'], ts_ms: b.ts_ms[i] as number };
+}
+
+/** The trades of a batch, in order. */
+export function tradesOf(b: TradeBatch): Trade[] {
+  const out = new Array<Trade>(b.trade_id.length);
+  for (let i = 0; i < out.length; i++) out[i] = tradeAt(b, i);
+  return out;
+}
+
+/** Bytes a trade adds to a batch's JSON at most (ids counted as if every character were escaped). */
+const tradeJsonBound = (t: Trade): number => 6 * t.trade_id.length + 80;
+/** Where tradeBatches cuts a batch by size (a quarter of MAX_PAYLOAD_BYTES). */
+const BATCH_BYTES = 256 * 1024;
+
+/**
+ * Events as the `trades` stream carries them compactly: each run of two or
+ * more trades of one exchange and pair not separated by a heartbeat of that
+ * pair becomes one TradeBatch (at most `maxTrades` trades and about 256 KiB
+ * of JSON), placed where its first trade was; a lone trade and every
+ * heartbeat stay as they are. Order per pair is kept (a pair's heartbeat
+ * follows the batch of the trades before it), so consumers see the same
+ * trades, per pair in the same order, as from `events`.
+ */
+export function tradeBatches(events: readonly TradeEvent[], maxTrades = 1000): TradeEvent[] {
+  const cap = Math.max(1, Math.min(maxTrades, MAX_BATCH_TRADES));
+  const out: (TradeEvent | Trade[])[] = [];
+  const open = new Map<string, { run: Trade[]; bytes: number }>();
+  for (const e of events) {
+    if (isHeartbeat(e)) {
+      open.delete(`${e.exchange}|${e.pair}`);
+      out.push(e);
+      continue;
+    }
+    if (isTradeBatch(e)) {
+      open.delete(`${e.exchange}|${e.pair}`);
+      out.push(e);
+      continue;
+    }
+    const k = `${e.exchange}|${e.pair}`;
+    let o = open.get(k);
+    if (o === undefined || o.run.length >= cap || o.bytes >= BATCH_BYTES) {
+      o = { run: [], bytes: 0 };
+      open.set(k, o);
+      out.push(o.run);
+    }
+    o.run.push(e);
+    o.bytes += tradeJsonBound(e);
+  }
+  return out.map((x) => (Array.isArray(x) ? (x.length === 1 ? (x[0] as Trade) : batchOf(x)) : x));
+}
+
+/** Trades of one exchange and pair (in order) as one TradeBatch. */
+export function batchOf(trades: readonly Trade[]): TradeBatch {
+  const n = trades.length;
+  const first = trades[0] as Trade;
+  const b: TradeBatch = { kind: 'trades', exchange: first.exchange, pair: first.pair, trade_id: new Array(n), price: new Array(n), qty: new Array(n), side: new Array(n), ts_ms: new Array(n) };
+  for (let i = 0; i < n; i++) {
+    const t = trades[i] as Trade;
+    if (t.exchange !== first.exchange || t.pair !== first.pair) throw new Error(`bug: a trade batch of ${first.exchange} ${first.pair} given a trade of ${t.exchange} ${t.pair}`);
+    b.trade_id[i] = t.trade_id;
+    b.price[i] = t.price;
+    b.qty[i] = t.qty;
+    b.side[i] = t.side;
+    b.ts_ms[i] = t.ts_ms;
+  }
+  return b;
+}
 
 export const Candle = Type.Object(
   {
@@ -267,6 +377,8 @@ export interface TopicSpec<S extends TSchema> {
    * value claims to be, so a rejected one gets that member's precise errors.
    */
   readonly variant?: (parsed: unknown) => TSchema;
+  /** How many messages a valid one stands for (a batch: its items; default 1), for bounds counted in messages. */
+  readonly weight?: (m: Static<S>) => number;
 }
 
 function spec<S extends TSchema>(s: TopicSpec<S>): TopicSpec<S> {
@@ -278,8 +390,17 @@ export const Topics = {
     name: 'trades',
     schema: TradeEvent,
     key: (m) => m.pair,
-    naturalKey: (m) => (isHeartbeat(m) ? `${m.exchange}|${m.pair}|heartbeat|${m.ts_ms}` : `${m.exchange}|${m.pair}|${m.trade_id}`),
-    variant: (v) => ((v as { kind?: unknown } | null)?.kind !== undefined ? TradeHeartbeat : Trade),
+    naturalKey: (m) =>
+      isHeartbeat(m)
+        ? `${m.exchange}|${m.pair}|heartbeat|${m.ts_ms}`
+        : isTradeBatch(m)
+          ? `${m.exchange}|${m.pair}|batch|${m.trade_id[0]}|${m.trade_id.length}`
+          : `${m.exchange}|${m.pair}|${m.trade_id}`,
+    variant: (v) => {
+      const kind = (v as { kind?: unknown } | null)?.kind;
+      return kind === undefined ? Trade : kind === 'trades' ? TradeBatch : TradeHeartbeat;
+    },
+    weight: (m) => (isTradeBatch(m) ? m.trade_id.length : 1),
   }),
   candles: spec({
     name: 'candles',

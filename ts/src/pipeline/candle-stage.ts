@@ -5,7 +5,7 @@
  * reads a clock: the caller advances the watermark.
  */
 import { Aggregator, type BatchResult, type TradeCsvParser } from '@tickcast/aggregator';
-import type { Candle, Trade } from '../contracts/messages.ts';
+import { tradeAt, type Candle, type Trade, type TradeBatch } from '../contracts/messages.ts';
 
 export interface CandleStageOptions {
   /** Window length. Default 60 s. */
@@ -32,8 +32,23 @@ export interface StageOutput {
 
 const SIDE_CODE: Record<Trade['side'], number> = { buy: 1, sell: 2, unknown: 0 };
 
-/** A trade id in canonical decimal form (no sign, no leading zero) within 2^53. */
-const CANONICAL_ID = /^(?:0|[1-9][0-9]{0,15})$/;
+/**
+ * A trade id in canonical decimal form (digits only, no leading zero) below 2^53, as a
+ * number (every such number is exact), or NaN for any other id.
+ */
+function canonicalId(id: string): number {
+  const n = id.length;
+  if (n === 0 || n > 16) return NaN;
+  if (n > 1 && id.charCodeAt(0) === 48) return NaN;
+  let x = 0;
+  for (let i = 0; i < n; i++) {
+    const d = id.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return NaN;
+    x = x * 10 + d;
+  }
+  // Above 2^53 the sum may have rounded (an id 2^53 + 1 would become 2^53): such ids cross as strings.
+  return x < MAX_F64_ID ? x : NaN;
+}
 const MAX_F64_ID = 2 ** 53;
 const NON_ASCII = /[^\x00-\x7f]/;
 const NO_IDS = new Float64Array(0);
@@ -173,15 +188,46 @@ export class CandleStage {
         tsMs[i] = t.ts_ms;
         ids[i] = t.trade_id;
         if (numIds !== null) {
-          const id = t.trade_id;
-          const x = CANONICAL_ID.test(id) ? Number(id) : NaN;
-          if (x <= MAX_F64_ID) numIds[i] = x;
+          const x = canonicalId(t.trade_id);
+          if (x === x) numIds[i] = x;
           else numIds = null;
         }
       }
       const r = this.aggregator(exchange).pushBatch({ exchange, pairs, pairIdx, prices, qtys, sides, tsMs, ...tradeIdColumn(numIds, ids) });
       collect(r, out, (row) => group[row] as Trade);
     }
+    return out;
+  }
+
+  /**
+   * A TradeBatch (one pair's trades as columns, from the `trades` stream) in one N-API
+   * call, with no object per trade: the same candles as pushMany of its trades.
+   */
+  pushColumns(b: TradeBatch): StageOutput {
+    const out: StageOutput = { candles: [], late: [], duplicates: 0, rejected: [] };
+    const n = b.trade_id.length;
+    if (n === 0) return out;
+    const sides = new Uint8Array(n);
+    let numIds: Float64Array | null = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      sides[i] = SIDE_CODE[b.side[i] as Trade['side']];
+      if (numIds !== null) {
+        const x = canonicalId(b.trade_id[i] as string);
+        if (x === x) numIds[i] = x;
+        else numIds = null;
+      }
+    }
+    const r = this.aggregator(b.exchange).pushBatch({
+      exchange: b.exchange,
+      pairs: [b.pair],
+      pairIdx: new Uint32Array(n),
+      prices: Float64Array.from(b.price),
+      qtys: Float64Array.from(b.qty),
+      sides,
+      tsMs: Float64Array.from(b.ts_ms),
+      ...tradeIdColumn(numIds, b.trade_id),
+    });
+    collect(r, out, (row) => tradeAt(b, row));
     return out;
   }
 

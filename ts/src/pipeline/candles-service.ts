@@ -52,7 +52,7 @@
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Candle, Trade, TradeEvent } from '../contracts/messages.ts';
-import { Topics, isHeartbeat } from '../contracts/messages.ts';
+import { Topics, isHeartbeat, isTradeBatch } from '../contracts/messages.ts';
 import type { Service, ServiceContext } from '../services/runner.ts';
 import { changelogTopic, type MessageMeta, type RawDelivery, type RawRecord, type Subscription } from '../bus/index.ts';
 import { Changelog } from '../state/changelog.ts';
@@ -329,7 +329,7 @@ export function candlesService(opts: CandlesServiceOptions = {}): Service {
     if (ms > (eventMs.get(pair) ?? -Infinity)) eventMs.set(pair, ms);
   };
 
-  /** Trades and heartbeats in stream order: runs of trades in one aggregator call, a heartbeat moves its pair's watermark. */
+  /** Trades, trade batches and heartbeats in stream order: runs of trades in one aggregator call, a batch in one, a heartbeat moves its pair's watermark. */
   const push = (events: TradeEvent[], stage: CandleStage): void => {
     let run: Trade[] = [];
     const pushRun = () => {
@@ -337,6 +337,14 @@ export function candlesService(opts: CandlesServiceOptions = {}): Service {
       run = [];
     };
     for (const e of events) {
+      if (isTradeBatch(e)) {
+        pushRun();
+        let newest = -Infinity;
+        for (const ts of e.ts_ms) if (ts > newest) newest = ts;
+        seen(e.pair, newest);
+        enqueue(stage.pushColumns(e));
+        continue;
+      }
       seen(e.pair, e.ts_ms);
       if (!isHeartbeat(e)) {
         run.push(e);

@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import type { Logger } from 'pino';
 import type { Trade } from '../contracts/messages.ts';
-import { Topics } from '../contracts/messages.ts';
+import { Topics, tradeBatches } from '../contracts/messages.ts';
 import type { Service, ServiceContext } from '../services/runner.ts';
 import { TradeOutbox } from './trade-outbox.ts';
 import { KrakenWsSource, KRAKEN_WS_V2_URL, BinanceWsSource, ReplaySource, tradesOfFile, type KrakenWsOptions, type TradeSink, type TradeSource, type ReplaySpeed } from '../sources/index.ts';
@@ -115,7 +115,7 @@ export function probeWebSocket(url: string, timeoutMs: number): Promise<{ ok: tr
 /** A sink that publishes to the bus. */
 export function busSink(ctx: Pick<ServiceContext, 'bus' | 'logger'>, sourceName: () => string): TradeSink {
   return {
-    trades: (batch: Trade[]) => ctx.bus.publish('trades', batch),
+    trades: (batch: Trade[]) => ctx.bus.publish('trades', tradeBatches(batch)),
     heartbeat: (hb) => ctx.bus.publish('trades', [hb]),
     reject(raw: string, reason: string) {
       ctx.bus
@@ -180,7 +180,8 @@ export function ingestService(opts: IngestOptions): Service {
       const s = source;
       const direct = busSink(ctx, () => s.name);
       const box = new TradeOutbox({
-        publish: (events) => ctx.bus.publish('trades', events),
+        // A pair's trades that come together (a frame, a replay step, what piled up in an outage) go as one batch message.
+        publish: (events) => ctx.bus.publish('trades', tradeBatches(events)),
         reject: (raw, reason) => direct.reject(raw, reason),
         logger: ctx.logger,
         source: s.name,

@@ -2,7 +2,7 @@
 import { testData } from '../fixtures/test-data.ts';
 import { readFileSync } from 'node:fs';
 import { pino } from 'pino';
-import { isHeartbeat, type Trade, type TradeEvent } from '../../src/contracts/messages.ts';
+import { isHeartbeat, isTradeBatch, type Trade, type TradeEvent } from '../../src/contracts/messages.ts';
 
 const FILES: Record<string, string> = {
   'BTC/USDT': testData('trades/binance_spot_BTCUSDT_trades_20240808T2354-20240809T0005.csv'),
@@ -68,5 +68,6 @@ export async function waitFor(cond: () => boolean, what: string | (() => string)
 /** A message of the `trades` stream that must be a trade (these tests publish no heartbeat). */
 export function tradeOf(m: TradeEvent): Trade {
   if (isHeartbeat(m)) throw new Error(`expected a trade, got a heartbeat of ${m.pair} at ${m.ts_ms}`);
+  if (isTradeBatch(m)) throw new Error(`expected a trade, got a batch of ${m.trade_id.length} trades of ${m.pair}`);
   return m;
 }

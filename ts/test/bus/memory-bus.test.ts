@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Bus } from '../../src/bus/bus.ts';
 import { MemoryTransport } from '../../src/bus/memory.ts';
-import { Topics, type DeadLetter, type Trade, type TopicKey } from '../../src/contracts/messages.ts';
+import { Topics, batchOf, isTradeBatch, type DeadLetter, type Trade, type TopicKey } from '../../src/contracts/messages.ts';
 import { deadLetters, handlerRetries } from '../../src/ops/metrics.ts';
 import { mergeByTime, quietLogger, realTrades, tradeOf } from './fixtures.ts';
 
@@ -259,6 +259,42 @@ test('a publisher waits while a consumer lags beyond the high-water mark (bounde
   await bus.drain();
   assert.deepEqual(got, btc.slice(0, 300).map((t) => t.trade_id), 'nothing lost under backpressure');
   assert.ok(maxLag <= 21, `lag stayed near the high-water mark (max ${maxLag})`);
+  await bus.close();
+});
+
+test('trade batches count as their trades: backpressure and retention bound trades, not messages', async () => {
+  // 4000 trades (the real 400, ids shifted 10 times) as 40 batches of 100.
+  const trades = Array.from({ length: 10 }, (_, k) => btc.map((t) => ({ ...t, trade_id: String(Number(t.trade_id) + k * 1e9) }))).flat();
+  const batches = Array.from({ length: 40 }, (_, i) => batchOf(trades.slice(i * 100, i * 100 + 100)));
+  const { bus } = await newBus({ highWaterMark: 50, retainMessages: 100, maxRetainedMessages: 100 });
+  let sent = 0;
+  let processed = 0;
+  let maxBacklog = 0;
+  const got: string[] = [];
+  await bus.consume({
+    group: 'slow',
+    topics: ['trades'],
+    handler: async (m) => {
+      maxBacklog = Math.max(maxBacklog, sent - processed);
+      await new Promise((r) => setImmediate(r));
+      if (!isTradeBatch(m)) throw new Error('expected a batch');
+      got.push(...m.trade_id);
+      processed += m.trade_id.length;
+    },
+  });
+  for (const b of batches) {
+    sent += b.trade_id.length;
+    await bus.publish('trades', [b]);
+  }
+  await bus.drain();
+  assert.deepEqual(got, trades.map((t) => t.trade_id), 'nothing lost under backpressure');
+  // Counted in messages the high-water mark (50) would let all 40 batches (4000 trades) pile up.
+  assert.ok(maxBacklog <= 50 + 100, `the backlog stayed within the high-water mark plus one batch, in trades (max ${maxBacklog})`);
+  // Retention: consumed records are trimmed once more than retain + 1024 trades are held, down to retain (100).
+  let retained = 0;
+  await bus.consume({ group: 'late', topics: ['trades'], fromBeginning: true, handler: (m) => void (retained += isTradeBatch(m) ? m.trade_id.length : 1) });
+  await bus.drain();
+  assert.ok(retained > 0 && retained <= 100 + 1024 + 100, `a late reader from the beginning finds at most ~retain + 1024 trades retained (${retained}), not all 4000`);
   await bus.close();
 });
 

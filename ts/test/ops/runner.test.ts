@@ -10,7 +10,7 @@ import { loadConfig } from '../../src/config/config.ts';
 import { Runner, runProcess, storesConfigOf, type Service, type ServiceContext } from '../../src/services/runner.ts';
 import { registry, resolveServices } from '../../src/services/registry.ts';
 import type { Stores } from '../../src/stores/types.ts';
-import { isHeartbeat, type Prediction, type Trade } from '../../src/contracts/messages.ts';
+import { isHeartbeat, isTradeBatch, tradeAt, type Prediction, type Trade } from '../../src/contracts/messages.ts';
 import type { Subscription } from '../../src/bus/index.ts';
 import { mergeByTime, realTrades } from '../bus/fixtures.ts';
 
@@ -55,7 +55,7 @@ function pipeline(input: Trade[]) {
       events.push('start flusher');
       ctxOf = ctx;
       await ctx.stores(); // opens the stores lazily
-      sub = await ctx.bus.consume({ group: 'flusher', topics: ['trades'], fromBeginning: true, handler: (t) => void (isHeartbeat(t) || lastByPair.set(t.pair, t)) });
+      sub = await ctx.bus.consume({ group: 'flusher', topics: ['trades'], fromBeginning: true, handler: (t) => void (isHeartbeat(t) || lastByPair.set(t.pair, isTradeBatch(t) ? tradeAt(t, t.trade_id.length - 1) : t)) });
     },
     async stop() {
       events.push('stop flusher');

@@ -14,7 +14,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Candle, DeadLetter, TechnicalFeatures, Trade } from '../../src/contracts/messages.ts';
+import { tradeBatches, type Candle, type DeadLetter, type TechnicalFeatures, type Trade } from '../../src/contracts/messages.ts';
 import { Bus, MemoryTransport } from '../../src/bus/index.ts';
 import { openStores } from '../../src/stores/index.ts';
 import type { Stores } from '../../src/stores/types.ts';
@@ -127,11 +127,19 @@ async function rig(): Promise<Rig> {
   };
 }
 
-/** Publish as an ingest source would: chunks of varying size. */
-async function publishChunked(bus: Bus, trades: readonly Trade[], rnd: () => number): Promise<void> {
+type Form = 'objects' | 'batches' | 'mixed';
+
+/**
+ * Publish as an ingest source would: chunks of varying size, each as one message per trade
+ * (`objects`), as TradeBatch messages (`batches`: what the ingest sends, runs of a pair cut
+ * at a random size), or either at random per chunk (`mixed`).
+ */
+async function publishChunked(bus: Bus, trades: readonly Trade[], rnd: () => number, form: Form = 'objects'): Promise<void> {
   for (let i = 0; i < trades.length; ) {
     const n = 1 + Math.floor(rnd() * 700);
-    await bus.publish('trades', trades.slice(i, i + n));
+    const chunk = trades.slice(i, i + n);
+    const asBatches = form === 'batches' || (form === 'mixed' && rnd() < 0.5);
+    await bus.publish('trades', asBatches ? tradeBatches(chunk, 1 + Math.floor(rnd() * 400)) : chunk);
     i += n;
   }
 }
@@ -146,12 +154,15 @@ const lateIds = (dead: DeadLetter[]) =>
     .map((d) => (JSON.parse(d.payload) as Trade).trade_id)
     .sort();
 
-for (const [seed, maxBatch] of [
-  [1, undefined],
-  [2, 97],
-  [3, 1],
+for (const [seed, maxBatch, form] of [
+  [1, undefined, 'objects'],
+  [2, 97, 'objects'],
+  [3, 1, 'objects'],
+  [4, undefined, 'batches'],
+  [5, 3, 'batches'],
+  [6, 50, 'mixed'],
 ] as const) {
-  test(`batch path equals the per-trade path on perturbed real trades (seed ${seed}, maxBatch ${maxBatch ?? 'default'})`, async () => {
+  test(`batch path equals the per-trade path on perturbed real trades (seed ${seed}, maxBatch ${maxBatch ?? 'default'}, trades as ${form})`, async () => {
     const trades = perturbed(seed);
     const want = perTrade(trades);
     assert.ok(want.candles.length >= 20 && want.late.length > 5, `scenario has candles (${want.candles.length}) and late trades (${want.late.length})`);
@@ -163,7 +174,7 @@ for (const [seed, maxBatch] of [
         featuresService(maxBatch ? { maxBatch } : {}),
       ];
       await startAll(r.ctx, services);
-      await publishChunked(r.bus, trades, mulberry32(seed * 31));
+      await publishChunked(r.bus, trades, mulberry32(seed * 31), form);
       await r.bus.drain();
       for (const s of services) await s.stop();
       await r.bus.drain();
@@ -191,15 +202,15 @@ test('the candles service killed mid-window resumes its open windows from its ch
         featuresService(),
       ];
       await startAll(r.ctx, mk());
-      await publishChunked(r.bus, trades.slice(0, cutAt), mulberry32(3));
+      await publishChunked(r.bus, trades.slice(0, cutAt), mulberry32(3), 'mixed');
       await r.bus.drain();
       // Kill: the consumers stop where they committed; the services get no stop() (no final flush, no final checkpoint).
       await r.bus.stopConsumers();
-      // The bus (standing in for Kafka) redelivers what was not committed; here: the last 300 trades again.
-      await r.bus.publish('trades', trades.slice(cutAt - 300, cutAt));
+      // The bus (standing in for Kafka) redelivers what was not committed; here: the last 300 trades again (as batches).
+      await r.bus.publish('trades', tradeBatches(trades.slice(cutAt - 300, cutAt)));
       const again = mk();
       await startAll(r.ctx, again);
-      await publishChunked(r.bus, trades.slice(cutAt), mulberry32(4));
+      await publishChunked(r.bus, trades.slice(cutAt), mulberry32(4), 'mixed');
       await r.bus.drain();
       for (const s of again) await s.stop();
       await r.bus.drain();

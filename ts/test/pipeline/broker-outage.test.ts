@@ -23,7 +23,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Candle, TechnicalFeatures } from '../../src/contracts/messages.ts';
-import { isHeartbeat, Topics } from '../../src/contracts/messages.ts';
+import { isHeartbeat, isTradeBatch, tradesOf, Topics } from '../../src/contracts/messages.ts';
 import { Bus, KafkaTransport } from '../../src/bus/index.ts';
 import { openStores } from '../../src/stores/index.ts';
 import type { Stores } from '../../src/stores/types.ts';
@@ -189,8 +189,11 @@ test('broker killed with SIGKILL at :10 and :47 of an event-time minute (~20 s a
       topics: ['trades'],
       fromBeginning: true,
       handler: (m) => {
-        if (m.exchange === 'binance' && m.pair === 'BTC/USDT' && m.ts_ms > binanceClockMs) binanceClockMs = m.ts_ms;
-        if (!isHeartbeat(m)) published.add(Topics.trades.naturalKey(m));
+        // The ingest sends a pair's trades that come together as one batch message: each trade counts.
+        for (const e of isTradeBatch(m) ? tradesOf(m) : [m]) {
+          if (e.exchange === 'binance' && e.pair === 'BTC/USDT' && e.ts_ms > binanceClockMs) binanceClockMs = e.ts_ms;
+          if (!isHeartbeat(e)) published.add(Topics.trades.naturalKey(e));
+        }
       },
     });
     await bus.consumeDeadLetters({

@@ -26,7 +26,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Candle, TechnicalFeatures, Trade, TradeEvent } from '../../src/contracts/messages.ts';
+import { isHeartbeat, type Candle, type TechnicalFeatures, type Trade, type TradeEvent } from '../../src/contracts/messages.ts';
 import { Bus, KafkaTransport } from '../../src/bus/index.ts';
 import { CandleStage } from '../../src/pipeline/candle-stage.ts';
 import { FeatureStage } from '../../src/pipeline/feature-stage.ts';
@@ -88,7 +88,7 @@ test(`candles and features scaled out on 6 partitions, ${NPAIRS} pairs, instance
       const out = stage.pushMany(ts);
       assert.equal(out.late.length + out.rejected.length, 0, 'the reference has no late or rejected trade');
       closed.push(...out.candles);
-      for (const f of chunk) if ('kind' in f) closed.push(...stage.advance(f.ts_ms, f.pair, f.exchange));
+      for (const f of chunk) if (isHeartbeat(f)) closed.push(...stage.advance(f.ts_ms, f.pair, f.exchange));
       for (const c of closed) {
         want.candles.set(key(c), c);
         const r = feat.onCandle(c);

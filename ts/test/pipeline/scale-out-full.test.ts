@@ -33,7 +33,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import type { Candle, Prediction, PredictionError, TechnicalFeatures, Trade, TradeEvent } from '../../src/contracts/messages.ts';
-import { Topics } from '../../src/contracts/messages.ts';
+import { Topics, isHeartbeat } from '../../src/contracts/messages.ts';
 import { Bus, KafkaTransport } from '../../src/bus/index.ts';
 import { CandleStage } from '../../src/pipeline/candle-stage.ts';
 import { readTradeCsv } from '../../src/sources/index.ts';
@@ -156,7 +156,7 @@ test(`the whole stream path scaled out (3 candles, 3 features, 2 predictor, 2 mo
     for (const chunk of chunks) {
       const out = stage.pushMany(chunk.filter((e): e is Trade => !('kind' in e)));
       const closed = [...out.candles];
-      for (const f of chunk) if ('kind' in f) closed.push(...stage.advance(f.ts_ms, f.pair, f.exchange));
+      for (const f of chunk) if (isHeartbeat(f)) closed.push(...stage.advance(f.ts_ms, f.pair, f.exchange));
       dueAfter.push(closed.map(ckey));
     }
   }
