@@ -19,7 +19,7 @@ import { Topics, DeadLetter, dlqTopic, type TopicKey, type MessageOf, type DeadL
 import { decode, encode, validate, validatedCopy, type Decoded } from '../contracts/codec.ts';
 import { makeDeadLetter, reasonKind } from './dead-letter.ts';
 import { changelogTopicNames } from './changelog-names.ts';
-import type { RawDelivery, RawRecord, Subscription, Transport } from './transport.ts';
+import type { RawDelivery, RawRecord, Subscription, Transport, ValidatedRecord } from './transport.ts';
 import { deadLetters, handlerRetries, messagesIn, messagesOut, messagesProcessed, messagesRejected } from '../ops/metrics.ts';
 
 export type { Subscription } from './transport.ts';
@@ -203,10 +203,13 @@ export class Bus {
     if (sendValidated) {
       // In-process: validate a private copy of each message; the transport carries those copies (no bytes).
       const weigh = Topics[topic].weight as ((m: MessageOf<K>) => number) | undefined;
-      const records = messages.map((m) => {
-        const r = validatedCopy(topic, m);
-        return weigh ? { ...r, weight: weigh(r.message) } : r;
-      });
+      const records: ValidatedRecord[] = messages.map((m) => validatedCopy(topic, m));
+      if (weigh) {
+        for (const r of records) {
+          const w = weigh(r.message as MessageOf<K>);
+          if (w !== 1) r.weight = w;
+        }
+      }
       for (let i = 0; i < records.length; i += this.sendChunk) {
         const chunk = records.slice(i, i + this.sendChunk);
         await sendValidated(name, chunk);

@@ -68,10 +68,10 @@ class TopicLog {
   get end(): number {
     return this.base + this.entries.length;
   }
-  /** Weight of the records from `offset` to the end. */
+  /** Weight of the records from `offset` (at or after `base`) to the end. */
   weightFrom(offset: number): number {
     const e = this.entries[offset - this.base];
-    return e === undefined ? (offset < this.base ? this.cumEnd - (this.entries[0]?.cum ?? this.cumEnd) : 0) : this.cumEnd - e.cum;
+    return e === undefined ? 0 : this.cumEnd - e.cum;
   }
   /** The fewest leading entries to drop so that at most `w` weight stays. */
   dropFor(w: number): number {
