@@ -223,7 +223,12 @@ export class Bus {
     for (let i = 0; i < records.length; ) {
       let j = i;
       let bytes = 0;
-      while (j < records.length && j - i < this.sendChunk && (j === i || bytes + recordBytes(records[j] as RawRecord) <= SEND_BYTES)) bytes += recordBytes(records[j++] as RawRecord);
+      while (j < records.length && j - i < this.sendChunk) {
+        const b = recordBytes(records[j] as RawRecord);
+        if (j > i && bytes + b > SEND_BYTES) break;
+        bytes += b;
+        j++;
+      }
       const chunk = records.slice(i, j);
       await this.transport.send(name, chunk);
       messagesOut().inc({ topic: name }, chunk.length);

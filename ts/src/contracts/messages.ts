@@ -131,17 +131,13 @@ export function tradeBatches(events: readonly TradeEvent[], maxTrades = 1000): T
   const out: (TradeEvent | Trade[])[] = [];
   const open = new Map<string, { run: Trade[]; bytes: number }>();
   for (const e of events) {
-    if (isHeartbeat(e)) {
-      open.delete(`${e.exchange}|${e.pair}`);
-      out.push(e);
-      continue;
-    }
-    if (isTradeBatch(e)) {
-      open.delete(`${e.exchange}|${e.pair}`);
-      out.push(e);
-      continue;
-    }
     const k = `${e.exchange}|${e.pair}`;
+    if (isHeartbeat(e) || isTradeBatch(e)) {
+      // Later trades of the pair go after it: into a new run.
+      open.delete(k);
+      out.push(e);
+      continue;
+    }
     let o = open.get(k);
     if (o === undefined || o.run.length >= cap || o.bytes >= BATCH_BYTES) {
       o = { run: [], bytes: 0 };

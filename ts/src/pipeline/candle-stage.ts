@@ -54,13 +54,22 @@ const NON_ASCII = /[^\x00-\x7f]/;
 const NO_IDS = new Float64Array(0);
 
 /**
- * The id column of a batch: numbers when every id is canonical (null otherwise); else, when
- * every id is ASCII (UTF-16 lengths are then the UTF-8 byte lengths), one concatenated string
- * and the end of each id in it (one string crossing N-API instead of one per trade); else the
- * strings one by one.
+ * The id column of a batch: numbers when every id is canonical (what exchanges send: the
+ * aggregator keys a canonical decimal string and its number identically, and a number crosses
+ * N-API without a string copy); else, when every id is ASCII (UTF-16 lengths are then the
+ * UTF-8 byte lengths), one concatenated string and the end of each id in it (one string
+ * crossing N-API instead of one per trade); else the strings one by one.
  */
-function tradeIdColumn(numIds: Float64Array | null, ids: string[]): { tradeIds: Float64Array | string[]; tradeIdsText?: string; tradeIdEnds?: Uint32Array } {
-  if (numIds !== null) return { tradeIds: numIds };
+function tradeIdColumn(ids: string[]): { tradeIds: Float64Array | string[]; tradeIdsText?: string; tradeIdEnds?: Uint32Array } {
+  const numIds = new Float64Array(ids.length);
+  let i = 0;
+  for (; i < ids.length; i++) {
+    const id: unknown = ids[i];
+    const x = typeof id === 'string' ? canonicalId(id) : NaN;
+    if (x !== x) break;
+    numIds[i] = x;
+  }
+  if (i === ids.length) return { tradeIds: numIds };
   const text = ids.join('');
   if (NON_ASCII.test(text) || text.length > 0xffffffff) return { tradeIds: ids };
   const ends = new Uint32Array(ids.length);
@@ -169,10 +178,6 @@ export class CandleStage {
       const sides = new Uint8Array(n);
       const tsMs = new Float64Array(n);
       const ids: string[] = new Array<string>(n);
-      // Canonical decimal ids (what exchanges send) cross as numbers: the aggregator
-      // keys a canonical decimal string and its number identically, and a number
-      // crosses N-API without a string copy. Any other id: the whole group as strings.
-      let numIds: Float64Array | null = new Float64Array(n);
       for (let i = 0; i < n; i++) {
         const t = group[i] as Trade;
         let p = pairIndex.get(t.pair);
@@ -187,13 +192,8 @@ export class CandleStage {
         sides[i] = SIDE_CODE[t.side];
         tsMs[i] = t.ts_ms;
         ids[i] = t.trade_id;
-        if (numIds !== null) {
-          const x = canonicalId(t.trade_id);
-          if (x === x) numIds[i] = x;
-          else numIds = null;
-        }
       }
-      const r = this.aggregator(exchange).pushBatch({ exchange, pairs, pairIdx, prices, qtys, sides, tsMs, ...tradeIdColumn(numIds, ids) });
+      const r = this.aggregator(exchange).pushBatch({ exchange, pairs, pairIdx, prices, qtys, sides, tsMs, ...tradeIdColumn(ids) });
       collect(r, out, (row) => group[row] as Trade);
     }
     return out;
@@ -208,15 +208,7 @@ export class CandleStage {
     const n = b.trade_id.length;
     if (n === 0) return out;
     const sides = new Uint8Array(n);
-    let numIds: Float64Array | null = new Float64Array(n);
-    for (let i = 0; i < n; i++) {
-      sides[i] = SIDE_CODE[b.side[i] as Trade['side']];
-      if (numIds !== null) {
-        const x = canonicalId(b.trade_id[i] as string);
-        if (x === x) numIds[i] = x;
-        else numIds = null;
-      }
-    }
+    for (let i = 0; i < n; i++) sides[i] = SIDE_CODE[b.side[i] as Trade['side']];
     const r = this.aggregator(b.exchange).pushBatch({
       exchange: b.exchange,
       pairs: [b.pair],
@@ -225,7 +217,7 @@ export class CandleStage {
       qtys: Float64Array.from(b.qty),
       sides,
       tsMs: Float64Array.from(b.ts_ms),
-      ...tradeIdColumn(numIds, b.trade_id),
+      ...tradeIdColumn(b.trade_id),
     });
     collect(r, out, (row) => tradeAt(b, row));
     return out;
