@@ -233,6 +233,12 @@ export class ErrorResolver {
     return out.sort((a, b) => a.target_ms - b.target_ms);
   }
 
+  /** Is any prediction reported unresolved and not resolved since? */
+  anyUnresolved(): boolean {
+    for (const s of this.pairs.values()) for (const e of s.pending.values()) if (e.unresolved) return true;
+    return false;
+  }
+
   /** Predictions waiting for their candle (unresolved included). */
   pendingCount(): number {
     let n = 0;

@@ -27,6 +27,16 @@
  *   ends t with t + horizon <= made_at); 0.5 when there are none.
  * A baseline whose inputs are missing (fewer than 240 closes before made_at:
  * a fresh start or a gap) is skipped for that target time.
+ *
+ * Holes: candles are gap-free by contract (a window without trades comes as a
+ * `filled` candle), so a close missing between the oldest and the newest close
+ * the resolver holds for a pair is a candle it missed (on Kafka: consumed by a
+ * partition's previous owner before a rebalance, and not yet in the store when
+ * this one read it). A prediction whose inputs fall in such a hole waits up to
+ * `holdMs` (wall time) for it; meanwhile `wanted()` names the spans to read
+ * from the feature store. A hole still open after `holdMs` is taken as absent:
+ * the predictions resolve without it (a baseline may then be skipped, as at a
+ * fresh start), and later ones no longer wait for it.
  */
 import type { Candle, Prediction } from '../contracts/messages.ts';
 import type { ForecastError, ForecastTarget } from '../stores/types.ts';
@@ -130,6 +140,18 @@ function dirRow(p: Prediction, model_version: string, baseline: boolean, pUp: nu
 /** Does the prediction carry a forecast that this module resolves? */
 export const hasForecast = (p: Prediction): boolean => p.range !== undefined || p.volatility !== undefined || p.direction !== undefined;
 
+/**
+ * The close times the resolution of p reads, [from, to] every interval (those
+ * it needs and those its baselines use): the context before made_at, the
+ * horizon's minutes, and with a direction forecast the trailing day of
+ * outcomes behind the base rate.
+ */
+export function inputSpan(p: Prediction, intervalS: number): { from: number; to: number } {
+  const step = intervalS * 1000;
+  const context = p.made_at_ms - CONTEXT_RETURNS * step;
+  return { from: p.direction !== undefined ? Math.min(context, p.made_at_ms - p.horizon_s * 1000 - BASE_RATE_WINDOW_MS + step) : context, to: p.target_ms };
+}
+
 /** The closes a prediction needs before it can be resolved (null: not yet). */
 function ready(p: Prediction, closeAt: CloseAt, intervalS: number): boolean {
   if (closeAt(p.target_ms) === undefined) return false;
@@ -198,12 +220,28 @@ export interface ForecastResolverOptions {
   intervalS?: number;
   /** Pending predictions older than this (pair event time) are dropped. Default 24 h. */
   keepMs?: number;
+  /** How long (wall time) a prediction waits for a hole in its inputs to be filled (see the header). Default 0: no wait. */
+  holdMs?: number;
 }
 
 interface PairState {
   closes: Map<number, number>;
+  oldestEndMs: number;
   newestEndMs: number;
   pending: Map<string, Prediction>;
+  /** Open holes: close time -> wall time it was first seen missing. */
+  holes: Map<number, number>;
+  /** Holes given up on (still missing after holdMs). */
+  absent: Set<number>;
+}
+
+/** A span of a pair's candles to read from the store (holes in the resolver's view). */
+export interface WantedSpan {
+  pair: string;
+  from_ms: number;
+  to_ms: number;
+  /** Open holes in it. */
+  holes: number;
 }
 
 /** Matches predictions carrying forecasts with the candles that resolve them. A small state machine. */
@@ -212,18 +250,87 @@ export class ForecastResolver {
   readonly keepMs: number;
   private readonly pairs = new Map<string, PairState>();
   private readonly done = new Map<string, number>();
+  readonly holdMs: number;
   /** Predictions dropped because their candles never came. */
   dropped = 0;
+  /** Holes given up on (their predictions resolved without them). */
+  holesAbsent = 0;
+  /** Holes filled by a candle that came late (from the store or the stream). */
+  holesFilled = 0;
 
   constructor(opts: ForecastResolverOptions = {}) {
     this.intervalS = opts.intervalS ?? 60;
     this.keepMs = opts.keepMs ?? 86_400_000;
+    this.holdMs = opts.holdMs ?? 0;
   }
 
   private state(pair: string): PairState {
     let s = this.pairs.get(pair);
-    if (!s) this.pairs.set(pair, (s = { closes: new Map(), newestEndMs: -Infinity, pending: new Map() }));
+    if (!s) this.pairs.set(pair, (s = { closes: new Map(), oldestEndMs: Infinity, newestEndMs: -Infinity, pending: new Map(), holes: new Map(), absent: new Set() }));
     return s;
+  }
+
+  /**
+   * Does p wait for a hole? Records the open holes among its inputs (between
+   * the pair's oldest and newest close) and gives up on those older than holdMs.
+   */
+  private waits(s: PairState, p: Prediction, wallMs: number): boolean {
+    let wait = false;
+    const step = this.intervalS * 1000;
+    const span = inputSpan(p, this.intervalS);
+    for (let t = Math.max(span.from, s.oldestEndMs); t <= span.to; t += step) {
+      if (t < s.oldestEndMs || t > s.newestEndMs || s.closes.has(t) || s.absent.has(t)) continue;
+      const since = s.holes.get(t);
+      if (since === undefined) s.holes.set(t, wallMs);
+      if (wallMs - (since ?? wallMs) >= this.holdMs) {
+        s.holes.delete(t);
+        s.absent.add(t);
+        this.holesAbsent++;
+      } else wait = true;
+    }
+    return wait;
+  }
+
+  /** Resolve p if its closes are known and it waits for no hole (marks it done). */
+  private attempt(s: PairState, k: string, p: Prediction, wallMs: number): ForecastResolution | null {
+    if (this.waits(s, p, wallMs)) return null;
+    const r = resolveForecasts(p, (ms) => s.closes.get(ms), this.intervalS);
+    if (!r) return null;
+    s.pending.delete(k);
+    this.done.set(k, p.target_ms);
+    return r;
+  }
+
+  /** Is any hole open? */
+  anyHoles(): boolean {
+    for (const s of this.pairs.values()) if (s.holes.size > 0) return true;
+    return false;
+  }
+
+  /** The spans of candles to read from the store: per pair, from its oldest open hole to its newest. */
+  wanted(): WantedSpan[] {
+    const out: WantedSpan[] = [];
+    for (const [pair, s] of this.pairs) {
+      if (s.holes.size === 0) continue;
+      let lo = Infinity;
+      let hi = -Infinity;
+      for (const t of s.holes.keys()) (lo = Math.min(lo, t)), (hi = Math.max(hi, t));
+      out.push({ pair, from_ms: lo, to_ms: hi, holes: s.holes.size });
+    }
+    return out;
+  }
+
+  /** Pending predictions whose holes were given up on since, resolved now (call it from time to time: wall time passes). */
+  retry(wallMs: number): ForecastResolution[] {
+    const out: ForecastResolution[] = [];
+    for (const s of this.pairs.values()) {
+      if (s.holes.size === 0) continue;
+      for (const [k, p] of s.pending) {
+        const r = this.attempt(s, k, p, wallMs);
+        if (r) out.push(r);
+      }
+    }
+    return sortResolutions(out);
   }
 
   private key(p: Prediction): string {
@@ -235,36 +342,36 @@ export class ForecastResolver {
     this.done.set(this.key(p), p.target_ms);
   }
 
-  addPrediction(p: Prediction): ForecastResolution[] {
+  /** A prediction (wallMs: now, for the holes' hold). */
+  addPrediction(p: Prediction, wallMs = 0): ForecastResolution[] {
     if (!hasForecast(p)) return [];
     const k = this.key(p);
     const s = this.state(p.pair);
     if (this.done.has(k) || s.pending.has(k)) return [];
-    const r = resolveForecasts(p, (ms) => s.closes.get(ms), this.intervalS);
-    if (r) {
-      this.done.set(k, p.target_ms);
-      return [r];
-    }
     s.pending.set(k, p);
-    return [];
+    const r = this.attempt(s, k, p, wallMs);
+    return r ? [r] : [];
   }
 
-  addCandle(c: Candle): ForecastResolution[] {
+  /** A candle, from the stream or read back from the store (wallMs: now, for the holes' hold). */
+  addCandle(c: Candle, wallMs = 0): ForecastResolution[] {
     if (c.interval_s !== this.intervalS) return [];
     const s = this.state(c.pair);
-    s.closes.set(c.window_end_ms, c.close);
-    if (c.window_end_ms > s.newestEndMs) s.newestEndMs = c.window_end_ms;
+    const t = c.window_end_ms;
+    const hole = s.holes.delete(t) || s.absent.delete(t);
+    if (hole) this.holesFilled++;
+    s.closes.set(t, c.close);
+    if (t > s.newestEndMs) s.newestEndMs = t;
+    if (t < s.oldestEndMs) s.oldestEndMs = t;
     const out: ForecastResolution[] = [];
     for (const [k, p] of s.pending) {
-      if (p.target_ms > c.window_end_ms && p.target_ms > s.newestEndMs) continue;
-      const r = resolveForecasts(p, (ms) => s.closes.get(ms), this.intervalS);
-      if (!r) continue;
-      s.pending.delete(k);
-      this.done.set(k, p.target_ms);
-      out.push(r);
+      // A prediction whose target is still to come waits, unless this candle filled a hole (it may be what p waited for).
+      if (!hole && p.target_ms > t && p.target_ms > s.newestEndMs) continue;
+      const r = this.attempt(s, k, p, wallMs);
+      if (r) out.push(r);
     }
     this.prune(s);
-    return out.sort((a, b) => a.prediction.made_at_ms - b.prediction.made_at_ms || a.prediction.model_version.localeCompare(b.prediction.model_version));
+    return sortResolutions(out);
   }
 
   pendingCount(): number {
@@ -285,7 +392,16 @@ export class ForecastResolver {
     let oldestPending = Infinity;
     for (const p of s.pending.values()) oldestPending = Math.min(oldestPending, p.made_at_ms);
     const cut = Math.min(s.newestEndMs, oldestPending) - keepCloses;
-    if (s.closes.size > 2 * (keepCloses / (this.intervalS * 1000))) for (const t of s.closes.keys()) if (t < cut) s.closes.delete(t);
+    if (s.closes.size > 2 * (keepCloses / (this.intervalS * 1000))) {
+      for (const t of s.closes.keys()) if (t < cut) s.closes.delete(t);
+      s.oldestEndMs = Infinity;
+      for (const t of s.closes.keys()) if (t < s.oldestEndMs) s.oldestEndMs = t;
+      for (const t of s.holes.keys()) if (t < s.oldestEndMs) s.holes.delete(t);
+      for (const t of s.absent) if (t < s.oldestEndMs) s.absent.delete(t);
+    }
     if (this.done.size > 200_000) for (const [k, t] of this.done) if (t < horizon) this.done.delete(k);
   }
 }
+
+const sortResolutions = (out: ForecastResolution[]): ForecastResolution[] =>
+  out.sort((a, b) => a.prediction.made_at_ms - b.prediction.made_at_ms || a.prediction.model_version.localeCompare(b.prediction.model_version));

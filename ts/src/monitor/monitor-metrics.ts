@@ -43,5 +43,7 @@ export const forecastVsBaseline = () =>
     "Rolling primary score (range: interval score 90, volatility: QLIKE, direction: Brier) divided by the live baseline's on the same targets",
     ['pair', 'target', 'model_version', 'window'] as const,
   );
+export const holesFilledTotal = () =>
+  counter('tickcast_monitor_holes_filled_total', 'Candles missing from the monitor\'s stream (a rebalance) read back from the feature store, per pair', ['pair'] as const);
 export const forecastsResolved = () =>
   counter('tickcast_monitor_forecasts_resolved_total', 'Forecasts resolved against the candles up to their target, per pair and target', ['pair', 'target'] as const);

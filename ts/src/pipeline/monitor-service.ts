@@ -42,6 +42,7 @@ import {
   forecastsResolved,
   forecastVsBaseline,
   freshnessAge,
+  holesFilledTotal,
   rollingDirection,
   rollingMae,
   rollingVsBaseline,
@@ -77,6 +78,11 @@ export interface MonitorServiceOptions {
    * often it is read (default 300 000 ms).
    */
   modelExpiry?: { maxAgeHours: number; registry?: ModelRegistry; checkEveryMs?: number };
+  /**
+   * How long (wall time) a forecast waits for a candle missing from this instance's view (a hole, see
+   * forecast-resolution.ts) to be read from the feature store before it resolves without it. Default 30 000 ms.
+   */
+  holeHoldMs?: number;
   /** Page-Hinkley settings of the error drift detectors (drift-detector.ts) and how long a detection holds the alert (default 1 h, event time). */
   drift?: PageHinkleyOptions & { holdMs?: number };
 }
@@ -102,7 +108,8 @@ export function monitorService(opts: MonitorServiceOptions): MonitorService {
   const newDrift = () => new DriftDetectors(opts.drift ?? {}, opts.drift?.holdMs ?? 3_600_000);
   let resolver = newResolver();
   let aggregates = new RollingAggregates();
-  let forecastResolver = new ForecastResolver({ intervalS, keepMs: lookbackMs });
+  const newForecastResolver = () => new ForecastResolver({ intervalS, keepMs: lookbackMs, holdMs: opts.holeHoldMs ?? 30_000 });
+  let forecastResolver = newForecastResolver();
   /** Forecast baseline rows already written (one per pair, target and target time). */
   let forecastBaselineDone = new Set<string>();
   let forecastAggregates = new ForecastAggregates();
@@ -131,12 +138,17 @@ export function monitorService(opts: MonitorServiceOptions): MonitorService {
   let aggregateCache: RollingAggregate[] = [];
   /** The window end the caches were computed at. */
   let cacheEnd: number | null = null;
+  /** Per pair: when the store may next be read for its holes, and the wait after that (doubled while reads find nothing). */
+  const holeReads = new Map<string, { nextAt: number; backoffMs: number }>();
+  let holesAbsentLogged = 0;
 
   /** Forget everything recover() rebuilds from the stores (a group join: see start). */
   const resetState = (): void => {
     resolver = newResolver();
     aggregates = new RollingAggregates();
-    forecastResolver = new ForecastResolver({ intervalS, keepMs: lookbackMs });
+    forecastResolver = newForecastResolver();
+    holeReads.clear();
+    holesAbsentLogged = 0;
     forecastBaselineDone = new Set();
     forecastAggregates = new ForecastAggregates();
     forecastCache = [];
@@ -267,6 +279,13 @@ export function monitorService(opts: MonitorServiceOptions): MonitorService {
     }
     const w = await (storesRef as Stores).predictions.forecastErrors.write(rows);
     if (w.rejected.length > 0) throw new Error(`forecast error rows not stored: ${w.rejected[0]?.error.message}`);
+    if (forecastResolver.holesAbsent > holesAbsentLogged) {
+      ctx.logger.warn(
+        { holes: forecastResolver.holesAbsent - holesAbsentLogged, hold_ms: forecastResolver.holdMs, wanted: forecastResolver.wanted() },
+        'candles missing from the stream and the feature store: forecasts resolved without them (baselines needing them skipped)',
+      );
+      holesAbsentLogged = forecastResolver.holesAbsent;
+    }
     onForecastRows(rows);
     for (const r of res) for (const x of r.rows) forecastsResolved().inc({ pair: x.pair, target: x.target });
     refreshAggregates(new Set(rows.map((r) => r.pair)));
@@ -284,18 +303,68 @@ export function monitorService(opts: MonitorServiceOptions): MonitorService {
   };
 
   const onCandle = async (c: Candle) => {
-    const out = resolver.addCandle(c, clock());
+    const now = clock();
+    const out = resolver.addCandle(c, now);
     await emit(out.resolved);
     reportUnresolved(out.unresolved);
-    await emitForecasts(forecastResolver.addCandle(c));
+    await emitForecasts(forecastResolver.addCandle(c, now));
+    await fillHoles(now);
   };
 
   const onPrediction = async (p: Prediction) => {
     pairs.add(p.pair);
-    const out = resolver.addPrediction(p, clock());
+    const now = clock();
+    const out = resolver.addPrediction(p, now);
     await emit(out.resolved);
     reportUnresolved(out.unresolved);
-    await emitForecasts(forecastResolver.addPrediction(p));
+    await emitForecasts(forecastResolver.addPrediction(p, now));
+    await fillHoles(now);
+  };
+
+  /**
+   * Candles missing from this instance's view (holes: on Kafka, consumed by a partition's previous owner before a
+   * rebalance and not yet stored when this one recovered), read back from the feature store: the forecasts waiting
+   * for them (forecast-resolution.ts) and the price predictions they resolve. Per pair at most one read a second,
+   * backing off to one a minute while reads find nothing new.
+   */
+  const fillHoles = async (now: number): Promise<void> => {
+    if (!forecastResolver.anyHoles() && !resolver.anyUnresolved()) return;
+    const spans = new Map<string, { from: number; to: number }>();
+    const want = (pair: string, from: number, to: number) => {
+      const w = spans.get(pair);
+      spans.set(pair, w ? { from: Math.min(w.from, from), to: Math.max(w.to, to) } : { from, to });
+    };
+    for (const w of forecastResolver.wanted()) want(w.pair, w.from_ms, w.to_ms);
+    for (const p of resolver.unresolved()) want(p.pair, p.target_ms, p.target_ms);
+    for (const [pair, span] of spans) {
+      const r = holeReads.get(pair) ?? { nextAt: -Infinity, backoffMs: 1000 };
+      if (now < r.nextAt) continue;
+      let candles: Candle[];
+      try {
+        candles = await (storesRef as Stores).features.candles.range({ pair, interval_s: intervalS }, { from_ms: span.from, to_ms: span.to });
+      } catch (err) {
+        (ctxRef as ServiceContext).logger.warn({ err, pair }, 'reading missing candles from the feature store failed; reading again later');
+        holeReads.set(pair, { nextAt: now + r.backoffMs, backoffMs: r.backoffMs });
+        continue;
+      }
+      const holesBefore = forecastResolver.holesFilled;
+      const pendingBefore = resolver.pendingCount();
+      for (const c of candles) {
+        const out = resolver.addCandle(c, Math.min(now, c.window_end_ms));
+        await emit(out.resolved);
+        await emitForecasts(forecastResolver.addCandle(c, now));
+      }
+      const filled = forecastResolver.holesFilled - holesBefore + (pendingBefore - resolver.pendingCount());
+      if (filled > 0) r.backoffMs = 1000;
+      r.nextAt = now + r.backoffMs;
+      if (filled === 0) r.backoffMs = Math.min(60_000, r.backoffMs * 2);
+      holeReads.set(pair, r);
+      if (filled > 0) holesFilledTotal().inc({ pair }, filled);
+      (ctxRef as ServiceContext).logger[filled > 0 ? 'info' : 'debug'](
+        { pair, from: new Date(span.from).toISOString(), to: new Date(span.to).toISOString(), read: candles.length, filled, next_read_in_ms: r.nextAt - now },
+        'candles missing from the stream read from the feature store',
+      );
+    }
   };
 
   /** Restart: resolve what came due while down (once), rebuild the rolling windows from the stores. */
@@ -342,6 +411,7 @@ export function monitorService(opts: MonitorServiceOptions): MonitorService {
     }
     const forecasts = await recoverForecasts(stores, from);
     refreshAggregates();
+    await fillHoles(clock());
     (ctxRef as ServiceContext).logger.info(
       { already_resolved: alreadyDone, resolved_now: resumed, unresolved: resolver.unresolved().length, pending: resolver.pendingCount(), forecasts },
       `monitor recovered from the stores (${trigger})`,
@@ -377,10 +447,10 @@ export function monitorService(opts: MonitorServiceOptions): MonitorService {
       if (open.length === 0 && !newest) continue;
       const oldest = Math.min(...open.map((p) => p.made_at_ms), newest?.window_end_ms ?? Infinity);
       const lo = oldest - BASE_RATE_WINDOW_MS - (CONTEXT_RETURNS + 10) * intervalS * 1000;
-      for (const c of await stores.features.candles.range({ pair, interval_s: intervalS }, { from_ms: lo })) forecastResolver.addCandle(c);
+      for (const c of await stores.features.candles.range({ pair, interval_s: intervalS }, { from_ms: lo })) forecastResolver.addCandle(c, clock());
       if (open.length === 0) continue;
       // One write and one refresh of the windows for all of them.
-      const out = open.flatMap((p) => forecastResolver.addPrediction(p));
+      const out = open.flatMap((p) => forecastResolver.addPrediction(p, clock()));
       resolvedNow += out.length;
       await emitForecasts(out);
     }
@@ -448,7 +518,12 @@ export function monitorService(opts: MonitorServiceOptions): MonitorService {
   const check = async (): Promise<void> => {
     const ctx = ctxRef as ServiceContext;
     const now = clock();
-    await serial(async () => reportUnresolved(resolver.sweep(now)));
+    await serial(async () => {
+      reportUnresolved(resolver.sweep(now));
+      // Holes still open are read again; forecasts whose holes' hold ran out resolve now.
+      await fillHoles(now);
+      await emitForecasts(forecastResolver.retry(now));
+    });
     try {
       freshness = await readFreshness(storesRef as Stores, [...pairs].sort(), intervalS, now);
       for (const f of freshness) if (f.age_s !== null) freshnessAge().set({ key: f.key, kind: f.kind }, f.age_s);

@@ -211,3 +211,51 @@ test('without 240 minutes of history the baselines are skipped; a missing minute
   const late = r2.addCandle(candles[13]!);
   assert.equal(late.length, 1, 'resolved when the late minute arrives');
 });
+
+test('a candle missing from the view (a hole) holds the forecasts until it is filled, or until its hold runs out; then later ones no longer wait', () => {
+  const t = candles[300]!.window_end_ms;
+  const p = predictionAt(t, { lo90: -0.001, lo80: -0.0005, q50: 0, hi80: 0.0005, hi90: 0.001 }, 0.001, 0.5);
+  const upTo = candles.slice(0, 306);
+  // The reference: every candle seen.
+  const full = new ForecastResolver({ holdMs: 10_000 });
+  for (const c of upTo) full.addCandle(c, 0);
+  const [want] = full.addPrediction(p, 0);
+  assert.ok(want);
+  assert.deepEqual(want.baselines.map((b) => b.target).sort(), ['direction', 'range', 'volatility'], 'every baseline with the whole view');
+  const hole = candles[150]!; // inside the context (240 min) and the base rate's day of p
+  const viewWithout = upTo.filter((c) => c !== hole);
+
+  // Filled: the missing candle read back later gives the reference resolution, not one without baselines.
+  const r = new ForecastResolver({ holdMs: 10_000 });
+  for (const c of viewWithout) r.addCandle(c, 1000);
+  assert.deepEqual(r.addPrediction(p, 1000), [], 'waits for the hole');
+  assert.deepEqual(r.wanted(), [{ pair: p.pair, from_ms: hole.window_end_ms, to_ms: hole.window_end_ms, holes: 1 }], 'names the span to read');
+  assert.deepEqual(r.retry(5000), [], 'still within its hold');
+  const [got] = r.addCandle(hole, 6000);
+  assert.ok(got, 'resolved when the hole is filled');
+  assert.deepEqual(got, want);
+  assert.equal(r.holesFilled, 1);
+  assert.deepEqual(r.wanted(), []);
+
+  // Never filled: resolved without it once the hold has run out (the context baselines skipped), and later predictions do not wait.
+  const r2 = new ForecastResolver({ holdMs: 10_000 });
+  for (const c of viewWithout) r2.addCandle(c, 1000);
+  assert.deepEqual(r2.addPrediction(p, 1000), []);
+  assert.deepEqual(r2.retry(10_999), []);
+  const [late] = r2.retry(11_000);
+  assert.ok(late, 'resolved after the hold');
+  assert.deepEqual(late.rows, want.rows, 'the model rows do not depend on the hole');
+  assert.deepEqual(late.baselines.map((b) => b.target), ['direction'], 'the context baselines skipped: the hole is in their context');
+  assert.notEqual(late.baselines[0]!.p_up, undefined);
+  assert.equal(r2.holesAbsent, 1);
+  const p2 = predictionAt(candles[301]!.window_end_ms, { lo90: -0.001, lo80: -0.0005, q50: 0, hi80: 0.0005, hi90: 0.001 }, 0.001, 0.5);
+  r2.addCandle(candles[306]!, 11_500);
+  assert.equal(r2.addPrediction(p2, 11_500).length, 1, 'a hole given up on holds no later prediction');
+  assert.deepEqual(r2.wanted(), []);
+
+  // Before the oldest candle seen is not a hole (a fresh start): nothing waits.
+  const r3 = new ForecastResolver({ holdMs: 10_000 });
+  for (const c of upTo.slice(200)) r3.addCandle(c, 1000);
+  assert.equal(r3.addPrediction(p, 1000).length, 1);
+  assert.deepEqual(r3.wanted(), []);
+});

@@ -63,7 +63,7 @@ const HISTORY = 260;
 const pairName = (i: number) => `K${String(i).padStart(2, '0')}/USD`;
 const ckey = (x: { pair: string; window_end_ms: number }) => `${x.pair}|${x.window_end_ms}`;
 /** The log lines kept: group joins, subscriptions, restores, exits. */
-const KEPT = (msg: string) => msg.includes('partitions assigned') || msg.includes(' consuming ') || msg.startsWith('range calibration') || msg.includes('stopp') || msg.includes('fatal') || msg.startsWith('context incomplete') || msg.startsWith('feature row delivered again');
+const KEPT = (msg: string) => msg.includes('partitions assigned') || msg.startsWith('monitor recovered') || msg.startsWith('candles missing') || msg.includes(' consuming ') || msg.startsWith('range calibration') || msg.includes('stopp') || msg.includes('fatal') || msg.startsWith('context incomplete') || msg.startsWith('feature row delivered again');
 
 interface Rows {
   candles: Map<string, Candle>;
@@ -388,7 +388,13 @@ test(`the whole stream path scaled out (3 candles, 3 features, 2 predictor, 2 mo
         got = await readAll(runStores, pairs);
         return (['candles', 'features', 'predictions', 'errors', 'forecastErrors'] as const).every((k) => got[k].size >= want[k].size);
       },
-      () => `stored rows: ${(['candles', 'features', 'predictions', 'errors', 'forecastErrors'] as const).map((k) => `${k} ${got[k].size}/${want[k].size}`).join(', ')}`,
+      () =>
+        `stored rows: ${(['candles', 'features', 'predictions', 'errors', 'forecastErrors'] as const).map((k) => `${k} ${got[k].size}/${want[k].size}`).join(', ')}; missing: ${(['candles', 'features', 'predictions', 'errors', 'forecastErrors'] as const)
+          .flatMap((k) => [...want[k].keys()].filter((x) => !got[k].has(x)).slice(0, 12).map((x) => `${k} ${x}`))
+          .join('; ')}; monitors: ${procs
+          .filter((p) => p.name.startsWith('monitor-'))
+          .map((p) => `${p.name}: ${p.logs.filter((l) => typeof l.msg === 'string' && (l.msg.startsWith('monitor') || l.msg.startsWith('candles missing'))).map((l) => `${String(l.time)} ${String(l.msg)} ${JSON.stringify(l.forecasts ?? l.assigned ?? l.pairs ?? '')}`).join(' | ')}`)
+          .join('\n')}`,
       60_000,
       0,
     );
@@ -415,6 +421,7 @@ test(`the whole stream path scaled out (3 candles, 3 features, 2 predictor, 2 mo
       bit_equal: Object.fromEntries(Object.entries(d).map(([k, v]) => [k, v.bitEqual])),
       dead_letters: dead.length,
       context_incomplete: scaled.flatMap((p) => p.logs.filter((l) => typeof l.msg === 'string' && l.msg.startsWith('context incomplete')).map((l) => ({ proc: p.name, pair: l.pair, made_at: l.made_at, missing: l.missing }))).slice(0, 10),
+      monitor_holes: scaled.flatMap((p) => p.logs.filter((l) => typeof l.msg === 'string' && l.msg.startsWith('candles missing')).map((l) => `${p.name} ${String(l.time)} ${String(l.pair)} ${String(l.from)}..${String(l.to)} read ${String(l.read)} filled ${String(l.filled ?? l.holes)}`)),
       rows_again: scaled.flatMap((p) => p.logs.filter((l) => typeof l.msg === 'string' && l.msg.startsWith('feature row delivered again')).map((l) => `${p.name} ${l.time} ${l.pair} ${l.made_at} (newest ${l.newest})`)),
       phases,
       wall_s: Math.round((Date.now() - tStart) / 1000),
