@@ -329,13 +329,13 @@ export function monitorService(opts: MonitorServiceOptions): MonitorService {
    */
   const fillHoles = async (now: number): Promise<void> => {
     if (!forecastResolver.anyHoles() && !resolver.anyUnresolved()) return;
-    const spans = new Map<string, { from: number; to: number }>();
-    const want = (pair: string, from: number, to: number) => {
+    const spans = new Map<string, { from: number; to: number; holes: number; unresolved: number }>();
+    const want = (pair: string, from: number, to: number, holes: number, unresolved: number) => {
       const w = spans.get(pair);
-      spans.set(pair, w ? { from: Math.min(w.from, from), to: Math.max(w.to, to) } : { from, to });
+      spans.set(pair, w ? { from: Math.min(w.from, from), to: Math.max(w.to, to), holes: w.holes + holes, unresolved: w.unresolved + unresolved } : { from, to, holes, unresolved });
     };
-    for (const w of forecastResolver.wanted()) want(w.pair, w.from_ms, w.to_ms);
-    for (const p of resolver.unresolved()) want(p.pair, p.target_ms, p.target_ms);
+    for (const w of forecastResolver.wanted()) want(w.pair, w.from_ms, w.to_ms, w.holes, 0);
+    for (const p of resolver.unresolved()) want(p.pair, p.target_ms, p.target_ms, 0, 1);
     for (const [pair, span] of spans) {
       const r = holeReads.get(pair) ?? { nextAt: -Infinity, backoffMs: 1000 };
       if (now < r.nextAt) continue;
@@ -361,7 +361,16 @@ export function monitorService(opts: MonitorServiceOptions): MonitorService {
       holeReads.set(pair, r);
       if (filled > 0) holesFilledTotal().inc({ pair }, filled);
       (ctxRef as ServiceContext).logger[filled > 0 ? 'info' : 'debug'](
-        { pair, from: new Date(span.from).toISOString(), to: new Date(span.to).toISOString(), read: candles.length, filled, next_read_in_ms: r.nextAt - now },
+        {
+          pair,
+          from: new Date(span.from).toISOString(),
+          to: new Date(span.to).toISOString(),
+          forecast_holes: span.holes,
+          unresolved_prices: span.unresolved,
+          read: candles.length,
+          filled,
+          next_read_in_ms: r.nextAt - now,
+        },
         'candles missing from the stream read from the feature store',
       );
     }
