@@ -52,3 +52,17 @@ export function predictionAt(c: Candle, model_version = 'toy-v1', horizonS = 300
 }
 
 export const quietLogger = () => pino({ level: 'silent' });
+
+/**
+ * A prediction at a candle's end with a fixed ±4 / ±7 bp range (wide enough to hit sometimes, narrow enough to miss),
+ * a volatility and a p_up; with `price`, also predictionAt's price.
+ */
+export function forecastAt(c: Candle, i: number, price = false): Prediction {
+  const L = c.close;
+  return {
+    ...(price ? predictionAt(c) : { pair: c.pair, made_at_ms: c.window_end_ms, target_ms: c.window_end_ms + 5 * 60_000, horizon_s: 300, last_close: L, model_name: 'range', model_version: 'range-1' }),
+    range: { q05: -7e-4, q10: -4e-4, q50: 0, q90: 4e-4, q95: 7e-4, lo80: L * Math.exp(-4e-4), hi80: L * Math.exp(4e-4), lo90: L * Math.exp(-7e-4), hi90: L * Math.exp(7e-4), calibrated: false, m80: 1, m90: 1, model_version: 'range-1' },
+    volatility: { value: 0.001, model_version: 'vol-1' },
+    direction: { p_up: i % 2 ? 0.55 : 0.45, model_version: 'dir-1' },
+  };
+}

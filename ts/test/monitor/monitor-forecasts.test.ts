@@ -14,36 +14,18 @@ import { join } from 'node:path';
 import { register } from 'prom-client';
 import { Bus, MemoryTransport } from '../../src/bus/index.ts';
 import { loadConfig } from '../../src/config/config.ts';
-import type { Candle, Prediction } from '../../src/contracts/messages.ts';
+import type { Prediction } from '../../src/contracts/messages.ts';
 import { openStores, type Stores } from '../../src/stores/index.ts';
 import type { ServiceContext } from '../../src/services/runner.ts';
 import { monitorService } from '../../src/pipeline/monitor-service.ts';
 import { MonitoringSnapshot } from '../../src/monitor/monitoring-snapshot.ts';
 import { DEFAULT_RULES } from '../../src/monitor/alert-rules.ts';
 import { validate } from '../../src/contracts/codec.ts';
-import { PAIR, quietLogger, realCandles } from './fixtures.ts';
+import { PAIR, forecastAt, quietLogger, realCandles } from './fixtures.ts';
 
 const logger = quietLogger();
-const MIN = 60_000;
 
 const ctxOf = (bus: Bus, stores: Stores): ServiceContext => ({ config: loadConfig({ env: {} }), logger, bus, stores: async () => stores, signal: new AbortController().signal });
-
-/** A prediction with a fixed ±4 / ±7 bp range (wide enough to hit sometimes, narrow enough to miss), a volatility and a p_up. */
-function forecastAt(c: Candle, i: number): Prediction {
-  const L = c.close;
-  return {
-    pair: c.pair,
-    made_at_ms: c.window_end_ms,
-    target_ms: c.window_end_ms + 5 * MIN,
-    horizon_s: 300,
-    last_close: L,
-    model_name: 'range',
-    model_version: 'range-1',
-    range: { q05: -7e-4, q10: -4e-4, q50: 0, q90: 4e-4, q95: 7e-4, lo80: L * Math.exp(-4e-4), hi80: L * Math.exp(4e-4), lo90: L * Math.exp(-7e-4), hi90: L * Math.exp(7e-4), calibrated: false, m80: 1, m90: 1, model_version: 'range-1' },
-    volatility: { value: 0.001, model_version: 'vol-1' },
-    direction: { p_up: i % 2 ? 0.55 : 0.45, model_version: 'dir-1' },
-  };
-}
 
 test('forecasts resolved by the service: stored with their baselines, coverage in the snapshot and the gauge as recounted; restart resolves the rest once', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'tickcast-monitor-fc-'));

@@ -15,26 +15,14 @@ import { join } from 'node:path';
 import { register } from 'prom-client';
 import { Bus, MemoryTransport } from '../../src/bus/index.ts';
 import { loadConfig } from '../../src/config/config.ts';
-import type { Candle, Prediction } from '../../src/contracts/messages.ts';
+import type { Candle } from '../../src/contracts/messages.ts';
 import { openStores, type Stores } from '../../src/stores/index.ts';
 import type { ServiceContext } from '../../src/services/runner.ts';
 import { monitorService } from '../../src/pipeline/monitor-service.ts';
-import { predictionAt, quietLogger, realCandles } from './fixtures.ts';
+import { forecastAt, quietLogger, realCandles } from './fixtures.ts';
 
 const logger = quietLogger();
-const MIN = 60_000;
 const ctxOf = (bus: Bus, stores: Stores): ServiceContext => ({ config: loadConfig({ env: {} }), logger, bus, stores: async () => stores, signal: new AbortController().signal });
-
-/** A price prediction that also carries a range, a volatility and a direction forecast. */
-function forecastAt(c: Candle, i: number): Prediction {
-  const L = c.close;
-  return {
-    ...predictionAt(c),
-    range: { q05: -7e-4, q10: -4e-4, q50: 0, q90: 4e-4, q95: 7e-4, lo80: L * Math.exp(-4e-4), hi80: L * Math.exp(4e-4), lo90: L * Math.exp(-7e-4), hi90: L * Math.exp(7e-4), calibrated: false, m80: 1, m90: 1, model_version: 'range-1' },
-    volatility: { value: 0.001, model_version: 'vol-1' },
-    direction: { p_up: i % 2 ? 0.55 : 0.45, model_version: 'dir-1' },
-  };
-}
 
 const HOLE = 270;
 
@@ -55,7 +43,7 @@ async function run(skip: number | null) {
         await bus.publish('candles', [c]);
       }
       if (i >= 260 && i <= 300) {
-        const p = forecastAt(c, i);
+        const p = forecastAt(c, i, true);
         await stores.predictions.predictions.write([p]);
         await bus.publish('predictions', [p]);
       }
