@@ -233,9 +233,19 @@ export class ErrorResolver {
     return out.sort((a, b) => a.target_ms - b.target_ms);
   }
 
-  /** Is any prediction reported unresolved and not resolved since? */
-  anyUnresolved(): boolean {
-    for (const s of this.pairs.values()) for (const e of s.pending.values()) if (e.unresolved) return true;
+  /**
+   * Pending predictions whose target candle was skipped: a later candle of the pair came, so the target's is one
+   * this resolver missed (candles are gap-free), not one still to come. Oldest target first.
+   */
+  skipped(): Prediction[] {
+    const out: Prediction[] = [];
+    for (const s of this.pairs.values()) for (const e of s.pending.values()) if (e.p.target_ms < s.newestEndMs) out.push(e.p);
+    return out.sort((a, b) => a.target_ms - b.target_ms);
+  }
+
+  /** Is any pending prediction's target candle skipped (see skipped)? */
+  anySkipped(): boolean {
+    for (const s of this.pairs.values()) for (const e of s.pending.values()) if (e.p.target_ms < s.newestEndMs) return true;
     return false;
   }
 

@@ -324,18 +324,19 @@ export function monitorService(opts: MonitorServiceOptions): MonitorService {
   /**
    * Candles missing from this instance's view (holes: on Kafka, consumed by a partition's previous owner before a
    * rebalance and not yet stored when this one recovered), read back from the feature store: the forecasts waiting
-   * for them (forecast-resolution.ts) and the price predictions they resolve. Per pair at most one read a second,
-   * backing off to one a minute while reads find nothing new.
+   * for them (forecast-resolution.ts) and the price predictions whose target candle was skipped (a later one came).
+   * A prediction whose candle is merely still to come is not read for: the stream brings it. Per pair at most one
+   * read a second, backing off to one a minute while reads find nothing new.
    */
   const fillHoles = async (now: number): Promise<void> => {
-    if (!forecastResolver.anyHoles() && !resolver.anyUnresolved()) return;
+    if (!forecastResolver.anyHoles() && !resolver.anySkipped()) return;
     const spans = new Map<string, { from: number; to: number; holes: number; unresolved: number }>();
     const want = (pair: string, from: number, to: number, holes: number, unresolved: number) => {
       const w = spans.get(pair);
       spans.set(pair, w ? { from: Math.min(w.from, from), to: Math.max(w.to, to), holes: w.holes + holes, unresolved: w.unresolved + unresolved } : { from, to, holes, unresolved });
     };
     for (const w of forecastResolver.wanted()) want(w.pair, w.from_ms, w.to_ms, w.holes, 0);
-    for (const p of resolver.unresolved()) want(p.pair, p.target_ms, p.target_ms, 0, 1);
+    for (const p of resolver.skipped()) want(p.pair, p.target_ms, p.target_ms, 0, 1);
     for (const [pair, span] of spans) {
       const r = holeReads.get(pair) ?? { nextAt: -Infinity, backoffMs: 1000 };
       if (now < r.nextAt) continue;
@@ -366,7 +367,7 @@ export function monitorService(opts: MonitorServiceOptions): MonitorService {
           from: new Date(span.from).toISOString(),
           to: new Date(span.to).toISOString(),
           forecast_holes: span.holes,
-          unresolved_prices: span.unresolved,
+          skipped_prices: span.unresolved,
           read: candles.length,
           filled,
           next_read_in_ms: r.nextAt - now,

@@ -317,6 +317,7 @@ test(`the whole stream path scaled out (3 candles, 3 features, 2 predictor, 2 mo
     phase('spawn_subscribe');
 
     const transport = bus.transport as KafkaTransport;
+    let lastLags: number[] = [];
     const lagZero = async () => {
       const l = [
         (await transport.lag('candles', [Topics.trades.name])).get(Topics.trades.name),
@@ -324,6 +325,7 @@ test(`the whole stream path scaled out (3 candles, 3 features, 2 predictor, 2 mo
         (await transport.lag('predictor', [Topics.featuresTechnical.name])).get(Topics.featuresTechnical.name),
         ...(await transport.lag('monitor', [Topics.candles.name, Topics.predictions.name])).values(),
       ];
+      lastLags = l.map((x) => x ?? -1);
       return l.length === 5 && l.every((x) => x === 0);
     };
     const groupSize = async (group: string): Promise<number> => {
@@ -331,7 +333,7 @@ test(`the whole stream path scaled out (3 candles, 3 features, 2 predictor, 2 mo
       const g = groups[0];
       return g && g.state === 'Stable' ? g.members.length : 0;
     };
-    const report = (k: number) => `chunk ${k}: ${dueAfter.slice(0, k + 1).flat().filter((x) => !seen.has(x)).length} candles not seen (${procs.filter((p) => !p.name.startsWith('embedded')).map((p) => `${p.name} ${running(p) ? 'running' : `exit ${p.child.exitCode ?? p.child.signalCode}`}: ${p.text().slice(-400)}`).join('\n')})`;
+    const report = (k: number) => `chunk ${k}: ${dueAfter.slice(0, k + 1).flat().filter((x) => !seen.has(x)).length} candles not seen, lags [candles, features, predictor, monitor candles, monitor predictions] ${JSON.stringify(lastLags)} (${procs.filter((p) => !p.name.startsWith('embedded')).map((p) => `${p.name} ${running(p) ? 'running' : `exit ${p.child.exitCode ?? p.child.signalCode}`}: ${p.text().slice(-400)}`).join('\n')})`;
 
     for (let k = 0; k < chunks.length; k++) {
       const chunk = chunks[k] as TradeEvent[];
@@ -422,7 +424,7 @@ test(`the whole stream path scaled out (3 candles, 3 features, 2 predictor, 2 mo
       dead_letters: dead.length,
       context_incomplete: scaled.flatMap((p) => p.logs.filter((l) => typeof l.msg === 'string' && l.msg.startsWith('context incomplete')).map((l) => ({ proc: p.name, pair: l.pair, made_at: l.made_at, missing: l.missing }))).slice(0, 10),
       monitor_recoveries: scaled.flatMap((p) => p.logs.filter((l) => typeof l.msg === 'string' && l.msg.startsWith('monitor recovered')).map((l) => `${p.name} ${String(l.time)} resolved now ${String(l.resolved_now)}, unresolved ${String(l.unresolved)}, forecasts ${JSON.stringify(l.forecasts)}`)),
-      monitor_holes: scaled.flatMap((p) => p.logs.filter((l) => typeof l.msg === 'string' && l.msg.startsWith('candles missing')).map((l) => `${p.name} ${String(l.time)} ${String(l.pair)} ${String(l.from)}..${String(l.to)} forecast holes ${String(l.forecast_holes)} unresolved prices ${String(l.unresolved_prices)} read ${String(l.read)} filled ${String(l.filled ?? l.holes)}`)),
+      monitor_holes: scaled.flatMap((p) => p.logs.filter((l) => typeof l.msg === 'string' && l.msg.startsWith('candles missing')).map((l) => `${p.name} ${String(l.time)} ${String(l.pair)} ${String(l.from)}..${String(l.to)} forecast holes ${String(l.forecast_holes)} skipped prices ${String(l.skipped_prices)} read ${String(l.read)} filled ${String(l.filled ?? l.holes)}`)),
       rows_again: scaled.flatMap((p) => p.logs.filter((l) => typeof l.msg === 'string' && l.msg.startsWith('feature row delivered again')).map((l) => `${p.name} ${l.time} ${l.pair} ${l.made_at} (newest ${l.newest})`)),
       phases,
       wall_s: Math.round((Date.now() - tStart) / 1000),
