@@ -278,8 +278,11 @@ export class ForecastResolver {
     let wait = false;
     const step = this.intervalS * 1000;
     const span = inputSpan(p, this.intervalS);
-    for (let t = Math.max(span.from, s.oldestEndMs); t <= span.to; t += step) {
-      if (t < s.oldestEndMs || t > s.newestEndMs || s.closes.has(t) || s.absent.has(t)) continue;
+    // Only between the pair's oldest and newest close (before: history never seen; after: still to come).
+    const from = span.from < s.oldestEndMs ? span.from + Math.ceil((s.oldestEndMs - span.from) / step) * step : span.from;
+    const to = Math.min(span.to, s.newestEndMs);
+    for (let t = from; t <= to; t += step) {
+      if (s.closes.has(t) || s.absent.has(t)) continue;
       const since = s.holes.get(t);
       if (since === undefined) s.holes.set(t, wallMs);
       if (wallMs - (since ?? wallMs) >= this.holdMs) {

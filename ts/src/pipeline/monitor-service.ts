@@ -345,16 +345,21 @@ export function monitorService(opts: MonitorServiceOptions): MonitorService {
         candles = await (storesRef as Stores).features.candles.range({ pair, interval_s: intervalS }, { from_ms: span.from, to_ms: span.to });
       } catch (err) {
         (ctxRef as ServiceContext).logger.warn({ err, pair }, 'reading missing candles from the feature store failed; reading again later');
-        holeReads.set(pair, { nextAt: now + r.backoffMs, backoffMs: r.backoffMs });
+        r.nextAt = now + r.backoffMs;
+        holeReads.set(pair, r);
         continue;
       }
       const holesBefore = forecastResolver.holesFilled;
       const pendingBefore = resolver.pendingCount();
+      // One store write for what the read resolves, not one per candle.
+      const resolved: Resolution[] = [];
+      const forecasts: ForecastResolution[] = [];
       for (const c of candles) {
-        const out = resolver.addCandle(c, Math.min(now, c.window_end_ms));
-        await emit(out.resolved);
-        await emitForecasts(forecastResolver.addCandle(c, now));
+        resolved.push(...resolver.addCandle(c, Math.min(now, c.window_end_ms)).resolved);
+        forecasts.push(...forecastResolver.addCandle(c, now));
       }
+      await emit(resolved);
+      await emitForecasts(forecasts);
       const filled = forecastResolver.holesFilled - holesBefore + (pendingBefore - resolver.pendingCount());
       if (filled > 0) r.backoffMs = 1000;
       r.nextAt = now + r.backoffMs;
